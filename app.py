@@ -1,0 +1,17 @@
+"""The Chalice application: creates the app and registers the blueprints, nothing else."""
+
+import logging
+
+from chalice.app import Chalice
+
+from chalicelib.api.health import bp as health_bp
+from chalicelib.api.intake import bp as intake_bp
+from chalicelib.jobs.outbox import bp as outbox_jobs_bp
+
+app = Chalice(app_name="dx-desk")
+app.register_blueprint(health_bp)
+app.register_blueprint(intake_bp)
+app.register_blueprint(outbox_jobs_bp)
+
+# Lambda's root logger stops at WARNING; the desk's own modules log ids at INFO.
+logging.getLogger("chalicelib").setLevel(logging.INFO)

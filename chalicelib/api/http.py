@@ -1,0 +1,69 @@
+"""Request plumbing shared by the public routes: bounded JSON bodies and origin checks."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from urllib.parse import urlsplit
+
+from chalice.app import Request
+
+from chalicelib.errors import BodyTooLarge, MalformedBody, OriginNotAllowed
+
+
+def header(request: Request, name: str) -> str | None:
+    value = request.headers.get(name)
+    return str(value) if value is not None else None
+
+
+def decode_json_object(request: Request, limit: int) -> dict[str, Any]:
+    """The body as a JSON object, refusing oversize bodies before parsing them."""
+    declared = header(request, "content-length")
+    if declared is not None and declared.isdigit() and int(declared) > limit:
+        raise BodyTooLarge(limit)
+    raw = request.raw_body or b""
+    if isinstance(raw, str):
+        raw = raw.encode("utf-8")
+    if len(raw) > limit:
+        raise BodyTooLarge(limit)
+    try:
+        data = json.loads(raw.decode("utf-8"))
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        # RecursionError: deeply nested arrays ("[[[[..."), which fit in the limit.
+        raise MalformedBody() from None
+    if not isinstance(data, dict):
+        raise MalformedBody()
+    return data
+
+
+def request_origin(request: Request) -> str | None:
+    return header(request, "origin")
+
+
+def origin_allowed(origin: str, request: Request, allowed: tuple[str, ...]) -> bool:
+    """A configured origin, or the API's own (the form page it serves posts back to it)."""
+    if origin in allowed:
+        return True
+    host = header(request, "host")
+    return bool(host) and urlsplit(origin).netloc == host
+
+
+def check_origin(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
+    """CORS headers for an allowed browser origin; raises for any other origin.
+
+    Requests without an Origin header are not from a browser page, and CORS
+    does not apply to them.
+    """
+    origin = request_origin(request)
+    if origin is None:
+        return {}
+    if not origin_allowed(origin, request, allowed):
+        raise OriginNotAllowed()
+    return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
+
+
+def client_id(request: Request) -> str | None:
+    """The caller's source address as API Gateway saw it (used only hashed, for rate limits)."""
+    identity = (request.context or {}).get("identity") or {}
+    source = identity.get("sourceIp")
+    return str(source) if source else None

@@ -1,0 +1,159 @@
+"""Settings and deployment data, read when called (never at import), cached, failing fast by name."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping
+from dataclasses import dataclass
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from chalicelib.errors import ConfigError
+
+DEFAULT_DEPLOYMENT_FILE = Path(__file__).with_name("data") / "deployment.json"
+
+# Every environment variable the code reads, with its default (None: required).
+_ENV: dict[str, str | None] = {
+    "TABLE_NAME": None,
+    "MAIL_FROM": None,
+    "STAFF_NOTIFY_TO": None,
+    "DESK_NAME": "DX相談窓口",
+    "DESK_CONTACT": "",
+    "MAIL_DOMAIN": "",
+    "ALLOWED_ORIGINS": "",
+    "MAX_BODY_BYTES": "32768",
+    "REPLAY_WINDOW_SECONDS": "600",
+    "IDEMPOTENCY_KEY_TTL_SECONDS": "86400",
+    "RATE_LIMIT_PER_HOUR": "20",
+    "CASE_RETENTION_DAYS": "1825",
+    "MAIL_RETENTION_DAYS": "400",
+    "SES_CONFIGURATION_SET": "",
+    "DEPLOYMENT_FILE": "",
+}
+
+
+@dataclass(frozen=True)
+class Settings:
+    table_name: str
+    mail_from: str
+    staff_notify_to: tuple[str, ...]
+    desk_name: str
+    desk_contact: str
+    mail_domain: str
+    allowed_origins: tuple[str, ...]
+    max_body_bytes: int
+    replay_window_seconds: int
+    idempotency_key_ttl_seconds: int
+    rate_limit_per_hour: int
+    case_retention_days: int
+    mail_retention_days: int
+    ses_configuration_set: str
+    deployment_file: Path
+
+
+def get_settings() -> Settings:
+    """The settings for the current environment (cheap: cached per distinct environment)."""
+    return settings_from(os.environ)
+
+
+def settings_from(environ: Mapping[str, str]) -> Settings:
+    return _build_settings(tuple((name, environ.get(name)) for name in _ENV))
+
+
+def _split(value: str) -> tuple[str, ...]:
+    return tuple(part.strip() for part in value.split(",") if part.strip())
+
+
+def _int(name: str, value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        raise ConfigError(f"{name} must be a whole number") from None
+    if number <= 0:
+        raise ConfigError(f"{name} must be positive")
+    return number
+
+
+@lru_cache(maxsize=16)
+def _build_settings(env: tuple[tuple[str, str | None], ...]) -> Settings:
+    values: dict[str, str] = {}
+    missing = []
+    for name, value in env:
+        if value is None or value == "":
+            default = _ENV[name]
+            if default is None:
+                missing.append(name)
+                continue
+            value = default
+        values[name] = value
+    if missing:
+        raise ConfigError("missing settings: " + ", ".join(missing))
+    mail_from = values["MAIL_FROM"]
+    return Settings(
+        table_name=values["TABLE_NAME"],
+        mail_from=mail_from,
+        staff_notify_to=_split(values["STAFF_NOTIFY_TO"]),
+        desk_name=values["DESK_NAME"],
+        desk_contact=values["DESK_CONTACT"],
+        mail_domain=values["MAIL_DOMAIN"] or mail_from.rpartition("@")[2].rstrip(">").strip(),
+        allowed_origins=_split(values["ALLOWED_ORIGINS"]),
+        max_body_bytes=_int("MAX_BODY_BYTES", values["MAX_BODY_BYTES"]),
+        replay_window_seconds=_int("REPLAY_WINDOW_SECONDS", values["REPLAY_WINDOW_SECONDS"]),
+        idempotency_key_ttl_seconds=_int(
+            "IDEMPOTENCY_KEY_TTL_SECONDS", values["IDEMPOTENCY_KEY_TTL_SECONDS"]
+        ),
+        rate_limit_per_hour=_int("RATE_LIMIT_PER_HOUR", values["RATE_LIMIT_PER_HOUR"]),
+        case_retention_days=_int("CASE_RETENTION_DAYS", values["CASE_RETENTION_DAYS"]),
+        mail_retention_days=_int("MAIL_RETENTION_DAYS", values["MAIL_RETENTION_DAYS"]),
+        ses_configuration_set=values["SES_CONFIGURATION_SET"],
+        deployment_file=Path(values["DEPLOYMENT_FILE"] or DEFAULT_DEPLOYMENT_FILE),
+    )
+
+
+@dataclass(frozen=True)
+class Label:
+    ja: str
+    en: str
+
+
+@dataclass(frozen=True)
+class Deployment:
+    """Data that differs between prefectures: lists shown on the form and used in mail."""
+
+    municipalities: dict[str, Label]
+    categories: dict[str, Label]
+    requester_types: dict[str, Label]
+    support_types: dict[str, Label]
+    preferred_formats: dict[str, Label]
+    privacy_notice_version: str
+    expected_contact_business_days: int
+
+
+def get_deployment() -> Deployment:
+    return load_deployment(get_settings().deployment_file)
+
+
+def _labels(data: dict[str, Any], key: str) -> dict[str, Label]:
+    try:
+        return {item["id"]: Label(ja=item["ja"], en=item["en"]) for item in data[key]}
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"deployment file: {key} needs a list of {{id, ja, en}}") from exc
+
+
+@lru_cache(maxsize=4)
+def load_deployment(path: Path) -> Deployment:
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read deployment file {path}") from exc
+    return Deployment(
+        municipalities=_labels(data, "municipalities"),
+        categories=_labels(data, "categories"),
+        requester_types=_labels(data, "requester_types"),
+        support_types=_labels(data, "support_types"),
+        preferred_formats=_labels(data, "preferred_formats"),
+        privacy_notice_version=str(data["privacy_notice_version"]),
+        expected_contact_business_days=int(data.get("expected_contact_business_days", 3)),
+    )

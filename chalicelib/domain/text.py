@@ -1,0 +1,101 @@
+"""Normalising and checking Japanese text input (pure; no I/O).
+
+Short fields (names, addresses, numbers) are NFKC-normalised so that
+full-width digits and letters, `＠` and half-width kana become their usual
+forms; long free text is NFC only, so that what the requester wrote keeps its
+look. Control characters (newline and tab allowed in long text only),
+surrogates and bidirectional overrides are refused, not silently removed:
+they never come from a keyboard, and dropping them could change meaning.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+# Bidirectional embedding, override and isolate controls, and the marks that
+# can reorder text on screen (the "Trojan Source" family).
+BIDI_CONTROLS = frozenset(
+    "\u061c\u200e\u200f\u202a\u202b\u202c\u202d\u202e\u2066\u2067\u2068\u2069"
+)
+
+# Every dash-like character people type in phone numbers, including the
+# katakana prolonged sound mark that Japanese IMEs often produce for "-".
+PHONE_SEPARATORS = frozenset(
+    "-\u2010\u2011\u2012\u2013\u2014\u2015\u2212\u2043\ufe58\ufe63\uff0d\uff70\u30fc"
+    " \u3000()（）.．"
+)
+
+_WHITESPACE_RUN = re.compile(r"\s+")
+_KANA_ALLOWED = re.compile(
+    r"^[\u3041-\u3096\u30a1-\u30fa\u30fc\u30fb\u309d\u309e\u30fd\u30fe A-Za-z'.-]+$"
+)
+
+
+class TextError(ValueError):
+    """Carries a machine code; the messages live in domain/messages.py."""
+
+    def __init__(self, code: str, **params: object) -> None:
+        super().__init__(code)
+        self.code = code
+        self.params = params
+
+
+def _check_characters(text: str, *, allow: frozenset[str]) -> None:
+    for ch in text:
+        if ch in allow:
+            continue
+        if ch in BIDI_CONTROLS:
+            raise TextError("forbidden_character")
+        # Cc: C0/C1 controls and DEL; Cs: lone surrogates (JSON can carry
+        # them, UTF-8 cannot). Private-use characters stay allowed: some
+        # Japanese systems still type rare kanji in names as 外字.
+        if unicodedata.category(ch) in ("Cc", "Cs"):
+            raise TextError("forbidden_character")
+
+
+def normalize_short(value: str, *, max_length: int) -> str:
+    """NFKC, trimmed, inner white space folded to one space; refuses control characters."""
+    _check_characters(value, allow=frozenset())
+    text = unicodedata.normalize("NFKC", value)
+    text = _WHITESPACE_RUN.sub(" ", text).strip()
+    if len(text) > max_length:
+        raise TextError("too_long", max=max_length)
+    return text
+
+
+def normalize_long(value: str, *, max_length: int) -> str:
+    """NFC, line ends made LF, trailing space trimmed; newline and tab allowed."""
+    text = value.replace("\r\n", "\n").replace("\r", "\n")
+    _check_characters(text, allow=frozenset("\n\t"))
+    text = unicodedata.normalize("NFC", text).strip()
+    if len(text) > max_length:
+        raise TextError("too_long", max=max_length)
+    return text
+
+
+def normalize_phone(value: str) -> str:
+    """Digits only (a leading + kept for international numbers); checks the length."""
+    _check_characters(value, allow=frozenset())
+    text = unicodedata.normalize("NFKC", value).strip()
+    digits = "".join(ch for ch in text if ch not in PHONE_SEPARATORS)
+    international = digits.startswith("+")
+    body = digits[1:] if international else digits
+    if not body.isascii() or not body.isdigit():
+        raise TextError("invalid_phone")
+    if international:
+        if body.startswith("81") and 11 <= len(body) <= 12:
+            return "0" + body[2:]
+        if 8 <= len(body) <= 15:
+            return "+" + body
+        raise TextError("invalid_phone")
+    if not body.startswith("0") or not 10 <= len(body) <= 11:
+        raise TextError("invalid_phone")
+    return body
+
+
+def check_kana(text: str) -> str:
+    """A reading: katakana or hiragana (latin letters allowed for foreign names)."""
+    if not _KANA_ALLOWED.match(text):
+        raise TextError("invalid_kana")
+    return text

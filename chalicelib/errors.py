@@ -1,0 +1,83 @@
+"""Domain exceptions; api/errors.py maps each to one HTTP answer."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+class DeskError(Exception):
+    """Base of every error the desk raises on purpose."""
+
+
+class ConfigError(DeskError):
+    """A setting or the deployment file is missing or malformed (names the setting, never a value)."""
+
+
+@dataclass(frozen=True)
+class FieldError:
+    """One problem with one submitted field, fit to show next to that field."""
+
+    field: str
+    code: str
+    message: str
+    message_en: str
+    loc: tuple[str | int, ...] = ()
+
+
+class InvalidSubmission(DeskError):
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__(f"{len(errors)} field error(s)")
+        self.errors = errors
+
+
+class MalformedBody(DeskError):
+    """The body is not a JSON object (or not valid JSON at all)."""
+
+
+class BodyTooLarge(DeskError):
+    def __init__(self, limit: int) -> None:
+        super().__init__(f"body over {limit} bytes")
+        self.limit = limit
+
+
+class OriginNotAllowed(DeskError):
+    pass
+
+
+class RateLimited(DeskError):
+    pass
+
+
+class IdempotencyKeyReused(DeskError):
+    """The same Idempotency-Key came with a different request."""
+
+
+class ReceiptNumberTaken(DeskError):
+    """The generated receipt number exists already (a new one must be drawn)."""
+
+
+@dataclass
+class DuplicateSubmission(DeskError):
+    """The same submission was stored before; carries the first receipt number."""
+
+    receipt_number: str
+
+
+class StoreBusy(DeskError):
+    """DynamoDB throttled or conflicted after retries; nothing was written."""
+
+
+class SendError(DeskError):
+    """Base of mail sending failures."""
+
+
+class TransientSendError(SendError):
+    """Throttling or a service fault: safe to send again later."""
+
+
+class PermanentSendError(SendError):
+    """SES refused the message; sending again will not help."""
+
+
+class UncertainSendError(SendError):
+    """The request may or may not have reached SES; sending again could duplicate."""

@@ -1,0 +1,132 @@
+"""Rendering mail from templates/ into real MIME messages (Jinja2 + email.message)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, parseaddr
+from functools import cache
+from pathlib import Path
+from typing import Any
+
+import jinja2
+
+from chalicelib.config import Deployment, Label, Settings
+from chalicelib.domain.case import STATUS_LABELS, Status
+from chalicelib.domain.timefmt import jst_display, parse_iso
+
+_HERE = Path(__file__).resolve().parent
+# The deployment package carries a copy in chalicelib/templates (see the
+# Makefile's `package` target); a checkout reads the top-level folder.
+TEMPLATE_DIRS = (_HERE.parent / "templates", _HERE.parent.parent / "templates")
+
+
+class HeaderInjection(ValueError):
+    """A rendered header value held a line break; the message is not built."""
+
+
+@dataclass(frozen=True)
+class RenderedMail:
+    subject: str
+    text: str
+    html: str
+
+
+@cache
+def environment() -> jinja2.Environment:
+    search = [str(path) for path in TEMPLATE_DIRS if path.is_dir()]
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(search),
+        # Every .html template escapes what it prints; text parts are plain.
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["jst"] = jst_display
+    return env
+
+
+def _label_lookup(deployment: Deployment) -> Any:
+    tables: dict[str, dict[str, Label]] = {
+        "municipality": deployment.municipalities,
+        "category": deployment.categories,
+        "requester_type": deployment.requester_types,
+        "support_type": deployment.support_types,
+        "preferred_format": deployment.preferred_formats,
+    }
+
+    def label(kind: str, value: str, lang: str = "ja") -> str:
+        if kind == "status":
+            ja, en = STATUS_LABELS[Status(value)]
+            return ja if lang == "ja" else en
+        entry = tables[kind].get(value)
+        if entry is None:
+            return value
+        return entry.ja if lang == "ja" else entry.en
+
+    return label
+
+
+def render(
+    template: str, context: dict[str, Any], *, settings: Settings, deployment: Deployment
+) -> RenderedMail:
+    env = environment()
+    full = {
+        **context,
+        "desk": {"name": settings.desk_name, "contact": settings.desk_contact},
+        "label": _label_lookup(deployment),
+        "expected_contact_business_days": deployment.expected_contact_business_days,
+    }
+    subject = env.get_template(f"mail/{template}.subject.txt").render(full).strip()
+    return RenderedMail(
+        subject=subject,
+        text=env.get_template(f"mail/{template}.txt").render(full),
+        html=env.get_template(f"mail/{template}.html").render(full),
+    )
+
+
+def _header_safe(value: str) -> str:
+    if any(ch in value for ch in "\r\n\x00"):
+        raise HeaderInjection("line break in a header value")
+    return value
+
+
+def case_root_id(receipt_number: str, domain: str) -> str:
+    """The Message-ID every mail about one case refers to, so clients thread them together."""
+    return f"<{receipt_number}@{domain}>"
+
+
+def build_mime(
+    rendered: RenderedMail,
+    *,
+    to: list[str],
+    receipt_number: str,
+    message_id: str,
+    created_at: str,
+    settings: Settings,
+) -> EmailMessage:
+    """A multipart/alternative message; only our own values reach the headers.
+
+    Recipients are addresses that passed validation (never display names), the
+    subject comes from a template that prints no user text, and every header
+    value is checked for line breaks once more before it is set.
+    """
+    msg = EmailMessage()
+    name, address = parseaddr(settings.mail_from)
+    msg["From"] = _header_safe(formataddr((name, address)) if name else address)
+    msg["To"] = _header_safe(", ".join(to))
+    msg["Subject"] = _header_safe(rendered.subject)
+    msg["Date"] = format_datetime(parse_iso(created_at))
+    root = case_root_id(receipt_number, settings.mail_domain)
+    msg["Message-ID"] = f"<{receipt_number}.{message_id}@{settings.mail_domain}>"
+    msg["In-Reply-To"] = root
+    msg["References"] = root
+    # RFC 3834: machine-sent; well-behaved auto-responders stay quiet.
+    msg["Auto-Submitted"] = "auto-generated"
+    msg["X-Auto-Response-Suppress"] = "All"
+    msg["Content-Language"] = "ja"
+    msg.set_content(rendered.text, charset="utf-8")
+    msg.add_alternative(rendered.html, subtype="html", charset="utf-8")
+    return msg

@@ -1,0 +1,133 @@
+"""Use case: a requester submits a consultation."""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from chalicelib.config import Deployment, Settings
+from chalicelib.domain import case as case_rules
+from chalicelib.domain.receipt import new_receipt_number
+from chalicelib.errors import DuplicateSubmission, ReceiptNumberTaken, StoreBusy
+from chalicelib.models import parse_consultation
+
+# A drawn receipt number that exists already is drawn again; conflicts with a
+# concurrent transaction on the same counter shard are retried after a pause.
+MAX_ATTEMPTS = 4
+
+
+class CaseWriter(Protocol):
+    def create_case(
+        self,
+        case: dict[str, Any],
+        messages: list[case_rules.OutgoingMessage],
+        *,
+        claims: list[case_rules.IdempotencyClaim],
+        counters: dict[str, int],
+        rate: case_rules.RateWindow | None,
+        now_epoch: int,
+        mail_expires_at: int,
+    ) -> None: ...
+
+
+@dataclass(frozen=True)
+class SubmitResult:
+    receipt_number: str
+    status: str
+    replayed: bool
+
+
+def _digest(*parts: str) -> str:
+    return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:40]
+
+
+def submit_consultation(
+    data: Any,
+    *,
+    store: CaseWriter,
+    settings: Settings,
+    deployment: Deployment,
+    now: datetime,
+    channel: str,
+    idempotency_key: str | None = None,
+    client_id: str | None = None,
+    draw_receipt: Callable[[datetime], str] = new_receipt_number,
+    sleep: Callable[[float], None] = time.sleep,
+) -> SubmitResult:
+    """Validate, then store the case with its mail in one write.
+
+    Raises InvalidSubmission, IdempotencyKeyReused, RateLimited or StoreBusy.
+    A repeat of an earlier submission returns the first receipt number.
+    """
+    consultation = parse_consultation(data, deployment)
+    raw_name = data.get("name") if isinstance(data.get("name"), str) else None
+    fingerprint = case_rules.fingerprint(consultation)
+    now_epoch = int(now.timestamp())
+
+    claims = [
+        case_rules.IdempotencyClaim(
+            kind="payload",
+            digest=fingerprint[:40],
+            fingerprint=fingerprint,
+            expires_at=now_epoch + settings.replay_window_seconds,
+        )
+    ]
+    if idempotency_key is not None:
+        claims.append(
+            case_rules.IdempotencyClaim(
+                kind="key",
+                digest=_digest(idempotency_key),
+                fingerprint=fingerprint,
+                expires_at=now_epoch + settings.idempotency_key_ttl_seconds,
+            )
+        )
+    rate = None
+    if client_id:
+        hour = now.strftime("%Y%m%d%H")
+        rate = case_rules.RateWindow(
+            client_digest=_digest(client_id, hour),
+            hour=hour,
+            limit=settings.rate_limit_per_hour,
+            expires_at=now_epoch + 2 * 3600,
+        )
+
+    for attempt in range(MAX_ATTEMPTS):
+        receipt_number = draw_receipt(now)
+        case = case_rules.new_case(
+            consultation,
+            receipt_number=receipt_number,
+            now=now,
+            channel=channel,
+            privacy_notice_version=deployment.privacy_notice_version,
+            raw_name=raw_name,
+            retention_days=settings.case_retention_days,
+        )
+        messages = case_rules.intake_messages(case, staff_notify_to=settings.staff_notify_to)
+        try:
+            store.create_case(
+                case,
+                messages,
+                claims=claims,
+                counters=case_rules.counter_increments(case),
+                rate=rate,
+                now_epoch=now_epoch,
+                mail_expires_at=int(
+                    (now + timedelta(days=settings.mail_retention_days)).timestamp()
+                ),
+            )
+        except DuplicateSubmission as dup:
+            return SubmitResult(dup.receipt_number, case_rules.Status.RECEIVED.value, True)
+        except ReceiptNumberTaken:
+            continue
+        except StoreBusy:
+            if attempt == MAX_ATTEMPTS - 1:
+                raise
+            sleep(0.05 * (2**attempt) * (1 + secrets.randbelow(100) / 100))
+            continue
+        return SubmitResult(receipt_number, case["status"], False)
+    raise StoreBusy("no free receipt number after retries")

@@ -1,0 +1,178 @@
+"""Use case: send the mail waiting in the outbox, each message at most once."""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, Protocol
+
+from chalicelib.config import Deployment, Settings
+from chalicelib.domain.outbox import Claim
+from chalicelib.domain.timefmt import iso
+from chalicelib.errors import PermanentSendError, TransientSendError, UncertainSendError
+from chalicelib.mail.render import HeaderInjection, build_mime, render
+
+log = logging.getLogger(__name__)
+
+LEASE = timedelta(minutes=5)
+MAX_ATTEMPTS = 8
+BASE_BACKOFF = timedelta(seconds=30)
+MAX_BACKOFF = timedelta(hours=1)
+
+
+class Outbox(Protocol):
+    def due(self, now: str, limit: int = 50) -> list[dict[str, Any]]: ...
+    def claim(self, message: dict[str, Any], now: str, lease_until: str) -> Claim | None: ...
+    def mark_sent(self, claim: Claim, now: str, ses_message_id: str) -> bool: ...
+    def release(self, claim: Claim, next_attempt_at: str, error: str) -> bool: ...
+    def mark_failed(
+        self, claim: Claim, now: str, error: str, event: dict[str, Any], *, state: str = "FAILED"
+    ) -> bool: ...
+    def mark_unknown(self, message: dict[str, Any], now: str, event: dict[str, Any]) -> bool: ...
+
+
+class Mailer(Protocol):
+    def send(self, raw: bytes, *, sender: str, to: list[str], tag: str) -> str: ...
+
+
+@dataclass
+class DrainReport:
+    sent: int = 0
+    retried: int = 0
+    failed: int = 0
+    unknown: int = 0
+    skipped: int = 0
+    outcomes: list[str] = field(default_factory=list)
+
+
+def backoff(attempts: int, jitter: Callable[[], float] = random.random) -> timedelta:
+    """Exponential backoff with jitter (half to full of the step), capped."""
+    step = min(BASE_BACKOFF * (2 ** max(attempts - 1, 0)), MAX_BACKOFF)
+    return timedelta(seconds=step.total_seconds() * (0.5 + jitter() / 2))
+
+
+def _event(
+    kind: str, now: datetime, message: dict[str, Any], error: str, settings: Settings
+) -> dict[str, Any]:
+    return {
+        "at": iso(now),
+        "type": kind,
+        "actor": "system",
+        "channel": "mail",
+        "message_id": message["message_id"],
+        "template": message["template"],
+        "error": error,
+        "expires_at": int((now + timedelta(days=settings.case_retention_days)).timestamp()),
+    }
+
+
+def deliver(
+    message: dict[str, Any],
+    *,
+    outbox: Outbox,
+    mailer: Mailer,
+    settings: Settings,
+    deployment: Deployment,
+    now: datetime,
+    jitter: Callable[[], float] = random.random,
+) -> str:
+    """Claim, render, send and record one message. Returns what happened to it."""
+    claim = outbox.claim(message, iso(now), iso(now + LEASE))
+    if claim is None:
+        return "skipped"
+    held = claim.message
+    try:
+        rendered = render(
+            held["template"], held["context"], settings=settings, deployment=deployment
+        )
+        mime = build_mime(
+            rendered,
+            to=list(held["to"]),
+            receipt_number=held["receipt_number"],
+            message_id=held["message_id"],
+            created_at=held["created_at"],
+            settings=settings,
+        )
+        raw = mime.as_bytes()
+    except HeaderInjection:
+        outbox.mark_failed(
+            claim,
+            iso(now),
+            "header_injection",
+            _event("mail_failed", now, held, "header_injection", settings),
+        )
+        log.error("outbox: refused to build message %s (header)", held["message_id"])
+        return "failed"
+    try:
+        ses_id = mailer.send(
+            raw, sender=settings.mail_from, to=list(held["to"]), tag=held["message_id"]
+        )
+    except TransientSendError as exc:
+        if int(held["attempts"]) >= MAX_ATTEMPTS:
+            outbox.mark_failed(
+                claim, iso(now), str(exc), _event("mail_failed", now, held, str(exc), settings)
+            )
+            log.error(
+                "outbox: giving up on %s after %s attempts", held["message_id"], held["attempts"]
+            )
+            return "failed"
+        outbox.release(claim, iso(now + backoff(int(held["attempts"]), jitter)), str(exc))
+        log.warning("outbox: %s will be retried (%s)", held["message_id"], exc)
+        return "retried"
+    except PermanentSendError as exc:
+        outbox.mark_failed(
+            claim, iso(now), str(exc), _event("mail_failed", now, held, str(exc), settings)
+        )
+        log.error("outbox: SES refused %s (%s)", held["message_id"], exc)
+        return "failed"
+    except UncertainSendError as exc:
+        # Sending again could deliver twice; the desk is told instead.
+        outbox.mark_failed(
+            claim,
+            iso(now),
+            str(exc),
+            _event("mail_unknown", now, held, str(exc), settings),
+            state="UNKNOWN",
+        )
+        log.error("outbox: outcome of %s unknown (%s); not resent", held["message_id"], exc)
+        return "unknown"
+    if not outbox.mark_sent(claim, iso(now), ses_id):
+        log.error("outbox: lost the claim on %s after sending", held["message_id"])
+    return "sent"
+
+
+def drain(
+    *,
+    outbox: Outbox,
+    mailer: Mailer,
+    settings: Settings,
+    deployment: Deployment,
+    now: datetime,
+    limit: int = 50,
+    jitter: Callable[[], float] = random.random,
+) -> DrainReport:
+    """Send what is due; mark claims that outlived their lease as UNKNOWN."""
+    report = DrainReport()
+    for message in outbox.due(iso(now), limit):
+        if message.get("state") == "SENDING":
+            if outbox.mark_unknown(
+                message, iso(now), _event("mail_unknown", now, message, "lease_expired", settings)
+            ):
+                report.unknown += 1
+                report.outcomes.append("unknown")
+            continue
+        outcome = deliver(
+            message,
+            outbox=outbox,
+            mailer=mailer,
+            settings=settings,
+            deployment=deployment,
+            now=now,
+            jitter=jitter,
+        )
+        report.outcomes.append(outcome)
+        setattr(report, outcome, getattr(report, outcome) + 1)
+    return report

@@ -1,0 +1,236 @@
+"""Case storage: a new case, its mail, idempotency records and counters in one transaction."""
+
+from __future__ import annotations
+
+import secrets
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.domain.case import IdempotencyClaim, OutgoingMessage, RateWindow
+from chalicelib.errors import (
+    DuplicateSubmission,
+    IdempotencyKeyReused,
+    RateLimited,
+    ReceiptNumberTaken,
+    StoreBusy,
+)
+from chalicelib.stores import keys
+from chalicelib.stores.dynamo import error_code, from_item, raise_if_busy, to_item, values
+
+# The low-level boto3 DynamoDB client (untyped here: no stub package on purpose).
+DynamoDBClient = Any
+
+
+class CaseStore:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def create_case(
+        self,
+        case: dict[str, Any],
+        messages: list[OutgoingMessage],
+        *,
+        claims: list[IdempotencyClaim],
+        counters: dict[str, int],
+        rate: RateWindow | None,
+        now_epoch: int,
+        mail_expires_at: int,
+    ) -> None:
+        """Write everything a submission creates in ONE TransactWriteItems.
+
+        Raises DuplicateSubmission (with the first receipt number),
+        IdempotencyKeyReused, RateLimited, ReceiptNumberTaken or StoreBusy;
+        in every one of those cases nothing was written.
+        """
+        receipt = case["receipt_number"]
+        created = case["created_at"]
+        items: list[dict[str, Any]] = []
+        kinds: list[str] = []
+
+        items.append(
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(
+                        {
+                            **keys.case_key(receipt),
+                            **keys.case_indexes(case["status"], case["month"], created, receipt),
+                            "kind": "case",
+                            **case,
+                        }
+                    ),
+                    # A receipt number is never reused.
+                    "ConditionExpression": "attribute_not_exists(pk)",
+                }
+            }
+        )
+        kinds.append("case")
+
+        for message in messages:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": to_item(
+                            {
+                                **keys.message_key(receipt, message.message_id),
+                                **keys.outbox_index(created, message.message_id),
+                                "kind": "message",
+                                "receipt_number": receipt,
+                                "message_id": message.message_id,
+                                "template": message.template,
+                                "to": list(message.to),
+                                "context": message.context,
+                                "state": "PENDING",
+                                "attempts": 0,
+                                "next_attempt_at": created,
+                                "created_at": created,
+                                "retention_class": "mail",
+                                "expires_at": mail_expires_at,
+                            }
+                        ),
+                    }
+                }
+            )
+            kinds.append("message")
+
+        for claim in claims:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": to_item(
+                            {
+                                **keys.idempotency_key(claim.kind, claim.digest),
+                                "kind": "idempotency",
+                                "receipt_number": receipt,
+                                "fingerprint": claim.fingerprint,
+                                "retention_class": "idempotency",
+                                "expires_at": claim.expires_at,
+                            }
+                        ),
+                        # Free, or left over from a window that has passed
+                        # (TTL deletes lazily, so expired records may linger).
+                        "ConditionExpression": "attribute_not_exists(pk) OR expires_at < :now",
+                        "ExpressionAttributeValues": values(now=now_epoch),
+                        # Hand back the first receipt number without a second read.
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                }
+            )
+            kinds.append("claim")
+
+        names = {f"#c{i}": name for i, name in enumerate(sorted(counters))}
+        adds = ", ".join(f"#c{i} :n{i}" for i in range(len(names)))
+        counter_values = {f"n{i}": counters[name] for i, name in enumerate(sorted(counters))}
+        items.append(
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": to_item(
+                        keys.counter_key(case["month"], secrets.randbelow(keys.COUNTER_SHARDS))
+                    ),
+                    # Anonymous statistics: kept when personal data expires or is erased.
+                    "UpdateExpression": f"ADD {adds} SET kind = :kind, retention_class = :retention",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values(
+                        kind="counter", retention="statistics", **counter_values
+                    ),
+                }
+            }
+        )
+        kinds.append("counter")
+
+        if rate is not None:
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": to_item(keys.rate_key(rate.client_digest, rate.hour)),
+                        "UpdateExpression": "ADD submissions :one SET expires_at = :exp, kind = :kind, retention_class = :kind",
+                        # Under the cap for this client and hour.
+                        "ConditionExpression": "attribute_not_exists(submissions) OR submissions < :limit",
+                        "ExpressionAttributeValues": values(
+                            one=1, exp=rate.expires_at, limit=rate.limit, kind="rate_limit"
+                        ),
+                    }
+                }
+            )
+            kinds.append("rate")
+
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if error_code(exc) == "TransactionCanceledException":
+                self._raise_cancelled(exc, kinds, claims)
+            raise_if_busy(exc)
+            raise
+
+    @staticmethod
+    def _raise_cancelled(
+        exc: ClientError, kinds: list[str], claims: list[IdempotencyClaim]
+    ) -> None:
+        reasons = exc.response.get("CancellationReasons") or []
+        failed: dict[str, list[dict[str, Any]]] = {}
+        claim_index = 0
+        for kind, reason in zip(kinds, reasons, strict=False):
+            code = reason.get("Code", "None")
+            if kind == "claim":
+                claim = claims[claim_index]
+                claim_index += 1
+                if code == "ConditionalCheckFailed":
+                    old = from_item(reason.get("Item") or {})
+                    if old.get("fingerprint") not in (None, claim.fingerprint):
+                        raise IdempotencyKeyReused() from exc
+                    if "receipt_number" in old:
+                        raise DuplicateSubmission(old["receipt_number"]) from exc
+            if code not in ("None", None):
+                failed.setdefault(code, []).append({"kind": kind})
+        conditional = {entry["kind"] for entry in failed.get("ConditionalCheckFailed", [])}
+        if "rate" in conditional:
+            raise RateLimited() from exc
+        if "case" in conditional:
+            raise ReceiptNumberTaken() from exc
+        # TransactionConflict, throttling: nothing was written; the caller may retry.
+        raise StoreBusy(",".join(sorted(failed)) or "cancelled") from exc
+
+    def get_case(self, receipt_number: str) -> dict[str, Any] | None:
+        response = self._client.get_item(
+            TableName=self._table, Key=to_item(keys.case_key(receipt_number)), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return from_item(item) if item else None
+
+    def case_items(self, receipt_number: str) -> list[dict[str, Any]]:
+        """The case with everything stored under it (timeline, mail), in key order."""
+        items: list[dict[str, Any]] = []
+        kwargs: dict[str, Any] = {
+            "TableName": self._table,
+            "KeyConditionExpression": "pk = :pk",
+            "ExpressionAttributeValues": values(pk=f"CASE#{receipt_number}"),
+            "ConsistentRead": True,
+        }
+        while True:
+            response = self._client.query(**kwargs)
+            items.extend(from_item(item) for item in response.get("Items", []))
+            if "LastEvaluatedKey" not in response:
+                return items
+            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+    def month_counters(self, month: str) -> dict[str, int]:
+        """The month's statistics counters, summed over their shards."""
+        response = self._client.query(
+            TableName=self._table,
+            KeyConditionExpression="pk = :pk",
+            ExpressionAttributeValues=values(pk=f"STATS#{month}"),
+            ConsistentRead=True,
+        )
+        totals: dict[str, int] = {}
+        for item in response.get("Items", []):
+            for name, value in from_item(item).items():
+                if name in ("pk", "sk", "kind", "retention_class"):
+                    continue
+                totals[name] = totals.get(name, 0) + int(value)
+        return totals

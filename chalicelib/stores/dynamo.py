@@ -1,0 +1,63 @@
+"""Shared DynamoDB plumbing: (de)serialising items and translating ClientError codes."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
+from botocore.exceptions import ClientError
+
+from chalicelib.errors import StoreBusy
+
+_serializer = TypeSerializer()
+_deserializer = TypeDeserializer()
+
+# Codes after which nothing was written and a later try may succeed.
+BUSY_CODES = frozenset(
+    {
+        "ProvisionedThroughputExceededException",
+        "ThrottlingException",
+        "RequestLimitExceeded",
+        "InternalServerError",
+        "ServiceUnavailable",
+        "TransactionInProgressException",
+    }
+)
+
+
+def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _serializer.serialize(value) for key, value in values.items()}
+
+
+def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
+    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+
+
+def values(**named: Any) -> dict[str, Any]:
+    """ExpressionAttributeValues from keyword arguments (`:name` → serialised value)."""
+    return {f":{name}": _serializer.serialize(value) for name, value in named.items()}
+
+
+def _plain(value: Any) -> Any:
+    # Numbers come back as Decimal; the desk only stores whole numbers.
+    from decimal import Decimal
+
+    if isinstance(value, Decimal):
+        return int(value)
+    if isinstance(value, list):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {k: _plain(v) for k, v in value.items()}
+    if isinstance(value, set):
+        return {_plain(v) for v in value}
+    return value
+
+
+def error_code(exc: ClientError) -> str:
+    return str(exc.response.get("Error", {}).get("Code", ""))
+
+
+def raise_if_busy(exc: ClientError) -> None:
+    if error_code(exc) in BUSY_CODES:
+        raise StoreBusy(error_code(exc)) from exc

@@ -1,0 +1,74 @@
+"""The single-table key design: the only place keys and index values are spelled.
+
+One DynamoDB table (infra/resources.yaml, `DeskTable`) with two overloaded
+global secondary indexes. Every access pattern is a GetItem, a Query on the
+table or a Query on an index; nothing on a request path scans.
+
+| item                | pk                         | sk                   | gsi1pk / gsi1sk                        | gsi2pk / gsi2sk                       |
+|---------------------|----------------------------|----------------------|----------------------------------------|---------------------------------------|
+| case                | CASE#<receipt>             | CASE                 | STATUS#<status> / <created>#<receipt>  | MONTH#<YYYY-MM> / <created>#<receipt> |
+| timeline event      | CASE#<receipt>             | EVENT#<at>#<id>      |                                        |                                       |
+| outgoing mail       | CASE#<receipt>             | MSG#<message id>     |                                        | OUTBOX / <due>#<message id> (*)       |
+| expert assignment   | CASE#<receipt>             | EXPERT#<expert id>   | EXPERT#<expert id> / <asked>#<receipt> |                                       |
+| idempotency record  | IDEM#<kind>#<digest>       | IDEM                 |                                        |                                       |
+| statistics counter  | STATS#<YYYY-MM>            | SHARD#<n>            |                                        |                                       |
+| rate-limit window   | RATE#<client digest>#<hour>| RATE                 |                                        |                                       |
+
+(*) only while the mail is PENDING or SENDING: the outbox index is sparse.
+
+Access patterns:
+- a case by receipt number, with its timeline, mail and assignments: Query pk=CASE#<receipt>
+- cases by status, newest or oldest first, in a date range: Query gsi1 pk=STATUS#<status>
+- cases by expert: Query gsi1 pk=EXPERT#<expert id>
+- cases of a month (statistics, exports): Query gsi2 pk=MONTH#<YYYY-MM>
+- monthly counters: Query pk=STATS#<YYYY-MM> (the shards are summed; sharding
+  keeps concurrent submissions from conflicting on one hot item)
+- mail due to be sent, and claims that outlived their lease: Query gsi2
+  pk=OUTBOX, sk <= now. One partition is ample for a desk's volume
+  (thousands of mails a month); shard it if that ever grows by 100x.
+
+Timestamps in sort keys are UTC ISO-8601 with a fixed width, so that string
+order is time order.
+"""
+
+from __future__ import annotations
+
+COUNTER_SHARDS = 4
+OUTBOX_PARTITION = "OUTBOX"
+
+
+def case_key(receipt_number: str) -> dict[str, str]:
+    return {"pk": f"CASE#{receipt_number}", "sk": "CASE"}
+
+
+def case_indexes(status: str, month: str, created: str, receipt_number: str) -> dict[str, str]:
+    return {
+        "gsi1pk": f"STATUS#{status}",
+        "gsi1sk": f"{created}#{receipt_number}",
+        "gsi2pk": f"MONTH#{month}",
+        "gsi2sk": f"{created}#{receipt_number}",
+    }
+
+
+def event_key(receipt_number: str, at: str, event_id: str) -> dict[str, str]:
+    return {"pk": f"CASE#{receipt_number}", "sk": f"EVENT#{at}#{event_id}"}
+
+
+def message_key(receipt_number: str, message_id: str) -> dict[str, str]:
+    return {"pk": f"CASE#{receipt_number}", "sk": f"MSG#{message_id}"}
+
+
+def outbox_index(due: str, message_id: str) -> dict[str, str]:
+    return {"gsi2pk": OUTBOX_PARTITION, "gsi2sk": f"{due}#{message_id}"}
+
+
+def idempotency_key(kind: str, digest: str) -> dict[str, str]:
+    return {"pk": f"IDEM#{kind}#{digest}", "sk": "IDEM"}
+
+
+def counter_key(month: str, shard: int) -> dict[str, str]:
+    return {"pk": f"STATS#{month}", "sk": f"SHARD#{shard}"}
+
+
+def rate_key(client_digest: str, hour: str) -> dict[str, str]:
+    return {"pk": f"RATE#{client_digest}#{hour}", "sk": "RATE"}

@@ -1,0 +1,256 @@
+"""The transactional outbox under moto: every mail once, retries, failures shown, no duplicates."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from botocore.exceptions import ClientError, ReadTimeoutError
+
+from chalicelib import deps
+from chalicelib.config import get_deployment, get_settings
+from chalicelib.jobs.outbox import outbox_stream
+from chalicelib.mail.ses import SesMailer
+from chalicelib.services import outbox as outbox_service
+from chalicelib.services.intake import submit_consultation
+from tests.conftest import NOW, valid_payload
+
+
+class Crash(BaseException):
+    """Stands for the process dying (Lambda timeout, out of memory) at a chosen point."""
+
+
+class FlakySes:
+    """Wraps the real (moto) SES client: fails the first calls as told, then passes through."""
+
+    def __init__(
+        self, real: Any, failures: list[BaseException], crash_after_send: bool = False
+    ) -> None:
+        self.real = real
+        self.failures = list(failures)
+        self.crash_after_send = crash_after_send
+        self.calls = 0
+
+    def send_email(self, **kwargs: Any) -> Any:
+        self.calls += 1
+        if self.failures:
+            raise self.failures.pop(0)
+        response = self.real.send_email(**kwargs)
+        if self.crash_after_send:
+            self.crash_after_send = False
+            raise Crash()
+        return response
+
+
+def ses_error(code: str, status: int = 400) -> ClientError:
+    return ClientError(
+        {"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}},
+        "SendEmail",
+    )
+
+
+def submit(**overrides: Any) -> str:
+    result = submit_consultation(
+        valid_payload(**overrides),
+        store=deps.case_store(),
+        settings=get_settings(),
+        deployment=get_deployment(),
+        now=NOW,
+        channel="api",
+    )
+    return result.receipt_number
+
+
+def drain(mailer: Any = None, at: timedelta = timedelta(0)) -> outbox_service.DrainReport:
+    return outbox_service.drain(
+        outbox=deps.outbox_store(),
+        mailer=mailer or deps.mailer(),
+        settings=get_settings(),
+        deployment=get_deployment(),
+        now=NOW + at,
+        jitter=lambda: 1.0,
+    )
+
+
+def messages_of(receipt: str) -> list[dict[str, Any]]:
+    return [item for item in deps.case_store().case_items(receipt) if item["kind"] == "message"]
+
+
+def events_of(receipt: str) -> list[dict[str, Any]]:
+    return [item for item in deps.case_store().case_items(receipt) if item["kind"] == "event"]
+
+
+def test_drain_sends_each_mail_once_and_forgets_the_personal_data(
+    aws: dict[str, Any], mailbox: Any
+) -> None:
+    receipt = submit()
+    assert mailbox() == []  # nothing is sent on the request path
+    report = drain()
+    assert report.sent == 2
+    assert sorted(m["To"] for m in mailbox()) == [
+        "requester-a@example.com",
+        "staff-a@dx-desk.example.jp, staff-b@dx-desk.example.jp",
+    ]
+    assert all(receipt in m["Subject"] for m in mailbox())
+    for message in messages_of(receipt):
+        assert message["state"] == "SENT"
+        assert "context" not in message  # the rendering copy of the case is dropped
+        assert "gsi2pk" not in message  # out of the outbox index
+    assert drain(at=timedelta(hours=1)).sent == 0
+    assert len(mailbox()) == 2
+
+
+def test_throttled_three_times_then_ok_sends_exactly_one_mail(
+    aws: dict[str, Any], mailbox: Any
+) -> None:
+    receipt = submit(requester_type="resident", organization=None)
+    flaky = FlakySes(deps.sesv2(), [ses_error("TooManyRequestsException", 429)] * 3)
+    mailer = SesMailer(flaky)
+    # SES throttles the account, not one message: both mails share the three refusals.
+    elapsed = timedelta(0)
+    for _ in range(10):
+        drain(mailer, at=elapsed)
+        elapsed += timedelta(hours=2)
+    assert flaky.calls == 5  # three throttled, then one success for each of the two mails
+    assert sorted(m["To"] for m in mailbox()) == [
+        "requester-a@example.com",
+        "staff-a@dx-desk.example.jp, staff-b@dx-desk.example.jp",
+    ]
+    messages = messages_of(receipt)
+    assert {m["state"] for m in messages} == {"SENT"}
+    assert sum(m["attempts"] for m in messages) == 5
+
+
+def test_backoff_waits_before_the_next_try(aws: dict[str, Any], mailbox: Any) -> None:
+    receipt = submit()
+    flaky = FlakySes(deps.sesv2(), [ses_error("TooManyRequestsException", 429)] * 2)
+    report = drain(SesMailer(flaky))
+    assert report.retried == 2
+    assert drain(SesMailer(flaky), at=timedelta(seconds=5)).sent == 0  # not due yet
+    assert drain(SesMailer(flaky), at=timedelta(seconds=31)).sent == 2
+    assert len(mailbox()) == 2
+    assert all(m["state"] == "SENT" for m in messages_of(receipt))
+
+
+def test_rejected_mail_is_recorded_and_shown_on_the_timeline(
+    aws: dict[str, Any], mailbox: Any
+) -> None:
+    receipt = submit()
+    flaky = FlakySes(deps.sesv2(), [ses_error("MessageRejected")])
+    report = drain(SesMailer(flaky))
+    assert report.failed == 1 and report.sent == 1
+    failed = [m for m in messages_of(receipt) if m["state"] == "FAILED"]
+    assert len(failed) == 1
+    assert failed[0]["last_error"] == "MessageRejected"
+    (event,) = events_of(receipt)
+    assert event["type"] == "mail_failed"
+    assert event["message_id"] == failed[0]["message_id"]
+    assert drain(at=timedelta(days=1)).sent == 0  # never retried
+    assert len(mailbox()) == 1
+
+
+def test_crash_after_send_before_mark_sent_never_sends_twice(
+    aws: dict[str, Any], mailbox: Any
+) -> None:
+    receipt = submit()
+    flaky = FlakySes(deps.sesv2(), [], crash_after_send=True)
+    with pytest.raises(Crash):
+        drain(SesMailer(flaky))
+    assert len(mailbox()) == 1
+    # While the lease holds nobody touches it; after it, it is marked, not resent.
+    drain(at=timedelta(minutes=1))
+    report = drain(at=timedelta(minutes=10))
+    assert report.unknown == 1
+    states = sorted(m["state"] for m in messages_of(receipt))
+    assert states == ["SENT", "UNKNOWN"]
+    assert len(mailbox()) == 2  # the crashed one once, the other one once
+    assert [e["type"] for e in events_of(receipt)] == ["mail_unknown"]
+
+
+def test_a_read_timeout_is_not_retried_because_ses_may_have_sent(
+    aws: dict[str, Any], mailbox: Any
+) -> None:
+    receipt = submit()
+    flaky = FlakySes(deps.sesv2(), [ReadTimeoutError(endpoint_url="https://email")])
+    report = drain(SesMailer(flaky))
+    assert report.unknown == 1 and report.sent == 1
+    assert drain(at=timedelta(days=1)).sent == 0
+    assert sorted(m["state"] for m in messages_of(receipt)) == ["SENT", "UNKNOWN"]
+
+
+def test_parallel_senders_send_each_mail_exactly_once(aws: dict[str, Any], mailbox: Any) -> None:
+    for i in range(5):
+        submit(email=f"requester-{i}@example.com")
+    barrier = threading.Barrier(4)
+    errors: list[BaseException] = []
+
+    def sender() -> None:
+        try:
+            barrier.wait()
+            drain()
+        except BaseException as exc:  # a test thread must report, not swallow
+            errors.append(exc)
+
+    threads = [threading.Thread(target=sender) for _ in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    recipients = [m["To"] for m in mailbox()]
+    assert len(recipients) == 10
+    assert (
+        len([r for r in recipients if r.startswith("requester-")])
+        == len({r for r in recipients if r.startswith("requester-")})
+        == 5
+    )
+
+
+def test_stream_records_drive_the_sender(aws: dict[str, Any], mailbox: Any) -> None:
+    import boto3
+
+    table = aws["env"]["TABLE_NAME"]
+    stream_arn = aws["dynamodb"].describe_table(TableName=table)["Table"]["LatestStreamArn"]
+    streams = boto3.client("dynamodbstreams")
+    receipt = submit()
+    records: list[dict[str, Any]] = []
+    for shard in streams.describe_stream(StreamArn=stream_arn)["StreamDescription"]["Shards"]:
+        iterator = streams.get_shard_iterator(
+            StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
+        )["ShardIterator"]
+        records += streams.get_records(ShardIterator=iterator)["Records"]
+    assert len(records) >= 4  # case, two mails, counter (and the idempotency record)
+    outcomes = outbox_stream({"Records": records}, None)
+    assert outcomes == {"sent": 2}
+    assert all(receipt in m["Subject"] for m in mailbox())
+    # The same batch delivered again (Lambda retries) sends nothing more.
+    assert outbox_stream({"Records": records}, None) == {"skipped": 2}
+    assert len(mailbox()) == 2
+
+
+@pytest.mark.parametrize(
+    ("code", "status", "kind"),
+    [
+        ("TooManyRequestsException", 429, "TransientSendError"),
+        ("LimitExceededException", 400, "TransientSendError"),
+        ("InternalFailure", 500, "TransientSendError"),
+        ("MessageRejected", 400, "PermanentSendError"),
+        ("MailFromDomainNotVerifiedException", 400, "PermanentSendError"),
+        ("AccountSuspendedException", 400, "PermanentSendError"),
+    ],
+)
+def test_ses_errors_are_translated_at_the_adapter(
+    aws: dict[str, Any], code: str, status: int, kind: str
+) -> None:
+    from botocore.stub import Stubber
+
+    client = deps.sesv2()
+    with Stubber(client) as stub:
+        stub.add_client_error("send_email", service_error_code=code, http_status_code=status)
+        with pytest.raises(Exception) as info:
+            SesMailer(client).send(
+                b"raw", sender="desk@dx-desk.example.jp", to=["a@example.com"], tag="t"
+            )
+    assert type(info.value).__name__ == kind

@@ -1,0 +1,63 @@
+"""The deployment package: `make package` bundles the templates and yields a template cfn-lint accepts."""
+
+from __future__ import annotations
+
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import ROOT
+
+pytestmark = pytest.mark.package
+
+
+@pytest.fixture(scope="module")
+def package(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("package")
+    subprocess.run(
+        ["make", "--no-print-directory", "package", f"OUT={out}"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+        timeout=600,
+    )
+    return out
+
+
+def test_package_contains_every_template(package: Path) -> None:
+    names = set(zipfile.ZipFile(package / "deployment.zip").namelist())
+    templates = [
+        p.relative_to(ROOT).as_posix() for p in (ROOT / "templates").rglob("*") if p.is_file()
+    ]
+    assert templates, "no templates found"
+    missing = [t for t in templates if f"chalicelib/{t}" not in names]
+    assert missing == []
+    assert "app.py" in names
+
+
+def test_package_leaves_the_runtime_provided_libraries_out(package: Path) -> None:
+    names = zipfile.ZipFile(package / "deployment.zip").namelist()
+    assert not any(n.startswith(("boto3/", "botocore/")) for n in names)
+    assert any(n.startswith("pydantic_core/") for n in names)
+
+
+def test_package_build_leaves_the_checkout_clean(package: Path) -> None:
+    assert not (ROOT / "chalicelib" / "templates").exists()
+
+
+def test_merged_template_passes_cfn_lint(package: Path) -> None:
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "cfn-lint"), str(package / "sam.yaml")],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_merged_template_has_the_table_stream_trigger_and_table_setting(package: Path) -> None:
+    text = (package / "sam.yaml").read_text(encoding="utf-8")
+    for needle in ("DeskTable", "OutboxStreamMapping", "OutboxSweep", "TABLE_NAME", "StreamArn"):
+        assert needle in text

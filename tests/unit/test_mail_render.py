@@ -1,0 +1,110 @@
+"""Mail rendering: real MIME, escaped HTML, no user text in headers, threading by case."""
+
+from __future__ import annotations
+
+import email
+from email.message import EmailMessage
+from email.policy import default as default_policy
+
+import pytest
+
+from chalicelib.config import DEFAULT_DEPLOYMENT_FILE, load_deployment, settings_from
+from chalicelib.domain.case import intake_messages, new_case
+from chalicelib.mail.render import HeaderInjection, RenderedMail, build_mime, render
+from chalicelib.models import parse_consultation
+from tests.conftest import NOW, local_stage_env, valid_payload
+
+DEPLOYMENT = load_deployment(DEFAULT_DEPLOYMENT_FILE)
+SETTINGS = settings_from(local_stage_env())
+
+
+def make_case(**overrides: object) -> dict[str, object]:
+    consultation = parse_consultation(valid_payload(**overrides), DEPLOYMENT)
+    return new_case(
+        consultation,
+        receipt_number="DX-261126-048217",
+        now=NOW,
+        channel="api",
+        privacy_notice_version="2026-04",
+        raw_name=None,
+        retention_days=30,
+    )
+
+
+def built(template: str, case: dict[str, object]) -> EmailMessage:
+    rendered = render(template, {"case": case}, settings=SETTINGS, deployment=DEPLOYMENT)
+    msg = build_mime(
+        rendered,
+        to=["requester-a@example.com"],
+        receipt_number=str(case["receipt_number"]),
+        message_id="m1",
+        created_at=str(case["created_at"]),
+        settings=SETTINGS,
+    )
+    parsed = email.message_from_bytes(msg.as_bytes(), policy=default_policy)
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def test_auto_reply_is_multipart_with_plain_text_and_html() -> None:
+    msg = built("intake_ack", make_case())
+    assert msg.get_content_type() == "multipart/alternative"
+    text = msg.get_body(("plain",))
+    html = msg.get_body(("html",))
+    assert text is not None and html is not None
+    plain = text.get_content()
+    assert "DX-261126-048217" in plain
+    assert "相談者A 様" in plain
+    assert "働き方・コミュニケーション" in plain  # labels, not ids
+    assert "3営業日以内" in plain
+    assert "Receipt number: DX-261126-048217" in plain
+
+
+def test_script_in_the_message_is_escaped_in_html_and_never_a_link() -> None:
+    attack = '<script>alert(1)</script><a href="https://evil.example">click</a>'
+    msg = built("intake_staff", make_case(message=attack))
+    html_part = msg.get_body(("html",))
+    assert html_part is not None
+    html = html_part.get_content()
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+    assert 'href="https://evil.example"' not in html
+    plain_part = msg.get_body(("plain",))
+    assert plain_part is not None
+    assert attack in plain_part.get_content()  # plain text shows exactly what was sent
+
+
+def test_headers_carry_no_user_text_and_thread_by_case() -> None:
+    case = make_case(name="相談者A", organization="株式会社サンプル商事")
+    for template in ("intake_ack", "intake_staff"):
+        msg = built(template, case)
+        header_text = "\n".join(f"{k}: {v}" for k, v in msg.items())
+        for user_value in ("相談者A", "サンプル商事", "紙の申請書"):
+            assert user_value not in header_text
+        assert msg["References"] == "<DX-261126-048217@dx-desk.example.jp>"
+        assert msg["In-Reply-To"] == "<DX-261126-048217@dx-desk.example.jp>"
+        assert msg["Message-ID"] == "<DX-261126-048217.m1@dx-desk.example.jp>"
+        assert msg["Auto-Submitted"] == "auto-generated"
+        assert "DX-261126-048217" in msg["Subject"]
+
+
+def test_header_injection_is_refused_when_building() -> None:
+    rendered = RenderedMail(subject="件名\r\nBcc: victim@example.com", text="t", html="h")
+    with pytest.raises(HeaderInjection):
+        build_mime(
+            rendered,
+            to=["a@example.com"],
+            receipt_number="DX-261126-048217",
+            message_id="m1",
+            created_at="2026-11-26T10:30:00.000000Z",
+            settings=SETTINGS,
+        )
+
+
+def test_staff_notification_goes_to_every_configured_address() -> None:
+    messages = intake_messages(make_case(), staff_notify_to=SETTINGS.staff_notify_to)
+    staff = [m for m in messages if m.template == "intake_staff"]
+    assert len(staff) == 1
+    assert staff[0].to == ("staff-a@dx-desk.example.jp", "staff-b@dx-desk.example.jp")
+    ack = [m for m in messages if m.template == "intake_ack"]
+    assert ack[0].to == ("requester-a@example.com",)
