@@ -6,6 +6,7 @@ validation context: `ConsultationCreate.model_validate(data, context={"deploymen
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -47,10 +48,12 @@ def _blank_to_none(value: Any) -> Any:
     return value
 
 
-def _short(max_length: int) -> AfterValidator:
+def _text(normalize: Callable[..., str], max_length: int) -> AfterValidator:
+    """A validator that normalises with `normalize` and refuses what is left empty."""
+
     def check(value: str) -> str:
         try:
-            result = text.normalize_short(value, max_length=max_length)
+            result = normalize(value, max_length=max_length)
         except text.TextError as exc:
             raise _custom(exc) from None
         if not result:
@@ -58,19 +61,14 @@ def _short(max_length: int) -> AfterValidator:
         return result
 
     return AfterValidator(check)
+
+
+def _short(max_length: int) -> AfterValidator:
+    return _text(text.normalize_short, max_length)
 
 
 def _long(max_length: int) -> AfterValidator:
-    def check(value: str) -> str:
-        try:
-            result = text.normalize_long(value, max_length=max_length)
-        except text.TextError as exc:
-            raise _custom(exc) from None
-        if not result:
-            raise PydanticCustomError("missing", "missing")
-        return result
-
-    return AfterValidator(check)
+    return _text(text.normalize_long, max_length)
 
 
 def _email(value: str) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -16,10 +17,21 @@ from chalicelib.errors import (
     StoreBusy,
 )
 from chalicelib.stores import keys
-from chalicelib.stores.dynamo import error_code, from_item, raise_if_busy, to_item, values
+from chalicelib.stores.dynamo import (
+    error_code,
+    from_item,
+    is_live,
+    raise_if_busy,
+    to_item,
+    values,
+)
 
 # The low-level boto3 DynamoDB client (untyped here: no stub package on purpose).
 DynamoDBClient = Any
+
+
+def _epoch(now_epoch: int | None) -> int:
+    return int(time.time()) if now_epoch is None else now_epoch
 
 
 class CaseStore:
@@ -196,15 +208,20 @@ class CaseStore:
         # TransactionConflict, throttling: nothing was written; the caller may retry.
         raise StoreBusy(",".join(sorted(failed)) or "cancelled") from exc
 
-    def get_case(self, receipt_number: str) -> dict[str, Any] | None:
+    def get_case(self, receipt_number: str, now_epoch: int | None = None) -> dict[str, Any] | None:
+        """The case, or None if there is none or it has expired."""
         response = self._client.get_item(
             TableName=self._table, Key=to_item(keys.case_key(receipt_number)), ConsistentRead=True
         )
         item = response.get("Item")
-        return from_item(item) if item else None
+        if not item:
+            return None
+        case = from_item(item)
+        return case if is_live(case, _epoch(now_epoch)) else None
 
-    def case_items(self, receipt_number: str) -> list[dict[str, Any]]:
-        """The case with everything stored under it (timeline, mail), in key order."""
+    def case_items(self, receipt_number: str, now_epoch: int | None = None) -> list[dict[str, Any]]:
+        """The case with everything stored under it (timeline, mail), in key order; expired items left out."""
+        now = _epoch(now_epoch)
         items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
@@ -214,7 +231,9 @@ class CaseStore:
         }
         while True:
             response = self._client.query(**kwargs)
-            items.extend(from_item(item) for item in response.get("Items", []))
+            items.extend(
+                item for item in map(from_item, response.get("Items", [])) if is_live(item, now)
+            )
             if "LastEvaluatedKey" not in response:
                 return items
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]

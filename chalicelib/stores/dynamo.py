@@ -54,6 +54,12 @@ def _plain(value: Any) -> Any:
     return value
 
 
+def is_live(item: Mapping[str, Any], now_epoch: int) -> bool:
+    """False for an item past its expiry: TTL deletes lazily (up to days later), so reads filter."""
+    expires_at = item.get("expires_at")
+    return expires_at is None or int(expires_at) >= now_epoch
+
+
 def error_code(exc: ClientError) -> str:
     return str(exc.response.get("Error", {}).get("Code", ""))
 

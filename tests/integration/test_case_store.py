@@ -140,3 +140,11 @@ def test_counters_are_sharded_but_sum_exactly(aws: dict[str, Any]) -> None:
     counters = deps.case_store().month_counters("2026-11")
     assert counters["cases"] == 12
     assert counters["municipality:24201"] == 12
+
+
+def test_reads_ignore_expired_items(aws: dict[str, Any]) -> None:
+    case = write()
+    after_expiry = int(case["expires_at"]) + 1
+    assert deps.case_store().get_case("DX-261126-000010", now_epoch=after_expiry) is None
+    assert deps.case_store().case_items("DX-261126-000010", now_epoch=after_expiry) == []
+    assert deps.case_store().get_case("DX-261126-000010", now_epoch=after_expiry - 2) is not None
