@@ -1,0 +1,289 @@
+"""The local stack in one process: moto, demo data, an outbox drain and the Chalice local API."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+from collections.abc import Mapping
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+ROOT = Path(__file__).resolve().parent.parent
+STAGE = "local"
+REGION = "ap-northeast-1"
+DEFAULT_PORT = 8000
+DRAIN_INTERVAL_SECONDS = 1.0
+
+# Filled in only where the environment lacks them.
+FAKE_AWS = {
+    "AWS_ACCESS_KEY_ID": "testing",
+    "AWS_SECRET_ACCESS_KEY": "testing",
+    "AWS_DEFAULT_REGION": REGION,
+    "AWS_REGION": REGION,
+}
+
+log = logging.getLogger("infra.dev")
+
+
+class Shutdown(BaseException):
+    """Raised in the main thread on SIGINT or SIGTERM.
+
+    A BaseException on purpose: `chalice.cli.main()` turns every Exception into
+    a traceback and exit code 2, and click turns KeyboardInterrupt into
+    "Aborted!" and exit code 1; this passes through both.
+    """
+
+
+def stage_environment(project_dir: Path = ROOT, stage: str = STAGE) -> dict[str, str]:
+    """The stage's variables as Chalice sets them: top level, then the stage's own."""
+    config = json.loads((project_dir / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    return {
+        **config.get("environment_variables", {}),
+        **config["stages"][stage].get("environment_variables", {}),
+    }
+
+
+def build_environment(
+    environ: Mapping[str, str],
+    *,
+    endpoint_url: str | None = None,
+    stage_env: Mapping[str, str] | None = None,
+) -> dict[str, str]:
+    """`environ` with what the stack needs.
+
+    The stage's variables always win: `chalice local` writes them into
+    os.environ when it loads the app, so resources made under another value
+    would not be the ones the API uses. Fake credentials, the region and,
+    when given, `endpoint_url` (as AWS_ENDPOINT_URL) only fill gaps.
+    AWS_ENDPOINT_URL_<SERVICE> variables are never touched: boto3 prefers
+    them, so single services can point at DynamoDB Local, LocalStack or a
+    mail emulator.
+    """
+    env = dict(environ)
+    defaults = dict(FAKE_AWS)
+    if endpoint_url:
+        defaults["AWS_ENDPOINT_URL"] = endpoint_url
+    for name, value in defaults.items():
+        if not env.get(name):
+            env[name] = value
+    env.update(stage_environment() if stage_env is None else stage_env)
+    return env
+
+
+def replaced_by_stage(environ: Mapping[str, str], stage_env: Mapping[str, str]) -> list[str]:
+    """Variables set to another value than the stage's (which will replace them)."""
+    return sorted(
+        name for name, value in stage_env.items() if environ.get(name) not in (None, "", value)
+    )
+
+
+def needs_moto(environ: Mapping[str, str]) -> bool:
+    return not environ.get("AWS_ENDPOINT_URL")
+
+
+def _port_setting(environ: Mapping[str, str], name: str, default: int) -> int:
+    raw = environ.get(name) or str(default)
+    if not raw.isdigit() or int(raw) > 65535:
+        raise SystemExit(
+            f"{name} はポート番号ではありません / {name} is not a port number: {raw!r}"
+        )
+    return int(raw)
+
+
+def _check_port_free(port: int) -> None:
+    """Fail with a clear message instead of a traceback (or, for moto, a hang)."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        # Both servers set SO_REUSEADDR too: a port in TIME_WAIT is fine.
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind(("127.0.0.1", port))
+        except OSError:
+            raise SystemExit(
+                f"ポート {port} は使用中です / port {port} is already in use"
+            ) from None
+
+
+def start_moto(port: int) -> Any:
+    """moto's server on 127.0.0.1 (port 0: any free port); returns the started server."""
+    from moto.server import ThreadedMotoServer
+
+    from infra.local import make_moto_dynamodb_atomic
+
+    # Parallel requests to the local API must meet DynamoDB's atomic conditions.
+    make_moto_dynamodb_atomic()
+    if port:
+        # ThreadedMotoServer.start() waits forever if its thread cannot bind.
+        _check_port_free(port)
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
+    server.start()
+    return server
+
+
+def create_resources(environ: Mapping[str, str]) -> int:
+    """Table, sending identity and demo roster; returns the number of experts seeded."""
+    import boto3
+
+    from infra.demo_roster import seed
+    from infra.local import create_tables, verify_sender
+
+    dynamodb = boto3.client("dynamodb")
+    create_tables(dynamodb, dict(environ))
+    verify_sender(boto3.client("sesv2"), environ["MAIL_FROM"])
+    return seed(dynamodb, environ["TABLE_NAME"])
+
+
+def drain_outbox(stop: threading.Event, interval: float = DRAIN_INTERVAL_SECONDS) -> None:
+    """Send due mail every `interval` seconds until `stop` is set (AWS runs it on a schedule)."""
+    from chalicelib.jobs.outbox import sweep_once
+
+    last_error = ""
+    while not stop.wait(interval):
+        try:
+            counts = sweep_once()
+        except Exception as exc:
+            # Anything a sweep raises (an endpoint restarting, a bug being
+            # edited) must not end local mail delivery: log it, try again.
+            # A repeat of the same error gets one line, not a traceback a second.
+            if repr(exc) == last_error:
+                log.warning("送信処理の失敗（再発） / outbox sweep failed again: %r", exc)
+            else:
+                log.exception("送信処理の失敗、再試行します / outbox sweep failed, will retry")
+            last_error = repr(exc)
+            continue
+        last_error = ""
+        if any(counts.values()):
+            log.info("メール送信処理 / outbox sweep: %s", counts)
+
+
+def print_banner(api_port: int, environ: Mapping[str, str], moto_url: str | None) -> None:
+    api = f"http://127.0.0.1:{api_port}"
+    lines = [
+        "",
+        "dx-desk ローカル環境 / local stack",
+        f"  API:                                   {api}/",
+        f"  ヘルスチェック / health:               {api}/health",
+        f"  相談の送信 / submit a consultation:    POST {api}/consultations",
+    ]
+    if moto_url:
+        lines += [
+            f"  moto ダッシュボード / dashboard:       {moto_url}/moto-api/",
+            f"  送信メール / sent mail (ses.RawMessage): {moto_url}/moto-api/data.json",
+        ]
+    for name in sorted(environ):
+        if name.startswith("AWS_ENDPOINT_URL"):
+            lines.append(f"  {name}: {environ[name]}")
+    lines += ["  停止は Ctrl-C / stop with Ctrl-C", ""]
+    print("\n".join(lines), flush=True)
+
+
+def run_api(port: int) -> int:
+    """`chalice local` for the local stage, in this process; returns only on failure."""
+    import chalice.cli
+
+    # Without autoreload Chalice serves in this process, so the API shares
+    # moto and the environment above; argv[0] is what its reloader would re-run.
+    sys.argv = [
+        str(Path(sys.executable).with_name("chalice")),
+        "--project-dir",
+        str(ROOT),
+        "local",
+        "--host",
+        "127.0.0.1",
+        "--port",
+        str(port),
+        "--stage",
+        STAGE,
+        "--no-autoreload",
+    ]
+    return int(chalice.cli.main() or 1)
+
+
+def _raise_shutdown(signum: int, frame: FrameType | None) -> None:
+    raise Shutdown(signum)
+
+
+def main() -> int:
+    signal.signal(signal.SIGINT, _raise_shutdown)
+    signal.signal(signal.SIGTERM, _raise_shutdown)
+    logging.basicConfig(
+        level=logging.INFO,
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    # moto's request log (one line per AWS call) and the per-second sweep
+    # summary would bury everything else (drain_outbox logs the sweeps that moved mail).
+    logging.getLogger("werkzeug").setLevel(logging.WARNING)
+    logging.getLogger("botocore").setLevel(logging.WARNING)
+    logging.getLogger("chalicelib.jobs.outbox").setLevel(logging.WARNING)
+
+    moto = None
+    stop = threading.Event()
+    drain: threading.Thread | None = None
+    try:
+        stage_env = stage_environment()
+        for name in replaced_by_stage(os.environ, stage_env):
+            # chalice local would replace it anyway, after the resources exist.
+            log.warning(
+                "%s は .chalice/config.json の値 %r を使います / %s: using %r from "
+                ".chalice/config.json (chalice local always applies the stage's values)",
+                name,
+                stage_env[name],
+                name,
+                stage_env[name],
+            )
+        os.environ.update(build_environment(os.environ, stage_env=stage_env))
+        api_port = _port_setting(os.environ, "PORT", DEFAULT_PORT)
+        _check_port_free(api_port)
+        moto_url = None
+        if needs_moto(os.environ):
+            moto = start_moto(_port_setting(os.environ, "MOTO_PORT", 0))
+            moto_url = f"http://127.0.0.1:{moto.get_host_and_port()[1]}"
+            os.environ.update(
+                build_environment(os.environ, endpoint_url=moto_url, stage_env=stage_env)
+            )
+
+        from botocore.exceptions import EndpointConnectionError
+
+        try:
+            experts = create_resources(os.environ)
+        except EndpointConnectionError as exc:
+            log.error("AWS エンドポイントに接続できません / cannot reach an endpoint: %s", exc)
+            return 1
+        log.info("デモの専門家 %d 件 / seeded %d demo experts", experts, experts)
+
+        # Import what the drain uses here, not in its thread while Chalice
+        # imports the app, and drop clients built before the endpoint was set.
+        import chalicelib.jobs.outbox
+        import chalicelib.services.outbox  # noqa: F401
+        from chalicelib import deps
+
+        deps.reset()
+        drain = threading.Thread(
+            target=drain_outbox, args=(stop,), name="outbox-drain", daemon=True
+        )
+        drain.start()
+
+        print_banner(api_port, os.environ, moto_url)
+        return run_api(api_port)
+    except Shutdown:
+        return 0
+    finally:
+        # A second Ctrl-C must not interrupt the cleanup.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        stop.set()
+        if drain is not None:
+            drain.join(timeout=15)
+        if moto is not None:
+            moto.stop()
+        print("停止しました / stopped", flush=True)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

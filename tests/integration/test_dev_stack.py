@@ -1,0 +1,295 @@
+"""The local stack (`python -m infra.dev`): live API, mail through the outbox, CORS, clean stop."""
+
+from __future__ import annotations
+
+import email
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from dataclasses import dataclass
+from email.message import EmailMessage
+from email.policy import default as default_policy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import ROOT, local_stage_env, valid_payload
+
+START_TIMEOUT = 40.0
+MAIL_TIMEOUT = 20.0
+EXIT_TIMEOUT = 15.0
+
+
+def free_port() -> int:
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def http(
+    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
+) -> tuple[int, dict[str, str], bytes]:
+    """Status, headers and body; HTTP error statuses are answers too, not exceptions."""
+    request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers), response.read()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return exc.code, dict(exc.headers), exc.read()
+
+
+@dataclass
+class Stack:
+    process: subprocess.Popen[bytes]
+    api: str
+    moto: str
+    log_path: Path
+
+    def log(self) -> str:
+        return self.log_path.read_text(encoding="utf-8", errors="replace")
+
+    def wait_until_healthy(self) -> None:
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                pytest.fail(f"the stack exited with {self.process.returncode}:\n{self.log()}")
+            try:
+                if http("GET", f"{self.api}/health")[0] == 200:
+                    return
+            except OSError:
+                pass  # not listening yet
+            time.sleep(0.25)
+        pytest.fail(f"/health did not answer within {START_TIMEOUT} s:\n{self.log()}")
+
+    def stop(self, sig: int = signal.SIGINT) -> int:
+        self.process.send_signal(sig)
+        try:
+            return self.process.wait(timeout=EXIT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            pytest.fail(f"no exit within {EXIT_TIMEOUT} s of {sig!r}:\n{self.log()}")
+
+
+def stack_environment(api_port: int, moto_port: int) -> dict[str, str]:
+    """This process's environment minus anything that would steer the stack elsewhere."""
+    steering = set(local_stage_env()) | {"AWS_PROFILE", "PORT", "MOTO_PORT"}
+    env = {
+        name: value
+        for name, value in os.environ.items()
+        if not name.startswith("AWS_ENDPOINT_URL") and name not in steering
+    }
+    env.update(PORT=str(api_port), MOTO_PORT=str(moto_port), PYTHONUNBUFFERED="1", PYTHONUTF8="1")
+    return env
+
+
+@pytest.fixture
+def extra_env() -> dict[str, str]:
+    """Variables a test adds to the stack's environment (override to steer it)."""
+    return {}
+
+
+@pytest.fixture
+def stack(tmp_path: Path, extra_env: dict[str, str]) -> Iterator[Stack]:
+    api_port = free_port()
+    moto_port = free_port()
+    while moto_port == api_port:
+        moto_port = free_port()
+    log_path = tmp_path / "dev-stack.log"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [sys.executable, "-m", "infra.dev"],
+            cwd=ROOT,
+            env={**stack_environment(api_port, moto_port), **extra_env},
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    running = Stack(
+        process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{moto_port}", log_path
+    )
+    try:
+        running.wait_until_healthy()
+        yield running
+    finally:
+        if process.poll() is None:
+            process.kill()
+        process.wait(timeout=EXIT_TIMEOUT)
+
+
+def mail_text(raw: str) -> str:
+    """Headers and every decoded text part of one raw message."""
+    message = email.message_from_string(raw, policy=default_policy)
+    assert isinstance(message, EmailMessage)
+    parts = [f"{name}: {value}" for name, value in message.items()]
+    parts += [
+        str(part.get_content()) for part in message.walk() if part.get_content_maintype() == "text"
+    ]
+    return "\n".join(parts)
+
+
+def sent_raw_mail(moto: str) -> list[dict[str, Any]]:
+    """moto's SES store: raw sends (SES v1 and v2 alike) are listed under ses.RawMessage."""
+    status, _, body = http("GET", f"{moto}/moto-api/data.json")
+    assert status == 200
+    return list(json.loads(body).get("ses", {}).get("RawMessage", []))
+
+
+def submit_and_wait_for_mail(stack: Stack, ses_url: str) -> list[dict[str, Any]]:
+    """POST one consultation; the mails naming its receipt number that reach `ses_url`."""
+    status, _, body = http(
+        "POST",
+        f"{stack.api}/consultations",
+        json.dumps(valid_payload()).encode("utf-8"),
+        {"Content-Type": "application/json"},
+    )
+    assert status == 201, body
+    receipt = json.loads(body)["receipt_number"]
+    assert receipt
+
+    deadline = time.monotonic() + MAIL_TIMEOUT
+    mentioning: list[dict[str, Any]] = []
+    while time.monotonic() < deadline:
+        mentioning = [m for m in sent_raw_mail(ses_url) if receipt in mail_text(m["raw_data"])]
+        if len(mentioning) >= 2:
+            break
+        time.sleep(0.25)
+    return mentioning
+
+
+def test_a_submission_sends_two_mails_and_ctrl_c_stops_cleanly(stack: Stack) -> None:
+    mentioning = submit_and_wait_for_mail(stack, stack.moto)
+    assert len(mentioning) == 2, stack.log()
+    recipients = {address for m in mentioning for address in m["destinations"]}
+    assert valid_payload()["email"] in recipients
+    assert set(local_stage_env()["STAFF_NOTIFY_TO"].split(",")) <= recipients
+
+    assert stack.stop(signal.SIGINT) == 0
+    log = stack.log()
+    assert "Traceback" not in log, log
+    assert "停止しました / stopped" in log
+    from infra.demo_roster import ROSTER
+
+    assert f"seeded {len(ROSTER)} demo experts" in log
+
+
+@pytest.fixture
+def ses_emulator() -> Iterator[str]:
+    """A separate SES emulator (another moto server) the stack reaches only through
+    AWS_ENDPOINT_URL_SESV2."""
+    from moto.server import ThreadedMotoServer
+
+    server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
+    server.start()
+    try:
+        yield f"http://127.0.0.1:{server.get_host_and_port()[1]}"
+    finally:
+        server.stop()
+
+
+class TestSeparateSesEmulator:
+    @pytest.fixture
+    def extra_env(self, ses_emulator: str) -> dict[str, str]:
+        return {"AWS_ENDPOINT_URL_SESV2": ses_emulator}
+
+    def test_mail_reaches_the_emulator_named_by_aws_endpoint_url_sesv2(
+        self, stack: Stack, ses_emulator: str
+    ) -> None:
+        mentioning = submit_and_wait_for_mail(stack, ses_emulator)
+        assert len(mentioning) == 2, stack.log()
+        assert sent_raw_mail(stack.moto) == []  # nothing went to the embedded moto
+        assert stack.stop(signal.SIGINT) == 0
+
+
+def test_cors_preflight_through_the_live_server_and_sigterm(stack: Stack) -> None:
+    preflight = {
+        "Access-Control-Request-Method": "POST",
+        "Access-Control-Request-Headers": "content-type",
+    }
+
+    status, headers, body = http(
+        "OPTIONS",
+        f"{stack.api}/consultations",
+        headers={"Origin": "http://localhost:8001", **preflight},
+    )
+    assert status == 204, body
+    assert headers.get("Access-Control-Allow-Origin") == "http://localhost:8001"
+    assert "POST" in headers.get("Access-Control-Allow-Methods", "")
+
+    status, headers, body = http(
+        "OPTIONS",
+        f"{stack.api}/consultations",
+        headers={"Origin": "https://evil.example", **preflight},
+    )
+    assert status == 403, body
+    assert "Access-Control-Allow-Origin" not in headers
+
+    assert stack.stop(signal.SIGTERM) == 0
+    assert "Traceback" not in stack.log()
+
+
+def test_per_service_endpoints_are_left_alone() -> None:
+    from infra.dev import build_environment
+
+    emulator = "http://127.0.0.1:1025"
+    env = build_environment(
+        {"AWS_ENDPOINT_URL_SESV2": emulator}, endpoint_url="http://127.0.0.1:5000", stage_env={}
+    )
+    assert env["AWS_ENDPOINT_URL_SESV2"] == emulator
+    assert env["AWS_ENDPOINT_URL"] == "http://127.0.0.1:5000"
+    assert not any(
+        name.startswith("AWS_ENDPOINT_URL_") for name in set(env) - {"AWS_ENDPOINT_URL_SESV2"}
+    )
+
+
+def test_a_preset_endpoint_is_used_instead_of_moto() -> None:
+    from infra.dev import build_environment, needs_moto
+
+    localstack = "http://127.0.0.1:4566"
+    environ = {"AWS_ENDPOINT_URL": localstack, "AWS_DEFAULT_REGION": "us-east-1"}
+    assert not needs_moto(environ)
+    assert needs_moto({}) and needs_moto({"AWS_ENDPOINT_URL_DYNAMODB": "http://127.0.0.1:8002"})
+    env = build_environment(environ, endpoint_url="http://127.0.0.1:5000", stage_env={})
+    assert env["AWS_ENDPOINT_URL"] == localstack
+    assert env["AWS_DEFAULT_REGION"] == "us-east-1"
+    assert env["AWS_ACCESS_KEY_ID"] == "testing"
+
+
+def test_the_stage_values_win_as_chalice_local_applies_them() -> None:
+    from infra.dev import build_environment, replaced_by_stage
+
+    stage = local_stage_env()
+    environ = {"TABLE_NAME": "another-table"}
+    assert replaced_by_stage(environ, stage) == ["TABLE_NAME"]
+    env = build_environment(environ)
+    assert {name: env[name] for name in stage} == stage
+
+
+def test_the_demo_roster_is_fictitious_and_uses_the_deployment_ids() -> None:
+    from infra.demo_roster import ROSTER, expert_item
+
+    deployment = json.loads((ROOT / "chalicelib" / "data" / "deployment.json").read_text("utf-8"))
+    categories = {c["id"] for c in deployment["categories"]} - {"unknown"}
+    support_types = {s["id"] for s in deployment["support_types"]}
+    ids = [expert["expert_id"] for expert in ROSTER]
+    assert len(ids) == len(set(ids))
+    assert sum(e["role"] == "advisor" for e in ROSTER) == 18
+    assert sum(e["role"] == "partner" for e in ROSTER) == 11
+    for expert in ROSTER:
+        assert expert["categories"] and set(expert["categories"]) <= categories
+        assert expert["support_types"] and set(expert["support_types"]) <= support_types
+        assert expert["email"].rpartition("@")[2] in {"example.com", "example.jp"}
+        assert expert["label"].startswith(("アドバイザー", "パートナー企業"))
+        item = expert_item(expert)
+        assert (item["pk"], item["sk"], item["kind"]) == (
+            f"EXPERT#{expert['expert_id']}",
+            "EXPERT",
+            "expert",
+        )
