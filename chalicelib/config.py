@@ -31,6 +31,9 @@ _ENV: dict[str, str | None] = {
     "MAIL_RETENTION_DAYS": "400",
     "SES_CONFIGURATION_SET": "",
     "DEPLOYMENT_FILE": "",
+    "FORM_SIGNING_KEYS": "",
+    "FORM_MIN_SECONDS": "3",
+    "FORM_MAX_AGE_SECONDS": "86400",
 }
 
 
@@ -51,6 +54,26 @@ class Settings:
     mail_retention_days: int
     ses_configuration_set: str
     deployment_file: Path
+    form_signing_keys: tuple[tuple[str, bytes], ...]
+    form_min_seconds: int
+    form_max_age_seconds: int
+
+    def form_keys(self) -> tuple[str, dict[str, bytes]]:
+        """The current key id and every accepted key; fails fast when none is configured."""
+        if not self.form_signing_keys:
+            raise ConfigError("missing settings: FORM_SIGNING_KEYS")
+        return self.form_signing_keys[0][0], dict(self.form_signing_keys)
+
+
+def _signing_keys(value: str) -> tuple[tuple[str, bytes], ...]:
+    """`id:secret,id:secret`, the current key first; older ones keep links in flight valid."""
+    keys = []
+    for entry in _split(value):
+        key_id, _, secret = entry.partition(":")
+        if not key_id.isalnum() or len(secret) < 16:
+            raise ConfigError("FORM_SIGNING_KEYS: each entry is id:secret, secret 16+ characters")
+        keys.append((key_id, secret.encode("utf-8")))
+    return tuple(keys)
 
 
 def get_settings() -> Settings:
@@ -109,6 +132,9 @@ def _build_settings(env: tuple[tuple[str, str | None], ...]) -> Settings:
         mail_retention_days=_int("MAIL_RETENTION_DAYS", values["MAIL_RETENTION_DAYS"]),
         ses_configuration_set=values["SES_CONFIGURATION_SET"],
         deployment_file=Path(values["DEPLOYMENT_FILE"] or DEFAULT_DEPLOYMENT_FILE),
+        form_signing_keys=_signing_keys(values["FORM_SIGNING_KEYS"]),
+        form_min_seconds=_int("FORM_MIN_SECONDS", values["FORM_MIN_SECONDS"]),
+        form_max_age_seconds=_int("FORM_MAX_AGE_SECONDS", values["FORM_MAX_AGE_SECONDS"]),
     )
 
 

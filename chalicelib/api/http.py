@@ -8,6 +8,9 @@ from urllib.parse import urlsplit
 
 from chalice.app import Request
 
+from chalicelib import deps
+from chalicelib.config import Settings
+from chalicelib.domain.formtoken import FormCheck, verify
 from chalicelib.errors import BodyTooLarge, MalformedBody, OriginNotAllowed
 
 
@@ -67,3 +70,15 @@ def client_id(request: Request) -> str | None:
     identity = (request.context or {}).get("identity") or {}
     source = identity.get("sourceIp")
     return str(source) if source else None
+
+
+def check_form_token(token: str | None, settings: Settings) -> FormCheck:
+    """Verdict on the form's render token, as of now."""
+    _, keys = settings.form_keys()
+    return verify(
+        token,
+        keys,
+        now=int(deps.now().timestamp()),
+        min_seconds=settings.form_min_seconds,
+        max_seconds=settings.form_max_age_seconds,
+    )

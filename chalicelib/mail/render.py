@@ -5,20 +5,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
-from functools import cache
-from pathlib import Path
 from typing import Any
-
-import jinja2
 
 from chalicelib.config import Deployment, Label, Settings
 from chalicelib.domain.case import STATUS_LABELS, Status
-from chalicelib.domain.timefmt import jst_display, parse_iso
-
-_HERE = Path(__file__).resolve().parent
-# The deployment package carries a copy in chalicelib/templates (see the
-# Makefile's `package` target); a checkout reads the top-level folder.
-TEMPLATE_DIRS = (_HERE.parent / "templates", _HERE.parent.parent / "templates")
+from chalicelib.domain.timefmt import parse_iso
+from chalicelib.templating import environment
 
 
 class HeaderInjection(ValueError):
@@ -32,23 +24,7 @@ class RenderedMail:
     html: str
 
 
-@cache
-def environment() -> jinja2.Environment:
-    search = [str(path) for path in TEMPLATE_DIRS if path.is_dir()]
-    env = jinja2.Environment(
-        loader=jinja2.FileSystemLoader(search),
-        # Every .html template escapes what it prints; text parts are plain.
-        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
-        undefined=jinja2.StrictUndefined,
-        trim_blocks=True,
-        lstrip_blocks=True,
-        keep_trailing_newline=True,
-    )
-    env.filters["jst"] = jst_display
-    return env
-
-
-def _label_lookup(deployment: Deployment) -> Any:
+def label_lookup(deployment: Deployment) -> Any:
     tables: dict[str, dict[str, Label]] = {
         "municipality": deployment.municipalities,
         "category": deployment.categories,
@@ -76,7 +52,7 @@ def render(
     full = {
         **context,
         "desk": {"name": settings.desk_name, "contact": settings.desk_contact},
-        "label": _label_lookup(deployment),
+        "label": label_lookup(deployment),
         "expected_contact_business_days": deployment.expected_contact_business_days,
     }
     subject = env.get_template(f"mail/{template}.subject.txt").render(full).strip()

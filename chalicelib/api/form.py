@@ -1,0 +1,363 @@
+"""The embeddable consultation form: 入力 → 確認 → 完了 as server-rendered pages.
+
+Every page lives one level under /form/, so relative links and form actions
+work the same behind an API Gateway stage prefix or a custom domain. The
+pages work without JavaScript; static/form.js enhances them.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from chalice.app import Blueprint, Response
+
+from chalicelib import deps
+from chalicelib.api.errors import json_errors, json_response
+from chalicelib.api.http import check_form_token, check_origin, client_id, header
+from chalicelib.config import Deployment, Settings, get_deployment, get_settings
+from chalicelib.domain import formtoken
+from chalicelib.domain.receipt import new_receipt_number
+from chalicelib.errors import (
+    BodyTooLarge,
+    InvalidSubmission,
+    MalformedBody,
+    OriginNotAllowed,
+    RateLimited,
+    StoreBusy,
+)
+from chalicelib.models import ConsultationCreate, parse_consultation
+from chalicelib.services.intake import submit_consultation
+from chalicelib.web.formdata import HONEYPOT, TOKEN, decode_form
+from chalicelib.web.i18n import UI, language
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint(__name__)
+
+FORM_CONTENT_TYPES = ["application/x-www-form-urlencoded"]
+STATIC_TYPES = {
+    "form.css": "text/css; charset=utf-8",
+    "form.js": "text/javascript; charset=utf-8",
+    "embed.js": "text/javascript; charset=utf-8",
+}
+
+
+def _page(
+    template: str, *, status: int, lang: str, embed: bool, settings: Settings, **context: Any
+) -> Response:
+    # Imported here: Jinja2 is not needed by the JSON intake path, whose cold
+    # start this keeps short.
+    from chalicelib.web.pages import render_page, security_headers
+
+    body = render_page(
+        template,
+        lang=lang,
+        embed=embed,
+        settings=settings,
+        deployment=get_deployment(),
+        **context,
+    )
+    headers: dict[str, str | list[str]] = dict(security_headers(settings))
+    return Response(body=body, status_code=status, headers=headers)
+
+
+def _new_token(settings: Settings) -> str:
+    key_id, keys = settings.form_keys()
+    return formtoken.sign(keys, key_id, int(deps.now().timestamp()))
+
+
+def _check_token(token: str | None, settings: Settings) -> formtoken.FormCheck:
+    return check_form_token(token, settings)
+
+
+def _input_page(
+    settings: Settings,
+    lang: str,
+    embed: bool,
+    *,
+    values: dict[str, Any] | None = None,
+    errors: list[Any] | None = None,
+    token: str | None = None,
+    notice: str = "",
+    status: int = 200,
+) -> Response:
+    from chalicelib.web.pages import error_view
+
+    summary, by_field = error_view(errors or [], lang)
+    return _page(
+        "input",
+        status=status,
+        lang=lang,
+        embed=embed,
+        settings=settings,
+        values=values or {},
+        errors=by_field,
+        error_summary=summary,
+        token=token or _new_token(settings),
+        notice=notice,
+        step="input",
+    )
+
+
+def _review(
+    consultation: ConsultationCreate, deployment: Deployment, lang: str
+) -> list[dict[str, Any]]:
+    from chalicelib.web.pages import choices, field_labels
+
+    labels = field_labels(lang)
+    options = {name: dict(pairs) for name, pairs in choices(deployment, lang).items()}
+    rows = []
+    for name, value in consultation.model_dump().items():
+        if name == "privacy_notice_version":
+            continue
+        if name == "privacy_consent":
+            shown = UI[lang]["privacy_agree"]
+        elif value is None or value == "":
+            shown = UI[lang]["none"]
+        elif isinstance(value, list):
+            separator = "、" if lang == "ja" else ", "
+            shown = separator.join(str(options[name].get(v, v)) for v in value)
+        elif name in options:
+            shown = options[name].get(value, value)
+        else:
+            shown = str(value)
+        rows.append({"label": labels[name], "value": shown, "multiline": name == "message"})
+    return rows
+
+
+def _hidden(consultation: ConsultationCreate) -> list[tuple[str, str]]:
+    pairs: list[tuple[str, str]] = []
+    for name, value in consultation.model_dump().items():
+        if value is None:
+            continue
+        if isinstance(value, list):
+            pairs.extend((name, str(v)) for v in value)
+        elif isinstance(value, bool):
+            pairs.append((name, "true" if value else "false"))
+        else:
+            pairs.append((name, str(value)))
+    return pairs
+
+
+def _confirm_page(
+    settings: Settings,
+    lang: str,
+    embed: bool,
+    consultation: ConsultationCreate,
+    token: str,
+    *,
+    notice: str = "",
+    status: int = 200,
+) -> Response:
+    deployment = get_deployment()
+    return _page(
+        "confirm",
+        status=status,
+        lang=lang,
+        embed=embed,
+        settings=settings,
+        review=_review(consultation, deployment, lang),
+        hidden=_hidden(consultation),
+        token=token,
+        notice=notice,
+        step="confirm",
+    )
+
+
+def _done_page(settings: Settings, lang: str, embed: bool, receipt_number: str) -> Response:
+    return _page(
+        "done",
+        status=200,
+        lang=lang,
+        embed=embed,
+        settings=settings,
+        receipt_number=receipt_number,
+        step="done",
+    )
+
+
+def _read_form(settings: Settings) -> tuple[dict[str, Any], dict[str, str]]:
+    request = bp.current_request
+    check_origin(request, settings.allowed_origins)
+    declared = header(request, "content-length")
+    raw = request.raw_body or b""
+    if (declared and declared.isdigit() and int(declared) > settings.max_body_bytes) or len(
+        raw
+    ) > settings.max_body_bytes:
+        raise BodyTooLarge(settings.max_body_bytes)
+    try:
+        return decode_form(raw if isinstance(raw, bytes) else raw.encode("utf-8"))
+    except (UnicodeDecodeError, ValueError):
+        raise MalformedBody() from None
+
+
+def _query(name: str) -> str | None:
+    params = bp.current_request.query_params
+    value = params.get(name) if params else None
+    return str(value) if value is not None else None
+
+
+def _plain_error(exc: Exception, settings: Settings, lang: str) -> Response:
+    """A short page for posts that cannot carry a form (foreign origin, unreadable body)."""
+    messages = {
+        OriginNotAllowed: (403, UI[lang]["forbidden"]),
+        BodyTooLarge: (413, "送信内容が大きすぎます。 / The request is too large."),
+        MalformedBody: (400, "送信内容を読み取れませんでした。 / The request could not be read."),
+    }
+    status, text = messages.get(type(exc), (400, UI[lang]["forbidden"]))
+    headers: dict[str, str | list[str]] = {
+        **_page_security(settings),
+        "Content-Type": "text/plain; charset=utf-8",
+    }
+    return Response(body=text, status_code=status, headers=headers)
+
+
+def _page_security(settings: Settings) -> dict[str, str]:
+    from chalicelib.web.pages import security_headers
+
+    return security_headers(settings)
+
+
+@bp.route("/form", methods=["GET"])
+def form_root() -> Response:
+    """The address to link to: forwards to the input page, keeping the language."""
+    lang = language(_query("lang"))
+    return Response(body="", status_code=302, headers={"Location": f"form/input?lang={lang}"})
+
+
+@bp.route("/form/input", methods=["GET"])
+def form_input() -> Response:
+    settings = get_settings()
+    return _input_page(settings, language(_query("lang")), _query("embed") == "1")
+
+
+@bp.route("/form/confirm", methods=["POST"], content_types=FORM_CONTENT_TYPES)
+def form_confirm() -> Response:
+    settings = get_settings()
+    try:
+        fields, control = _read_form(settings)
+    except (OriginNotAllowed, BodyTooLarge, MalformedBody) as exc:
+        return _plain_error(exc, settings, "ja")
+    lang, embed = language(control.get("lang")), control.get("embed") == "1"
+    check = _check_token(control.get(TOKEN), settings)
+    if formtoken.is_bot(control.get(HONEYPOT), check):
+        log.info("form: discarded a bot-like submission (%s)", check.verdict.value)
+        return _done_page(settings, lang, embed, new_receipt_number(deps.now()))
+    token = control.get(TOKEN) if check.verdict is formtoken.Verdict.OK else None
+    try:
+        consultation = parse_consultation(fields, get_deployment())
+    except InvalidSubmission as exc:
+        return _input_page(
+            settings, lang, embed, values=fields, errors=exc.errors, token=token, status=422
+        )
+    if token is None:
+        # Expired or unreadable token: show the form again with everything kept.
+        notice_key = (
+            "token_expired" if check.verdict is formtoken.Verdict.EXPIRED else "token_invalid"
+        )
+        return _input_page(
+            settings, lang, embed, values=fields, notice=UI[lang][notice_key], status=400
+        )
+    return _confirm_page(settings, lang, embed, consultation, token)
+
+
+@bp.route("/form/submit", methods=["POST"], content_types=FORM_CONTENT_TYPES)
+def form_submit() -> Response:
+    settings = get_settings()
+    try:
+        fields, control = _read_form(settings)
+    except (OriginNotAllowed, BodyTooLarge, MalformedBody) as exc:
+        return _plain_error(exc, settings, "ja")
+    lang, embed = language(control.get("lang")), control.get("embed") == "1"
+    token = control.get(TOKEN)
+    if control.get("action") == "back":
+        return _input_page(settings, lang, embed, values=fields, token=token)
+    check = _check_token(token, settings)
+    if formtoken.is_bot(control.get(HONEYPOT), check):
+        log.info("form: discarded a bot-like submission (%s)", check.verdict.value)
+        return _done_page(settings, lang, embed, new_receipt_number(deps.now()))
+    try:
+        consultation = parse_consultation(fields, get_deployment())
+    except InvalidSubmission as exc:
+        return _input_page(
+            settings, lang, embed, values=fields, errors=exc.errors, token=token, status=422
+        )
+    if check.verdict is not formtoken.Verdict.OK:
+        notice_key = (
+            "token_expired" if check.verdict is formtoken.Verdict.EXPIRED else "token_invalid"
+        )
+        return _confirm_page(
+            settings,
+            lang,
+            embed,
+            consultation,
+            _new_token(settings),
+            notice=UI[lang][notice_key],
+            status=400,
+        )
+    try:
+        result = submit_consultation(
+            fields,
+            store=deps.case_store(),
+            settings=settings,
+            deployment=get_deployment(),
+            now=deps.now(),
+            channel="form",
+            client_id=client_id(bp.current_request),
+        )
+    except RateLimited:
+        return _confirm_page(
+            settings,
+            lang,
+            embed,
+            consultation,
+            str(token),
+            notice=UI[lang]["rate_limited"],
+            status=429,
+        )
+    except StoreBusy:
+        return _confirm_page(
+            settings, lang, embed, consultation, str(token), notice=UI[lang]["busy"], status=503
+        )
+    log.info(
+        "form: consultation %s %s",
+        result.receipt_number,
+        "replayed" if result.replayed else "stored",
+    )
+    return _done_page(settings, lang, embed, result.receipt_number)
+
+
+@bp.route("/form/check", methods=["POST"], content_types=["application/json"])
+@json_errors()
+def form_check() -> Response:
+    """Inline validation for the enhanced form: the same rules as intake, nothing stored."""
+    from chalicelib.api.http import decode_json_object
+
+    settings = get_settings()
+    check_origin(bp.current_request, settings.allowed_origins)
+    data = decode_json_object(bp.current_request, settings.max_body_bytes)
+    for name in (TOKEN, HONEYPOT):
+        data.pop(name, None)
+    parse_consultation(data, get_deployment())
+    return json_response(json.dumps({"ok": True}), 200, {})
+
+
+@bp.route("/form/static/{name}", methods=["GET"])
+def form_static(name: str) -> Response:
+    from chalicelib.templating import template_dir
+
+    if name not in STATIC_TYPES:
+        return Response(body="", status_code=404)
+    path: Path = template_dir() / "static" / name
+    return Response(
+        body=path.read_text(encoding="utf-8"),
+        status_code=200,
+        headers={
+            "Content-Type": STATIC_TYPES[name],
+            "Cache-Control": "public, max-age=300",
+            "X-Content-Type-Options": "nosniff",
+        },
+    )

@@ -1,0 +1,74 @@
+"""Signed form tokens: the anti-forgery and time-trap token of the rendered form (pure).
+
+A token is `v1.<key id>.<rendered at, epoch seconds>.<nonce>.<mac>`, the MAC
+an HMAC-SHA256 over everything before it. The key id lets keys rotate: a
+token signed with the previous key still verifies while that key is listed.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+
+class Verdict(StrEnum):
+    OK = "ok"
+    MISSING = "missing"  # no token at all
+    INVALID = "invalid"  # malformed, unknown key or bad signature
+    TOO_FAST = "too_fast"  # sent sooner after rendering than a person can fill the form
+    EXPIRED = "expired"  # rendered too long ago; the form is shown again, nothing lost
+
+
+@dataclass(frozen=True)
+class FormCheck:
+    verdict: Verdict
+    age_seconds: int = 0
+
+
+def _mac(secret: bytes, message: str) -> str:
+    digest = hmac.new(secret, message.encode("ascii"), hashlib.sha256).digest()
+    return base64.urlsafe_b64encode(digest).rstrip(b"=").decode("ascii")
+
+
+def sign(keys: dict[str, bytes], key_id: str, rendered_at: int, nonce: str | None = None) -> str:
+    body = f"v1.{key_id}.{rendered_at}.{nonce or secrets.token_urlsafe(12)}"
+    return f"{body}.{_mac(keys[key_id], body)}"
+
+
+def verify(
+    token: str | None,
+    keys: dict[str, bytes],
+    *,
+    now: int,
+    min_seconds: int,
+    max_seconds: int,
+) -> FormCheck:
+    if not token:
+        return FormCheck(Verdict.MISSING)
+    parts = token.split(".")
+    if len(parts) != 5 or parts[0] != "v1" or not parts[2].isdigit():
+        return FormCheck(Verdict.INVALID)
+    _, key_id, rendered_at, _nonce, mac = parts
+    secret = keys.get(key_id)
+    if secret is None or not hmac.compare_digest(mac, _mac(secret, ".".join(parts[:4]))):
+        return FormCheck(Verdict.INVALID)
+    age = now - int(rendered_at)
+    if age < min_seconds:
+        return FormCheck(Verdict.TOO_FAST, age)
+    if age > max_seconds:
+        return FormCheck(Verdict.EXPIRED, age)
+    return FormCheck(Verdict.OK, age)
+
+
+def is_bot(honeypot: str | None, check: FormCheck) -> bool:
+    """A filled honeypot, or a form sent sooner than a person could fill it.
+
+    Such a submission gets a normal-looking success and nothing else. An
+    expired or missing token is not a bot sign: a person may leave the page
+    open for a day, and must not lose what they typed.
+    """
+    return bool(honeypot and honeypot.strip()) or check.verdict is Verdict.TOO_FAST

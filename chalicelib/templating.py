@@ -1,0 +1,37 @@
+"""The Jinja2 environment shared by mail and pages: templates/, autoescaped HTML, strict names."""
+
+from __future__ import annotations
+
+from functools import cache
+from pathlib import Path
+
+import jinja2
+
+from chalicelib.domain.timefmt import jst_display
+
+_HERE = Path(__file__).resolve().parent
+# The deployment package carries a copy in chalicelib/templates (see the
+# Makefile's `package` target); a checkout reads the top-level folder.
+TEMPLATE_DIRS = (_HERE / "templates", _HERE.parent / "templates")
+
+
+def template_dir() -> Path:
+    for path in TEMPLATE_DIRS:
+        if path.is_dir():
+            return path
+    raise FileNotFoundError("templates/ is missing from the checkout or package")
+
+
+@cache
+def environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.FileSystemLoader(str(template_dir())),
+        # Every .html template escapes what it prints; text parts are plain.
+        autoescape=jinja2.select_autoescape(enabled_extensions=("html",), default=False),
+        undefined=jinja2.StrictUndefined,
+        trim_blocks=True,
+        lstrip_blocks=True,
+        keep_trailing_newline=True,
+    )
+    env.filters["jst"] = jst_display
+    return env
