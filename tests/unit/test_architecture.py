@@ -56,6 +56,16 @@ FORBIDDEN = {
         "chalicelib.deps",
     ),
     "stores": ("chalice", "chalicelib.services", "chalicelib.api", "chalicelib.jobs"),
+    "web": (
+        "boto3",
+        "botocore",
+        "chalice",
+        "chalicelib.stores",
+        "chalicelib.services",
+        "chalicelib.api",
+        "chalicelib.jobs",
+        "chalicelib.deps",
+    ),
     "mail": (
         "chalice",
         "chalicelib.stores",

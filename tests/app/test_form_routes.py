@@ -1,0 +1,336 @@
+"""The form's pages without a browser: 入力 → 確認 → 完了 through plain posts, bots, tokens, headers."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import time
+from typing import Any
+from urllib.parse import urlencode
+
+import pytest
+
+from chalicelib import deps
+from chalicelib.config import get_settings
+from chalicelib.domain import formtoken
+from chalicelib.jobs.outbox import sweep_once
+from tests.conftest import valid_payload
+
+FORM = {"Content-Type": "application/x-www-form-urlencoded"}
+
+
+def token(age_seconds: int = 10) -> str:
+    key_id, keys = get_settings().form_keys()
+    return formtoken.sign(keys, key_id, int(time.time()) - age_seconds)
+
+
+def form_body(payload: dict[str, Any], **control: str) -> str:
+    pairs: list[tuple[str, str]] = []
+    for name, value in payload.items():
+        if isinstance(value, list):
+            pairs.extend((name, v) for v in value)
+        elif isinstance(value, bool):
+            if value:
+                pairs.append((name, "true"))
+        elif value is not None:
+            pairs.append((name, str(value)))
+    control.setdefault("form_token", token())
+    control.setdefault("website", "")
+    pairs.extend(control.items())
+    return urlencode(pairs)
+
+
+def post(client: Any, path: str, body: str, headers: dict[str, str] | None = None) -> Any:
+    return client.http.post(path, headers={**FORM, **(headers or {})}, body=body)
+
+
+def hidden_fields(page: str) -> list[tuple[str, str]]:
+    return [
+        (name, html.unescape(value))
+        for name, value in re.findall(r'<input type="hidden" name="([^"]+)" value="([^"]*)"', page)
+    ]
+
+
+def stored(aws: dict[str, Any]) -> list[dict[str, Any]]:
+    items = aws["dynamodb"].scan(TableName=aws["env"]["TABLE_NAME"])["Items"]
+    return [item for item in items if item["kind"]["S"] == "case"]
+
+
+def receipt_on(page: str) -> str:
+    match = re.search(r'id="receipt-number">([^<]+)<', page)
+    assert match, page
+    return match.group(1)
+
+
+def test_form_address_forwards_to_the_input_page(client: Any) -> None:
+    response = client.http.get("/form?lang=en")
+    assert response.status_code == 302
+    assert response.headers["Location"] == "form/input?lang=en"
+
+
+def test_input_page_carries_a_token_and_strict_headers(client: Any) -> None:
+    response = client.http.get("/form/input")
+    assert response.status_code == 200
+    page = response.body.decode()
+    assert '<html lang="ja">' in page
+    assert re.search(r'name="form_token" value="v1\.local1\.\d+\.', page)
+    csp = response.headers["Content-Security-Policy"]
+    assert "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "frame-ancestors 'self' http://127.0.0.1:8000" in csp
+    assert "http://localhost:8001" in csp
+    assert response.headers["Cache-Control"] == "no-store"
+    assert response.headers["X-Content-Type-Options"] == "nosniff"
+    assert response.headers["Referrer-Policy"] == "no-referrer"
+    # Every control has a visible label.
+    for name in ("organization", "name", "name_kana", "email", "phone", "municipality", "message"):
+        assert f'<label for="field-{name}">' in page
+    assert page.count('class="req"') >= 8
+
+
+def test_english_page(client: Any) -> None:
+    page = client.http.get("/form/input?lang=en").body.decode()
+    assert '<html lang="en">' in page
+    assert "Email address" in page and "Review your request" in page
+
+
+def test_plain_post_flow_stores_the_same_case_as_the_json_api(
+    client: Any, aws: dict[str, Any], mailbox: Any
+) -> None:
+    confirm = post(client, "/form/confirm", form_body(valid_payload(), lang="ja"))
+    assert confirm.status_code == 200
+    page = confirm.body.decode()
+    assert "（確認）" in page and "働き方・コミュニケーション" in page
+    done = post(client, "/form/submit", urlencode([*hidden_fields(page), ("action", "send")]))
+    assert done.status_code == 200
+    receipt = receipt_on(done.body.decode())
+    from_form = deps.case_store().get_case(receipt)
+    assert from_form is not None and from_form["channel"] == "form"
+
+    api = client.http.post(
+        "/consultations",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(valid_payload(email="other@example.com")),
+    )
+    from_api = deps.case_store().get_case(api.json_body["receipt_number"])
+    assert from_api is not None
+    volatile = {
+        "receipt_number",
+        "created_at",
+        "updated_at",
+        "consented_at",
+        "channel",
+        "email",
+        "expires_at",
+        "pk",
+        "gsi1sk",
+        "gsi2sk",
+    }
+    assert {k: v for k, v in from_form.items() if k not in volatile} == {
+        k: v for k, v in from_api.items() if k not in volatile
+    }
+    assert sweep_once()["sent"] == 4
+
+
+def test_errors_are_summarised_and_tied_to_each_field(client: Any, aws: dict[str, Any]) -> None:
+    response = post(client, "/form/confirm", form_body({"email": "not-an-address"}))
+    assert response.status_code == 422
+    page = response.body.decode()
+    summary = page[
+        page.index('id="error-summary"') : page.index("</ul>", page.index('id="error-summary"'))
+    ]
+    for field in (
+        "requester_type",
+        "name",
+        "email",
+        "municipality",
+        "support_types",
+        "category",
+        "message",
+        "preferred_format",
+        "privacy_consent",
+    ):
+        assert f'href="#field-{field}"' in summary
+        assert f'id="error-{field}"' in page
+    assert re.search(
+        r'id="field-email"[^>]*aria-describedby="hint-email error-email" aria-invalid="true"', page
+    )
+    assert 'value="not-an-address"' in page  # what was typed stays
+    assert stored(aws) == []
+
+
+def test_back_from_confirm_keeps_every_value(client: Any) -> None:
+    payload = valid_payload(message="一行目\n二行目 <b>太字</b>")
+    confirm = post(client, "/form/confirm", form_body(payload)).body.decode()
+    back = post(client, "/form/submit", urlencode([*hidden_fields(confirm), ("action", "back")]))
+    page = back.body.decode()
+    assert back.status_code == 200
+    assert 'value="株式会社サンプル商事"' in page
+    assert 'value="requester-a@example.com"' in page
+    assert re.search(r'value="24201" selected', page)
+    assert re.search(
+        r'id="field-support_types" name="support_types" type="checkbox" value="training" checked',
+        page,
+    )
+    assert re.search(r'value="consultation" checked', page)
+    assert re.search(r'value="workstyle" checked', page)
+    assert "一行目\n二行目 &lt;b&gt;太字&lt;/b&gt;</textarea>" in page
+    assert re.search(r'id="field-privacy_consent"[^>]*checked', page)
+
+
+def test_script_in_the_message_is_escaped_on_the_confirm_page(client: Any) -> None:
+    page = post(
+        client, "/form/confirm", form_body(valid_payload(message="<script>alert(1)</script>"))
+    ).body.decode()
+    assert "<script>alert(1)</script>" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+@pytest.mark.parametrize("path", ["/form/confirm", "/form/submit"])
+def test_filled_honeypot_gets_a_normal_looking_success_and_nothing_else(
+    client: Any, aws: dict[str, Any], mailbox: Any, path: str
+) -> None:
+    response = post(
+        client, path, form_body(valid_payload(), website="http://spam.example", action="send")
+    )
+    assert response.status_code == 200
+    assert receipt_on(response.body.decode()).startswith("DX-")
+    assert stored(aws) == []
+    assert sweep_once()["sent"] == 0
+    assert mailbox() == []
+
+
+def test_a_form_sent_half_a_second_after_rendering_stores_nothing(
+    client: Any, aws: dict[str, Any]
+) -> None:
+    response = post(
+        client,
+        "/form/submit",
+        form_body(valid_payload(), form_token=token(age_seconds=0), action="send"),
+    )
+    assert response.status_code == 200
+    assert receipt_on(response.body.decode()).startswith("DX-")
+    assert stored(aws) == []
+
+
+@pytest.mark.parametrize("bad", ["", "v1.local1.123.abc.forged", "garbage", "v1.otherkey.1.a.b"])
+def test_missing_or_forged_token_shows_the_form_again_with_values_kept(
+    client: Any, aws: dict[str, Any], bad: str
+) -> None:
+    response = post(client, "/form/confirm", form_body(valid_payload(), form_token=bad))
+    assert response.status_code == 400
+    page = response.body.decode()
+    assert "もう一度ボタンを押してください" in page
+    assert 'value="requester-a@example.com"' in page
+    assert re.search(r'name="form_token" value="v1\.local1\.\d+\.', page)  # a fresh one
+    assert stored(aws) == []
+
+
+def test_expired_token_at_submit_asks_again_and_loses_nothing(
+    client: Any, aws: dict[str, Any]
+) -> None:
+    confirm = post(client, "/form/confirm", form_body(valid_payload())).body.decode()
+    fields = [
+        (n, v) if n != "form_token" else (n, token(age_seconds=200_000))
+        for n, v in hidden_fields(confirm)
+    ]
+    response = post(client, "/form/submit", urlencode([*fields, ("action", "send")]))
+    assert response.status_code == 400
+    page = response.body.decode()
+    assert "時間が経過したため" in page
+    assert ("email", "requester-a@example.com") in hidden_fields(page)
+    assert stored(aws) == []
+    again = post(
+        client,
+        "/form/submit",
+        urlencode(
+            [
+                *[(n, v) if n != "form_token" else (n, token()) for n, v in hidden_fields(page)],
+                ("action", "send"),
+            ]
+        ),
+    )
+    assert receipt_on(again.body.decode())
+    assert len(stored(aws)) == 1
+
+
+def test_foreign_origin_post_is_refused(client: Any, aws: dict[str, Any]) -> None:
+    response = post(
+        client,
+        "/form/submit",
+        form_body(valid_payload(), action="send"),
+        {"Origin": "https://evil.example"},
+    )
+    assert response.status_code == 403
+    assert stored(aws) == []
+
+
+def test_rate_limited_submit_keeps_the_confirm_page(
+    client: Any, aws: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("RATE_LIMIT_PER_HOUR", "1")
+    post(client, "/form/submit", form_body(valid_payload(), action="send"))
+    response = post(
+        client, "/form/submit", form_body(valid_payload(email="b@example.com"), action="send")
+    )
+    assert response.status_code == 429
+    page = response.body.decode()
+    assert "しばらく時間をおいてから" in page
+    assert ("email", "b@example.com") in hidden_fields(page)
+    assert len(stored(aws)) == 1
+
+
+def test_json_submission_from_the_form_honours_token_and_honeypot(
+    client: Any, aws: dict[str, Any]
+) -> None:
+    sent = iter(range(100))
+
+    def send(**extra: Any) -> Any:
+        # A different address each time: the same content would be a replay.
+        email = f"requester-{next(sent)}@example.com"
+        return client.http.post(
+            "/consultations",
+            headers={"Content-Type": "application/json"},
+            body=json.dumps({**valid_payload(email=email), **extra}),
+        )
+
+    bot = send(form_token=token(), website="filled")
+    assert bot.status_code == 201 and bot.json_body["receipt_number"].startswith("DX-")
+    fast = send(form_token=token(age_seconds=0), website="")
+    assert fast.status_code == 201
+    assert stored(aws) == []
+    person = send(form_token=token(), website="")
+    assert person.status_code == 201
+    case = deps.case_store().get_case(person.json_body["receipt_number"])
+    assert case is not None and case["channel"] == "form"
+
+
+def test_inline_check_validates_without_storing(client: Any, aws: dict[str, Any]) -> None:
+    ok = client.http.post(
+        "/form/check",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({**valid_payload(), "form_token": token()}),
+    )
+    assert ok.status_code == 200 and ok.json_body == {"ok": True}
+    bad = client.http.post(
+        "/form/check", headers={"Content-Type": "application/json"}, body=json.dumps({"email": "x"})
+    )
+    assert bad.status_code == 422
+    assert "email" in {err["field"] for err in bad.json_body["errors"]}
+    assert stored(aws) == []
+
+
+@pytest.mark.parametrize(
+    ("name", "kind"),
+    [("form.css", "text/css"), ("form.js", "text/javascript"), ("embed.js", "text/javascript")],
+)
+def test_static_assets_are_served_with_their_types(client: Any, name: str, kind: str) -> None:
+    response = client.http.get(f"/form/static/{name}")
+    assert response.status_code == 200
+    assert response.headers["Content-Type"].startswith(kind)
+    assert response.body
+
+
+def test_unknown_static_name_is_404(client: Any) -> None:
+    assert client.http.get("/form/static/..%2Fapp.py").status_code == 404
+    assert client.http.get("/form/static/secret.txt").status_code == 404
