@@ -4,6 +4,7 @@ import logging
 
 from chalice.app import Chalice
 
+from chalicelib.api.actions import bp as actions_bp
 from chalicelib.api.form import bp as form_bp
 from chalicelib.api.health import bp as health_bp
 from chalicelib.api.intake import bp as intake_bp
@@ -13,6 +14,7 @@ app = Chalice(app_name="dx-desk")
 app.register_blueprint(health_bp)
 app.register_blueprint(intake_bp)
 app.register_blueprint(form_bp)
+app.register_blueprint(actions_bp)
 app.register_blueprint(outbox_jobs_bp)
 
 # Lambda's root logger stops at WARNING; the desk's own modules log ids at INFO.

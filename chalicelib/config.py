@@ -34,6 +34,9 @@ _ENV: dict[str, str | None] = {
     "FORM_SIGNING_KEYS": "",
     "FORM_MIN_SECONDS": "3",
     "FORM_MAX_AGE_SECONDS": "86400",
+    "LINK_SIGNING_KEYS": "",
+    "ACTION_LINK_TTL_DAYS": "14",
+    "PUBLIC_BASE_URL": "",
 }
 
 
@@ -57,6 +60,9 @@ class Settings:
     form_signing_keys: tuple[tuple[str, bytes], ...]
     form_min_seconds: int
     form_max_age_seconds: int
+    link_signing_keys: tuple[tuple[str, bytes], ...]
+    action_link_ttl_days: int
+    public_base_url: str
 
     def form_keys(self) -> tuple[str, dict[str, bytes]]:
         """The current key id and every accepted key; fails fast when none is configured."""
@@ -64,14 +70,26 @@ class Settings:
             raise ConfigError("missing settings: FORM_SIGNING_KEYS")
         return self.form_signing_keys[0][0], dict(self.form_signing_keys)
 
+    def link_keys(self) -> tuple[str, dict[str, bytes]]:
+        """The current key id and every accepted key for action links in mail."""
+        if not self.link_signing_keys:
+            raise ConfigError("missing settings: LINK_SIGNING_KEYS")
+        return self.link_signing_keys[0][0], dict(self.link_signing_keys)
 
-def _signing_keys(value: str) -> tuple[tuple[str, bytes], ...]:
+    def base_url(self) -> str:
+        """Where links in mail point (the API's public address)."""
+        if not self.public_base_url:
+            raise ConfigError("missing settings: PUBLIC_BASE_URL")
+        return self.public_base_url.rstrip("/")
+
+
+def _signing_keys(name: str, value: str) -> tuple[tuple[str, bytes], ...]:
     """`id:secret,id:secret`, the current key first; older ones keep links in flight valid."""
     keys = []
     for entry in _split(value):
         key_id, _, secret = entry.partition(":")
         if not key_id.isalnum() or len(secret) < 16:
-            raise ConfigError("FORM_SIGNING_KEYS: each entry is id:secret, secret 16+ characters")
+            raise ConfigError(f"{name}: each entry is id:secret, secret 16+ characters")
         keys.append((key_id, secret.encode("utf-8")))
     return tuple(keys)
 
@@ -132,9 +150,12 @@ def _build_settings(env: tuple[tuple[str, str | None], ...]) -> Settings:
         mail_retention_days=_int("MAIL_RETENTION_DAYS", values["MAIL_RETENTION_DAYS"]),
         ses_configuration_set=values["SES_CONFIGURATION_SET"],
         deployment_file=Path(values["DEPLOYMENT_FILE"] or DEFAULT_DEPLOYMENT_FILE),
-        form_signing_keys=_signing_keys(values["FORM_SIGNING_KEYS"]),
+        form_signing_keys=_signing_keys("FORM_SIGNING_KEYS", values["FORM_SIGNING_KEYS"]),
         form_min_seconds=_int("FORM_MIN_SECONDS", values["FORM_MIN_SECONDS"]),
         form_max_age_seconds=_int("FORM_MAX_AGE_SECONDS", values["FORM_MAX_AGE_SECONDS"]),
+        link_signing_keys=_signing_keys("LINK_SIGNING_KEYS", values["LINK_SIGNING_KEYS"]),
+        action_link_ttl_days=_int("ACTION_LINK_TTL_DAYS", values["ACTION_LINK_TTL_DAYS"]),
+        public_base_url=values["PUBLIC_BASE_URL"],
     )
 
 

@@ -81,3 +81,18 @@ class PermanentSendError(SendError):
 
 class UncertainSendError(SendError):
     """The request may or may not have reached SES; sending again could duplicate."""
+
+
+class VersionConflict(DeskError):
+    """Someone changed the case since it was read (optimistic locking); nothing was written."""
+
+
+@dataclass
+class LinkAlreadyUsed(DeskError):
+    """A single-use link was used before; carries what that use did."""
+
+    previous: dict[str, object]
+
+
+class CaseNotFound(DeskError):
+    pass

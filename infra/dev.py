@@ -240,6 +240,8 @@ def main() -> int:
         os.environ.update(build_environment(os.environ, stage_env=stage_env))
         api_port = _port_setting(os.environ, "PORT", DEFAULT_PORT)
         _check_port_free(api_port)
+        # Links in mail point at this stack (the stage leaves it unset for that reason).
+        os.environ.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{api_port}")
         moto_url = None
         if needs_moto(os.environ):
             moto = start_moto(_port_setting(os.environ, "MOTO_PORT", 0))

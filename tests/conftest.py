@@ -22,7 +22,12 @@ REGION = "ap-northeast-1"
 def local_stage_env() -> dict[str, str]:
     """The environment of the `local` stage, as Chalice would set it (one source)."""
     config = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
-    return {**config["environment_variables"], **config["stages"]["local"]["environment_variables"]}
+    return {
+        **config["environment_variables"],
+        **config["stages"]["local"]["environment_variables"],
+        # make dev sets this from its port; tests pretend the API is here.
+        "PUBLIC_BASE_URL": "http://desk.test",
+    }
 
 
 @pytest.fixture

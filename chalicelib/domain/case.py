@@ -107,14 +107,22 @@ class OutgoingMessage:
     message_id: str = field(default_factory=lambda: uuid.uuid4().hex)
 
 
+# What a new case's staff notification offers, as signed links per recipient.
+INTAKE_STAFF_ACTIONS = ("take", "start_hearing", "refer", "mark_spam")
+
+
 def intake_messages(
     case: dict[str, Any], *, staff_notify_to: tuple[str, ...]
 ) -> list[OutgoingMessage]:
-    """The staff notification and the automatic reply for a new case."""
+    """The automatic reply, and one staff notification per desk address (each with its own links)."""
     messages = [OutgoingMessage(template="intake_ack", to=(case["email"],), context={"case": case})]
-    if staff_notify_to:
+    for address in staff_notify_to:
         messages.append(
-            OutgoingMessage(template="intake_staff", to=staff_notify_to, context={"case": case})
+            OutgoingMessage(
+                template="intake_staff",
+                to=(address,),
+                context={"case": case, "recipient": address, "actions": list(INTAKE_STAFF_ACTIONS)},
+            )
         )
     return messages
 

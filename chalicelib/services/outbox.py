@@ -10,10 +10,12 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.config import Deployment, Settings
+from chalicelib.domain.lifecycle import ACTION_LABELS, Action
 from chalicelib.domain.outbox import Claim
 from chalicelib.domain.timefmt import iso
 from chalicelib.errors import PermanentSendError, TransientSendError, UncertainSendError
 from chalicelib.mail.render import HeaderInjection, build_mime, render
+from chalicelib.services.actions import link_for
 
 log = logging.getLogger(__name__)
 
@@ -69,6 +71,31 @@ def _event(
     }
 
 
+def with_links(message: dict[str, Any], settings: Settings, now: datetime) -> dict[str, Any]:
+    """The rendering context, plus signed action links for the recipient when the mail offers any.
+
+    Links are signed when the mail is sent, so no usable link is ever stored.
+    """
+    context = dict(message["context"])
+    actions = context.get("actions") or []
+    if actions:
+        context["links"] = [
+            {
+                "action": name,
+                "label": ACTION_LABELS[Action(name)][0],
+                "url": link_for(
+                    settings,
+                    action=Action(name),
+                    receipt_number=message["receipt_number"],
+                    recipient=context["recipient"],
+                    now=now,
+                ),
+            }
+            for name in actions
+        ]
+    return context
+
+
 def deliver(
     message: dict[str, Any],
     *,
@@ -86,7 +113,10 @@ def deliver(
     held = claim.message
     try:
         rendered = render(
-            held["template"], held["context"], settings=settings, deployment=deployment
+            held["template"],
+            with_links(held, settings, now),
+            settings=settings,
+            deployment=deployment,
         )
         mime = build_mime(
             rendered,

@@ -12,9 +12,11 @@ from chalicelib.domain.case import IdempotencyClaim, OutgoingMessage, RateWindow
 from chalicelib.errors import (
     DuplicateSubmission,
     IdempotencyKeyReused,
+    LinkAlreadyUsed,
     RateLimited,
     ReceiptNumberTaken,
     StoreBusy,
+    VersionConflict,
 )
 from chalicelib.stores import keys
 from chalicelib.stores.dynamo import (
@@ -28,6 +30,28 @@ from chalicelib.stores.dynamo import (
 
 # The low-level boto3 DynamoDB client (untyped here: no stub package on purpose).
 DynamoDBClient = Any
+
+
+def _message_item(
+    receipt: str, message: OutgoingMessage, at: str, expires_at: int
+) -> dict[str, Any]:
+    """An outgoing mail as the outbox stores it: PENDING and due at once."""
+    return {
+        **keys.message_key(receipt, message.message_id),
+        **keys.outbox_index(at, message.message_id),
+        "kind": "message",
+        "receipt_number": receipt,
+        "message_id": message.message_id,
+        "template": message.template,
+        "to": list(message.to),
+        "context": message.context,
+        "state": "PENDING",
+        "attempts": 0,
+        "next_attempt_at": at,
+        "created_at": at,
+        "retention_class": "mail",
+        "expires_at": expires_at,
+    }
 
 
 def _epoch(now_epoch: int | None) -> int:
@@ -85,24 +109,7 @@ class CaseStore:
                 {
                     "Put": {
                         "TableName": self._table,
-                        "Item": to_item(
-                            {
-                                **keys.message_key(receipt, message.message_id),
-                                **keys.outbox_index(created, message.message_id),
-                                "kind": "message",
-                                "receipt_number": receipt,
-                                "message_id": message.message_id,
-                                "template": message.template,
-                                "to": list(message.to),
-                                "context": message.context,
-                                "state": "PENDING",
-                                "attempts": 0,
-                                "next_attempt_at": created,
-                                "created_at": created,
-                                "retention_class": "mail",
-                                "expires_at": mail_expires_at,
-                            }
-                        ),
+                        "Item": to_item(_message_item(receipt, message, created, mail_expires_at)),
                     }
                 }
             )
@@ -207,6 +214,129 @@ class CaseStore:
             raise ReceiptNumberTaken() from exc
         # TransactionConflict, throttling: nothing was written; the caller may retry.
         raise StoreBusy(",".join(sorted(failed)) or "cancelled") from exc
+
+    def apply_change(
+        self,
+        case: dict[str, Any],
+        *,
+        changes: dict[str, Any],
+        event: dict[str, Any],
+        messages: list[OutgoingMessage],
+        link_use: dict[str, Any] | None,
+        mail_expires_at: int,
+    ) -> dict[str, Any]:
+        """Change a case, record the event and its mail (and the link's use) in ONE transaction.
+
+        Optimistic locking: the write holds only if the case still has the
+        version it was read at. Raises VersionConflict or LinkAlreadyUsed
+        (nothing written) or StoreBusy. Returns the case as written.
+        """
+        receipt = case["receipt_number"]
+        new_case = {
+            **case,
+            **changes,
+            "version": int(case["version"]) + 1,
+            "updated_at": event["at"],
+        }
+        names: dict[str, str] = {}
+        assignments = []
+        update_values: dict[str, Any] = {"expected": int(case["version"])}
+        fields = {**changes, "version": new_case["version"], "updated_at": event["at"]}
+        if changes.get("status", case["status"]) != case["status"]:
+            indexes = keys.case_indexes(
+                new_case["status"], case["month"], case["created_at"], receipt
+            )
+            fields["gsi1pk"] = indexes["gsi1pk"]
+            fields["gsi1sk"] = indexes["gsi1sk"]
+        for i, (name, value) in enumerate(sorted(fields.items())):
+            names[f"#f{i}"] = name
+            update_values[f"v{i}"] = value
+            assignments.append(f"#f{i} = :v{i}")
+        items: list[dict[str, Any]] = [
+            {
+                "Update": {
+                    "TableName": self._table,
+                    "Key": to_item(keys.case_key(receipt)),
+                    "UpdateExpression": "SET " + ", ".join(assignments),
+                    # Nobody changed the case since we read it.
+                    "ConditionExpression": "version = :expected",
+                    "ExpressionAttributeNames": names,
+                    "ExpressionAttributeValues": values(**update_values),
+                }
+            },
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(
+                        {
+                            **keys.event_key(receipt, event["at"], event["event_id"]),
+                            "kind": "event",
+                            "receipt_number": receipt,
+                            "retention_class": "case",
+                            "expires_at": case["expires_at"],
+                            **event,
+                        }
+                    ),
+                }
+            },
+        ]
+        kinds = ["case", "event"]
+        for message in messages:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": to_item(
+                            _message_item(receipt, message, event["at"], mail_expires_at)
+                        ),
+                    }
+                }
+            )
+            kinds.append("message")
+        if link_use is not None:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": to_item(
+                            {
+                                **keys.token_use_key(link_use["unique_id"]),
+                                "kind": "link_use",
+                                "receipt_number": receipt,
+                                "retention_class": "link",
+                                **link_use,
+                            }
+                        ),
+                        # A link acts once.
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                        "ReturnValuesOnConditionCheckFailure": "ALL_OLD",
+                    }
+                }
+            )
+            kinds.append("link")
+        try:
+            self._client.transact_write_items(TransactItems=items)
+        except ClientError as exc:
+            if error_code(exc) != "TransactionCanceledException":
+                raise_if_busy(exc)
+                raise
+            reasons = exc.response.get("CancellationReasons") or []
+            for kind, reason in zip(kinds, reasons, strict=False):
+                if kind == "link" and reason.get("Code") == "ConditionalCheckFailed":
+                    raise LinkAlreadyUsed(from_item(reason.get("Item") or {})) from exc
+            for kind, reason in zip(kinds, reasons, strict=False):
+                if kind == "case" and reason.get("Code") == "ConditionalCheckFailed":
+                    raise VersionConflict() from exc
+            raise StoreBusy("cancelled") from exc
+        return new_case
+
+    def link_use(self, unique_id: str) -> dict[str, Any] | None:
+        """What a used link did, or None if it was never used."""
+        response = self._client.get_item(
+            TableName=self._table, Key=to_item(keys.token_use_key(unique_id)), ConsistentRead=True
+        )
+        item = response.get("Item")
+        return from_item(item) if item else None
 
     def get_case(self, receipt_number: str, now_epoch: int | None = None) -> dict[str, Any] | None:
         """The case, or None if there is none or it has expired."""

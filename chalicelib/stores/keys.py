@@ -13,6 +13,7 @@ table or a Query on an index; nothing on a request path scans.
 | idempotency record  | IDEM#<kind>#<digest>       | IDEM                 |                                        |                                       |
 | statistics counter  | STATS#<YYYY-MM>            | SHARD#<n>            |                                        |                                       |
 | rate-limit window   | RATE#<client digest>#<hour>| RATE                 |                                        |                                       |
+| used action link    | USED#<link unique id>      | USED                 |                                        |                                       |
 
 (*) only while the mail is PENDING or SENDING: the outbox index is sparse.
 
@@ -72,3 +73,8 @@ def counter_key(month: str, shard: int) -> dict[str, str]:
 
 def rate_key(client_digest: str, hour: str) -> dict[str, str]:
     return {"pk": f"RATE#{client_digest}#{hour}", "sk": "RATE"}
+
+
+def token_use_key(unique_id: str) -> dict[str, str]:
+    """The record that a single-use link was used (written with the change it made)."""
+    return {"pk": f"USED#{unique_id}", "sk": "USED"}

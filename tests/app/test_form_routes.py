@@ -129,7 +129,7 @@ def test_plain_post_flow_stores_the_same_case_as_the_json_api(
     assert {k: v for k, v in from_form.items() if k not in volatile} == {
         k: v for k, v in from_api.items() if k not in volatile
     }
-    assert sweep_once()["sent"] == 4
+    assert sweep_once()["sent"] == 6
 
 
 def test_errors_are_summarised_and_tied_to_each_field(client: Any, aws: dict[str, Any]) -> None:

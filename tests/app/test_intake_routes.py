@@ -75,9 +75,9 @@ def test_both_mails_name_the_receipt_number_after_the_outbox_drains(
     client: Any, mailbox: Any
 ) -> None:
     receipt = post(client, valid_payload()).json_body["receipt_number"]
-    assert sweep_once()["sent"] == 2
+    assert sweep_once()["sent"] == 3
     mails = mailbox()
-    assert len(mails) == 2
+    assert len(mails) == 3
     for mail in mails:
         assert receipt in mail["Subject"]
         plain = mail.get_body(("plain",))
@@ -196,7 +196,7 @@ def test_the_same_payload_twice_yields_the_same_receipt_and_one_case(
     assert second.headers.get("Idempotent-Replayed") == "true"
     assert len(stored_cases(aws)) == 1
     sweep_once()
-    assert len(mailbox()) == 2  # one acknowledgement, one staff notification
+    assert len(mailbox()) == 3  # one acknowledgement, one notification per desk address
 
 
 def test_the_same_idempotency_key_yields_the_same_receipt(client: Any, aws: dict[str, Any]) -> None:

@@ -75,7 +75,7 @@ def test_case_messages_claim_and_counters_are_written_together(aws: dict[str, An
     write(claims=[claim()])
     items = deps.case_store().case_items("DX-261126-000010")
     kinds = sorted(item["kind"] for item in items)
-    assert kinds == ["case", "message", "message"]
+    assert kinds == ["case", "message", "message", "message"]
     case = next(item for item in items if item["kind"] == "case")
     assert case["gsi1pk"] == "STATUS#received"
     assert case["gsi2pk"] == "MONTH#2026-11"

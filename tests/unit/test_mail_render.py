@@ -12,6 +12,7 @@ from chalicelib.config import DEFAULT_DEPLOYMENT_FILE, load_deployment, settings
 from chalicelib.domain.case import intake_messages, new_case
 from chalicelib.mail.render import HeaderInjection, RenderedMail, build_mime, render
 from chalicelib.models import parse_consultation
+from chalicelib.services.outbox import with_links
 from tests.conftest import NOW, local_stage_env, valid_payload
 
 DEPLOYMENT = load_deployment(DEFAULT_DEPLOYMENT_FILE)
@@ -32,7 +33,14 @@ def make_case(**overrides: object) -> dict[str, object]:
 
 
 def built(template: str, case: dict[str, object]) -> EmailMessage:
-    rendered = render(template, {"case": case}, settings=SETTINGS, deployment=DEPLOYMENT)
+    message = next(
+        m
+        for m in intake_messages(case, staff_notify_to=SETTINGS.staff_notify_to)
+        if m.template == template
+    )
+    stored = {"context": message.context, "receipt_number": case["receipt_number"]}
+    context = with_links(stored, SETTINGS, NOW)
+    rendered = render(template, context, settings=SETTINGS, deployment=DEPLOYMENT)
     msg = build_mime(
         rendered,
         to=["requester-a@example.com"],
@@ -101,10 +109,22 @@ def test_header_injection_is_refused_when_building() -> None:
         )
 
 
-def test_staff_notification_goes_to_every_configured_address() -> None:
+def test_each_desk_address_gets_its_own_notification_with_its_own_links() -> None:
     messages = intake_messages(make_case(), staff_notify_to=SETTINGS.staff_notify_to)
     staff = [m for m in messages if m.template == "intake_staff"]
-    assert len(staff) == 1
-    assert staff[0].to == ("staff-a@dx-desk.example.jp", "staff-b@dx-desk.example.jp")
+    assert [m.to for m in staff] == [
+        ("staff-a@dx-desk.example.jp",),
+        ("staff-b@dx-desk.example.jp",),
+    ]
+    assert [m.context["recipient"] for m in staff] == [
+        "staff-a@dx-desk.example.jp",
+        "staff-b@dx-desk.example.jp",
+    ]
+    plain = built("intake_staff", make_case()).get_body(("plain",))
+    assert plain is not None
+    text = plain.get_content()
+    for label in ("担当する", "ヒアリングを開始する", "他機関を紹介する", "スパムとして破棄する"):
+        assert label in text
+    assert text.count("http://desk.test/actions/a1.local1.") == 4
     ack = [m for m in messages if m.template == "intake_ack"]
     assert ack[0].to == ("requester-a@example.com",)

@@ -1,0 +1,206 @@
+"""Action links in mail: GET and HEAD only show a confirmation page; a POST from its button acts."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+from urllib.parse import parse_qs
+
+from chalice.app import Blueprint, Response
+
+from chalicelib import deps
+from chalicelib.api.http import check_origin
+from chalicelib.config import Settings, get_deployment, get_settings
+from chalicelib.domain import lifecycle
+from chalicelib.domain.actiontoken import TokenProblem, TokenRefused
+from chalicelib.errors import (
+    BodyTooLarge,
+    CaseNotFound,
+    LinkAlreadyUsed,
+    OriginNotAllowed,
+    StoreBusy,
+    VersionConflict,
+)
+from chalicelib.services.actions import act_by_link, describe_link
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint(__name__)
+
+NEXT_HINT = "案件の最新の状態と次の操作は、事務局に届く通知メールでご確認ください。"
+
+
+def _headers() -> dict[str, str | list[str]]:
+    return {
+        "Content-Type": "text/html; charset=utf-8",
+        "Content-Security-Policy": (
+            "default-src 'none'; style-src 'self'; form-action 'self'; base-uri 'none'; "
+            "frame-ancestors 'none'"
+        ),
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",
+        "X-Content-Type-Options": "nosniff",
+    }
+
+
+def _render(template: str, status: int, settings: Settings, **context: Any) -> Response:
+    # Imported here: the JSON intake path never renders pages (cold start).
+    from chalicelib.mail.render import label_lookup
+    from chalicelib.templating import environment
+
+    body = (
+        environment()
+        .get_template(f"actions/{template}.html")
+        .render(
+            desk={"name": settings.desk_name},
+            label=label_lookup(get_deployment()),
+            **context,
+        )
+    )
+    return Response(body=body, status_code=status, headers=_headers())
+
+
+def _action_label(action: str) -> str:
+    return lifecycle.ACTION_LABELS[lifecycle.Action(action)][0]
+
+
+def _refused(exc: TokenRefused, settings: Settings) -> Response:
+    if exc.problem is TokenProblem.EXPIRED:
+        return _render(
+            "result",
+            410,
+            settings,
+            heading="このリンクは有効期限が切れています",
+            message="何も変更されていません。",
+            case=None,
+            next_hint="最新の通知メールのリンクを使うか、案件のメールに返信して操作してください。",
+        )
+    return _render(
+        "result",
+        404,
+        settings,
+        heading="このリンクは使えません",
+        message="リンクが正しくないか、あなた宛てのものではありません。何も変更されていません。",
+        case=None,
+        next_hint="メールのリンクを途中で切らずに開くか、事務局にお問い合わせください。",
+    )
+
+
+@bp.route("/actions/{token}", methods=["GET", "HEAD"])
+def show_action(token: str) -> Response:
+    """Safe for link scanners and previews: reads, never writes, never submits by itself."""
+    settings = get_settings()
+    try:
+        view = describe_link(token, store=deps.case_store(), settings=settings, now=deps.now())
+    except TokenRefused as exc:
+        return _refused(exc, settings)
+    except CaseNotFound:
+        return _render(
+            "result",
+            404,
+            settings,
+            heading="案件が見つかりません",
+            message="",
+            case=None,
+            next_hint=NEXT_HINT,
+        )
+    return _render(
+        "confirm",
+        200,
+        settings,
+        action_label=_action_label(view.action.value),
+        case=view.case,
+        actor=view.actor,
+        used=view.used,
+        used_label=_action_label(view.used["action"]) if view.used else "",
+        refusal=view.refusal.message if view.refusal else "",
+    )
+
+
+@bp.route("/actions/{token}", methods=["POST"], content_types=["application/x-www-form-urlencoded"])
+def do_action(token: str) -> Response:
+    settings = get_settings()
+    request = bp.current_request
+    try:
+        check_origin(request, settings.allowed_origins)
+        raw = request.raw_body or b""
+        if len(raw) > settings.max_body_bytes:
+            raise BodyTooLarge(settings.max_body_bytes)
+        form = parse_qs(raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw)
+        note = (form.get("note") or [""])[-1]
+        done = act_by_link(
+            token, note=note, store=deps.case_store(), settings=settings, now=deps.now()
+        )
+    except (OriginNotAllowed, BodyTooLarge):
+        return _render(
+            "result",
+            403,
+            settings,
+            heading="この操作は受け付けられません",
+            message="何も変更されていません。",
+            case=None,
+            next_hint=NEXT_HINT,
+        )
+    except TokenRefused as exc:
+        return _refused(exc, settings)
+    except CaseNotFound:
+        return _render(
+            "result",
+            404,
+            settings,
+            heading="案件が見つかりません",
+            message="",
+            case=None,
+            next_hint=NEXT_HINT,
+        )
+    except LinkAlreadyUsed as exc:
+        view = describe_link(token, store=deps.case_store(), settings=settings, now=deps.now())
+        return _render(
+            "result",
+            409,
+            settings,
+            heading="このリンクはすでに使われています",
+            message=f"「{_action_label(str(exc.previous.get('action')))}」は {exc.previous.get('actor')} さんが実行済みです。重ねて変更はしていません。",
+            case=view.case,
+            next_hint=NEXT_HINT,
+        )
+    except lifecycle.IllegalTransition as exc:
+        return _render(
+            "result",
+            409,
+            settings,
+            heading="この操作はできません",
+            message=exc.message,
+            case=None,
+            next_hint=NEXT_HINT,
+        )
+    except VersionConflict:
+        return _render(
+            "result",
+            409,
+            settings,
+            heading="ほかの方が先にこの案件を更新しました",
+            message="何も変更されていません。最新の状態を確認してから、もう一度操作してください。",
+            case=None,
+            next_hint=NEXT_HINT,
+        )
+    except StoreBusy:
+        return _render(
+            "result",
+            503,
+            settings,
+            heading="ただいま混み合っています",
+            message="何も変更されていません。少し待ってから、もう一度ボタンを押してください。",
+            case=None,
+            next_hint=NEXT_HINT,
+        )
+    log.info("action %s on %s", done.action.value, done.case["receipt_number"])
+    return _render(
+        "result",
+        200,
+        settings,
+        heading=f"「{_action_label(done.action.value)}」を実行しました",
+        message="",
+        case=done.case,
+        next_hint=NEXT_HINT,
+    )

@@ -1,0 +1,86 @@
+"""The case lifecycle: which action may move a case from which status to which (pure).
+
+    received (受付) → hearing (ヒアリング) → matching (調整中) → in_progress (対応中) → closed (完了)
+    referred (他機関紹介) and withdrawn (取下げ) from any open status; spam from received.
+
+"take" (担当する) changes no status: it makes the acting staff member the owner.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from chalicelib.domain.case import STATUS_LABELS, Status
+
+
+class Action(StrEnum):
+    TAKE = "take"
+    START_HEARING = "start_hearing"
+    START_MATCHING = "start_matching"
+    EXPERT_ACCEPTED = "expert_accepted"
+    CLOSE = "close"
+    REFER = "refer"
+    WITHDRAW = "withdraw"
+    MARK_SPAM = "mark_spam"
+
+
+ACTION_LABELS: dict[Action, tuple[str, str]] = {
+    Action.TAKE: ("担当する", "Take this case"),
+    Action.START_HEARING: ("ヒアリングを開始する", "Start the hearing"),
+    Action.START_MATCHING: ("専門家との調整を開始する", "Start matching an expert"),
+    Action.EXPERT_ACCEPTED: ("専門家が引き受けた", "Expert accepted"),
+    Action.CLOSE: ("完了にする", "Close"),
+    Action.REFER: ("他機関を紹介する", "Refer to another body"),
+    Action.WITHDRAW: ("取下げにする", "Withdraw"),
+    Action.MARK_SPAM: ("スパムとして破棄する", "Discard as spam"),
+}
+
+OPEN = frozenset({Status.RECEIVED, Status.HEARING, Status.MATCHING, Status.IN_PROGRESS})
+FINAL = frozenset(Status) - OPEN
+
+# action → (statuses it may start from, status it leads to; None: unchanged)
+TRANSITIONS: dict[Action, tuple[frozenset[Status], Status | None]] = {
+    Action.TAKE: (OPEN, None),
+    Action.START_HEARING: (frozenset({Status.RECEIVED}), Status.HEARING),
+    Action.START_MATCHING: (frozenset({Status.HEARING}), Status.MATCHING),
+    Action.EXPERT_ACCEPTED: (frozenset({Status.MATCHING}), Status.IN_PROGRESS),
+    Action.CLOSE: (frozenset({Status.HEARING, Status.MATCHING, Status.IN_PROGRESS}), Status.CLOSED),
+    Action.REFER: (frozenset({Status.RECEIVED, Status.HEARING, Status.MATCHING}), Status.REFERRED),
+    Action.WITHDRAW: (OPEN, Status.WITHDRAWN),
+    Action.MARK_SPAM: (frozenset({Status.RECEIVED}), Status.SPAM),
+}
+
+
+class IllegalTransition(ValueError):
+    """The action does not apply to the case's current status; carries a message for people."""
+
+    def __init__(self, action: Action, status: Status) -> None:
+        status_ja, status_en = STATUS_LABELS[status]
+        action_ja, action_en = ACTION_LABELS[action]
+        self.message = f"この案件は現在「{status_ja}」のため、「{action_ja}」はできません。"
+        self.message_en = f"The case is {status_en.lower()}: “{action_en}” does not apply."
+        super().__init__(self.message_en)
+        self.action = action
+        self.status = status
+
+
+@dataclass(frozen=True)
+class Outcome:
+    status: Status
+    changed: bool
+
+
+def apply(action: Action, status: Status) -> Outcome:
+    """The status after `action`; raises IllegalTransition when it does not apply."""
+    allowed, target = TRANSITIONS[action]
+    if status not in allowed:
+        raise IllegalTransition(action, status)
+    if target is None:
+        return Outcome(status, False)
+    return Outcome(target, target != status)
+
+
+def available(status: Status) -> list[Action]:
+    """Actions that apply to a case in `status`, in the order mails offer them."""
+    return [action for action in Action if status in TRANSITIONS[action][0]]
