@@ -165,7 +165,20 @@
     });
   }
 
+  var dirty = false;
+  var leaving = false;
+  /* Warn before a typed form is left by accident (a link, the back button, closing the tab). */
+  window.addEventListener("beforeunload", function (event) {
+    if (dirty && !leaving) {
+      event.preventDefault();
+      event.returnValue = "";
+    }
+  });
+
   function enhanceInput(form) {
+    form.addEventListener("input", function () {
+      dirty = true;
+    });
     form.addEventListener("focusout", function (event) {
       var name = event.target && event.target.name;
       if (!name || PAGE_FIELDS[name] || name === "form_token" || name === "website") {
@@ -200,6 +213,7 @@
         if (!showPage(html)) {
           main.replaceChildren(savedInput);
           savedInput = null;
+          leaving = true;
           form.submit();
           return;
         }
@@ -210,6 +224,7 @@
         if (button) {
           button.disabled = false;
         }
+        leaving = true;
         form.submit(); /* let the browser post it the plain way */
       });
     });
@@ -280,6 +295,7 @@
       }).then(function (answer) {
         if (answer.status === 201 && answer.body.receipt_number && showDone(form, answer.body.receipt_number)) {
           savedInput = null;
+          dirty = false; /* sent: nothing left to lose */
           return;
         }
         send.disabled = false;
@@ -293,6 +309,7 @@
           action.name = "action";
           action.value = "send";
           form.appendChild(action);
+          leaving = true;
           form.submit();
           return;
         }
