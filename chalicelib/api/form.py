@@ -128,15 +128,18 @@ def _review(
     return rows
 
 
-def _hidden(consultation: ConsultationCreate) -> list[tuple[str, str]]:
+def _hidden(fields: dict[str, Any]) -> list[tuple[str, str]]:
+    """The fields exactly as typed, so 修正する brings back what the person wrote
+    (the submit step validates and normalises them again)."""
     pairs: list[tuple[str, str]] = []
-    for name, value in consultation.model_dump().items():
+    for name, value in fields.items():
         if value is None:
             continue
         if isinstance(value, list):
             pairs.extend((name, str(v)) for v in value)
         elif isinstance(value, bool):
-            pairs.append((name, "true" if value else "false"))
+            if value:
+                pairs.append((name, "true"))
         else:
             pairs.append((name, str(value)))
     return pairs
@@ -147,6 +150,7 @@ def _confirm_page(
     lang: str,
     embed: bool,
     consultation: ConsultationCreate,
+    fields: dict[str, Any],
     token: str,
     *,
     notice: str = "",
@@ -160,7 +164,7 @@ def _confirm_page(
         embed=embed,
         settings=settings,
         review=_review(consultation, deployment, lang),
-        hidden=_hidden(consultation),
+        hidden=_hidden(fields),
         token=token,
         notice=notice,
         step="confirm",
@@ -261,7 +265,7 @@ def form_confirm() -> Response:
         return _input_page(
             settings, lang, embed, values=fields, notice=UI[lang][notice_key], status=400
         )
-    return _confirm_page(settings, lang, embed, consultation, token)
+    return _confirm_page(settings, lang, embed, consultation, fields, token)
 
 
 @bp.route("/form/submit", methods=["POST"], content_types=FORM_CONTENT_TYPES)
@@ -294,6 +298,7 @@ def form_submit() -> Response:
             lang,
             embed,
             consultation,
+            fields,
             _new_token(settings),
             notice=UI[lang][notice_key],
             status=400,
@@ -314,13 +319,21 @@ def form_submit() -> Response:
             lang,
             embed,
             consultation,
+            fields,
             str(token),
             notice=UI[lang]["rate_limited"],
             status=429,
         )
     except StoreBusy:
         return _confirm_page(
-            settings, lang, embed, consultation, str(token), notice=UI[lang]["busy"], status=503
+            settings,
+            lang,
+            embed,
+            consultation,
+            fields,
+            str(token),
+            notice=UI[lang]["busy"],
+            status=503,
         )
     log.info(
         "form: consultation %s %s",

@@ -24,7 +24,9 @@ def security_headers(settings: Settings) -> dict[str, str]:
             f"frame-ancestors {ancestors}"
         ),
         "X-Content-Type-Options": "nosniff",
-        "Referrer-Policy": "no-referrer",
+        # same-origin, not no-referrer: with no-referrer Chromium sends
+        # `Origin: null` on the form's own posts, which the origin check refuses.
+        "Referrer-Policy": "same-origin",
         "Cache-Control": "no-store",
     }
 

@@ -23,8 +23,10 @@
     }
   }
 
+  /* The body's own height: the document's scroll height never drops below the
+     frame's current height, so a frame sized by it could grow but never shrink. */
   function reportHeight() {
-    tellParent({ type: "dx-desk:height", height: document.documentElement.scrollHeight });
+    tellParent({ type: "dx-desk:height", height: Math.ceil(document.body.getBoundingClientRect().height) });
   }
 
   function focusElement(element) {
@@ -324,13 +326,16 @@
     });
   }
 
+  /* Wire each form once: the input step comes back (修正する) with its listeners. */
   function enhance() {
     var input = document.getElementById("consultation-form");
-    if (input) {
+    if (input && !input.hasAttribute("data-enhanced")) {
+      input.setAttribute("data-enhanced", "");
       enhanceInput(input);
     }
     var confirm = document.getElementById("confirm-form");
-    if (confirm) {
+    if (confirm && !confirm.hasAttribute("data-enhanced")) {
+      confirm.setAttribute("data-enhanced", "");
       enhanceConfirm(confirm);
     }
   }
@@ -342,7 +347,7 @@
   }
   if (embedded) {
     if (window.ResizeObserver) {
-      new ResizeObserver(reportHeight).observe(document.documentElement);
+      new ResizeObserver(reportHeight).observe(document.body);
     }
     window.addEventListener("load", reportHeight);
     reportHeight();

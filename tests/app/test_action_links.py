@@ -287,3 +287,18 @@ def test_illegal_transition_message_is_japanese_first() -> None:
     with pytest.raises(IllegalTransition) as info:
         apply(Action.CLOSE, Status.RECEIVED)
     assert info.value.message.startswith("この案件は現在「受付」のため")
+
+
+def test_the_confirmation_button_posts_with_a_null_origin_and_foreign_origins_are_refused(
+    client: Any, mailbox: Any
+) -> None:
+    receipt = submit(client)
+    sweep_once()
+    take = links_in_staff_mail(mailbox, receipt)["担当する"]
+    foreign = client.http.post(take, headers={**FORM, "Origin": "https://evil.example"}, body="")
+    assert foreign.status_code == 403
+    assert case(receipt)["version"] == 1
+    # The page sends no referrer (its URL holds the token), so its button posts `Origin: null`.
+    own = client.http.post(take, headers={**FORM, "Origin": "null"}, body="")
+    assert own.status_code == 200
+    assert case(receipt)["owner"] == "staff-a@dx-desk.example.jp"

@@ -257,15 +257,20 @@ OpenPage = Callable[..., "Page"]
 
 @pytest.fixture
 def open_page(browser: Browser) -> Iterator[OpenPage]:
-    """`open_page(js=True, viewport=DESKTOP)`: a page in a fresh context (no shared state).
+    """`open_page(js=True, viewport=DESKTOP, enhanced=True)`: a page in a fresh context.
 
     The CSP stays enforced (axe is injected through the DevTools protocol, which
     the CSP does not govern), so a script or style the policy refuses fails the test.
+    `enhanced=False` keeps JavaScript on but never loads static/form.js: the pages
+    behave as with JavaScript off, and axe can still run in them (in a context with
+    JavaScript disabled, axe.run() never settles: its timers do not fire).
     """
     contexts: list[BrowserContext] = []
     problems: list[tuple[Page, PageProblems]] = []
 
-    def open_(*, js: bool = True, viewport: dict[str, int] | None = None) -> Page:
+    def open_(
+        *, js: bool = True, viewport: dict[str, int] | None = None, enhanced: bool = True
+    ) -> Page:
         context = browser.new_context(
             java_script_enabled=js,
             viewport=viewport or DESKTOP,  # type: ignore[arg-type]
@@ -273,6 +278,8 @@ def open_page(browser: Browser) -> Iterator[OpenPage]:
             timezone_id="Asia/Tokyo",
         )
         context.set_default_timeout(10_000)
+        if not enhanced:
+            context.route("**/form/static/form.js", lambda route: route.abort())
         contexts.append(context)
         page = context.new_page()
         seen = PageProblems()

@@ -11,7 +11,6 @@ import os
 import re
 import time
 import uuid
-from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import pytest
@@ -36,7 +35,7 @@ from tests.browser.conftest import (
 )
 
 if TYPE_CHECKING:
-    from playwright.sync_api import FrameLocator, Page
+    from playwright.sync_api import FrameLocator, Locator, Page
 
 AXE_TAGS = ["wcag2a", "wcag2aa", "wcag21a", "wcag21aa"]
 RECEIPT = re.compile(r"^DX-\d{6}-\d{6}$")
@@ -118,6 +117,14 @@ def tab_to(page: Page, element_id: str, *, limit: int = 60) -> int:
     pytest.fail(f"#{element_id} not reached by Tab; focus went through {passed}")
 
 
+def set_choice(control: Locator, checked: bool) -> None:
+    """Tick or untick a radio or checkbox with Space on it: a click could land on a
+    neighbour while an inline error above it disappears and the layout shifts."""
+    if control.is_checked() != checked:
+        control.press("Space")
+    expect(control).to_be_checked(checked=checked)
+
+
 def fill(scope: Page | FrameLocator, values: dict[str, Any]) -> None:
     """Fill the input step with Playwright's actions (not the keyboard-only path)."""
     for name, value in values.items():
@@ -125,18 +132,14 @@ def fill(scope: Page | FrameLocator, values: dict[str, Any]) -> None:
             scope.locator(f"#field-{name}").fill(value)
         elif name == "municipality":
             scope.locator("#field-municipality").select_option(value)
-        elif name == "support_types":
-            for option in CHOICES[name]:
-                box = scope.locator(f'input[name="{name}"][value="{option}"]')
-                if option in value:
-                    box.check()
-                else:
-                    box.uncheck()
         elif name == "privacy_consent":
-            box = scope.locator("#field-privacy_consent")
-            box.check() if value else box.uncheck()
+            set_choice(scope.locator("#field-privacy_consent"), bool(value))
         else:
-            scope.locator(f'input[name="{name}"][value="{value}"]').check()
+            chosen = value if isinstance(value, list) else [value]
+            for option in CHOICES[name]:
+                if option in chosen or name == "support_types":
+                    control = scope.locator(f'input[name="{name}"][value="{option}"]')
+                    set_choice(control, option in chosen)
 
 
 def assert_values(scope: Page | FrameLocator, values: dict[str, Any]) -> None:
@@ -350,8 +353,9 @@ def test_keyboard_only_flow_with_edit_and_mail(live_stack: LiveStack, open_page:
     # Two presses of 確認, one of 送信する: one post each (a form restored by 修正する
     # must not be enhanced twice).
     confirms = [u for u in posts if u.endswith("/form/confirm")]
-    submits = [u for u in posts if u.endswith(("/consultations", "/form/submit"))]
-    assert (len(confirms), len(submits)) == (2, 1), posts
+    api = [u for u in posts if u.endswith("/consultations")]
+    plain = [u for u in posts if u.endswith("/form/submit")]
+    assert (len(confirms), len(api), len(plain)) == (2, 1, 0), posts
 
 
 def test_errors_with_js_summary_focus_and_links(live_stack: LiveStack, open_page: OpenPage) -> None:
@@ -451,11 +455,24 @@ def test_errors_without_javascript(
     wait_past_min_seconds(page)
     page.locator("#to-confirm").click()
     page.wait_for_url("**/form/confirm")
+    assert required_on_page(page) == list(REQUIRED)
     assert_field_errors(page, REQUIRED)
+    assert page.title().startswith("エラー")
     screenshot(page, "input-errors-nojs-desktop")
-    run_axe(page, axe_source, "input with errors (no JavaScript)")
     page.locator('#error-summary a[href="#field-email"]').click()
     expect(page.locator("#field-email")).to_be_focused()
+
+    # axe needs JavaScript: the same server-rendered step, form.js never loaded.
+    plain = open_page(js=True, enhanced=False)
+    load(plain, live_stack.form_url("ja"))
+    wait_past_min_seconds(plain)
+    plain.locator("#to-confirm").click()
+    plain.wait_for_url("**/form/confirm")
+    assert_field_errors(plain, REQUIRED)
+    assert (
+        plain.locator("#error-summary").inner_text() == page.locator("#error-summary").inner_text()
+    )
+    run_axe(plain, axe_source, "input with errors (without JavaScript)")
 
 
 def test_embedded_in_an_iframe_on_another_origin(
@@ -496,6 +513,44 @@ def test_embedded_in_an_iframe_on_another_origin(
     frame.locator("#submit").click()
     number = receipt_number(frame)
     assert_mail(live_stack, number, values)
+
+
+def test_embedded_frame_follows_the_height_of_each_step(
+    live_stack: LiveStack, open_page: OpenPage, host_page: str
+) -> None:
+    """The frame grows for the long input step and shrinks again for the short confirm step
+    (no inner scrollbar, no screen of blank space under the frame)."""
+    page = open_page(js=True)
+    page.goto(host_page)
+    frame = page.frame_locator("#dx-desk-form iframe")
+    expect(frame.locator("#consultation-form")).to_be_visible()
+    _rendered_at[id(page)] = time.monotonic()
+    framed = page.frame(url=re.compile(r"/form/input\?embed=1"))
+    assert framed is not None
+    height = "() => document.querySelector('#dx-desk-form iframe').getBoundingClientRect().height"
+    content = "() => Math.ceil(document.body.getBoundingClientRect().height)"
+
+    def fits() -> tuple[float, int]:
+        """(frame height, content height), once they agree or after 3 s."""
+        deadline = time.monotonic() + 3
+        while True:
+            pair = (float(page.evaluate(height)), int(framed.evaluate(content)))
+            if abs(pair[0] - pair[1]) <= 2 or time.monotonic() > deadline:
+                return pair
+            time.sleep(0.1)
+
+    frame_height, content_height = fits()
+    assert abs(frame_height - content_height) <= 2, ("input", frame_height, content_height)
+
+    fill(frame, submission())
+    wait_past_min_seconds(page)
+    frame.locator("#to-confirm").click()
+    expect(frame.locator("#confirm-form")).to_be_visible()
+    shorter_height, shorter_content = fits()
+    assert shorter_content < content_height  # the confirm step is shorter than the input step
+    assert abs(shorter_height - shorter_content) <= 2, (
+        f"confirm step: the frame stays {shorter_height}px for {shorter_content}px of content"
+    )
 
 
 def test_english_page_and_error_flow(live_stack: LiveStack, open_page: OpenPage) -> None:
@@ -578,5 +633,6 @@ def test_form_root_redirects_to_the_japanese_input_page(
 ) -> None:
     page = open_page(js=False)
     page.goto(f"{live_stack.api}/form")
-    assert Path(page.url.split("?")[0]).name == "input" and "lang=ja" in page.url
+    assert re.search(r"/form/input\?lang=ja$", page.url), page.url
     expect(page.locator("html")).to_have_attribute("lang", "ja")
+    expect(page.locator("#consultation-form")).to_be_visible()
