@@ -8,6 +8,7 @@ from chalicelib.api.actions import bp as actions_bp
 from chalicelib.api.form import bp as form_bp
 from chalicelib.api.health import bp as health_bp
 from chalicelib.api.intake import bp as intake_bp
+from chalicelib.jobs.inbound import bp as inbound_jobs_bp
 from chalicelib.jobs.outbox import bp as outbox_jobs_bp
 
 app = Chalice(app_name="dx-desk")
@@ -16,6 +17,7 @@ app.register_blueprint(intake_bp)
 app.register_blueprint(form_bp)
 app.register_blueprint(actions_bp)
 app.register_blueprint(outbox_jobs_bp)
+app.register_blueprint(inbound_jobs_bp)
 
 # Lambda's root logger stops at WARNING; the desk's own modules log ids at INFO.
 logging.getLogger("chalicelib").setLevel(logging.INFO)

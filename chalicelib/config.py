@@ -37,6 +37,9 @@ _ENV: dict[str, str | None] = {
     "LINK_SIGNING_KEYS": "",
     "ACTION_LINK_TTL_DAYS": "14",
     "PUBLIC_BASE_URL": "",
+    "MAIL_REPLY_DOMAIN": "",
+    "INBOUND_BUCKET": "",
+    "MAIL_REPLY_CAP_PER_DAY": "20",
 }
 
 
@@ -63,6 +66,9 @@ class Settings:
     link_signing_keys: tuple[tuple[str, bytes], ...]
     action_link_ttl_days: int
     public_base_url: str
+    mail_reply_domain: str
+    inbound_bucket: str
+    mail_reply_cap_per_day: int
 
     def form_keys(self) -> tuple[str, dict[str, bytes]]:
         """The current key id and every accepted key; fails fast when none is configured."""
@@ -156,6 +162,9 @@ def _build_settings(env: tuple[tuple[str, str | None], ...]) -> Settings:
         link_signing_keys=_signing_keys("LINK_SIGNING_KEYS", values["LINK_SIGNING_KEYS"]),
         action_link_ttl_days=_int("ACTION_LINK_TTL_DAYS", values["ACTION_LINK_TTL_DAYS"]),
         public_base_url=values["PUBLIC_BASE_URL"],
+        mail_reply_domain=values["MAIL_REPLY_DOMAIN"],
+        inbound_bucket=values["INBOUND_BUCKET"],
+        mail_reply_cap_per_day=_int("MAIL_REPLY_CAP_PER_DAY", values["MAIL_REPLY_CAP_PER_DAY"]),
     )
 
 

@@ -40,6 +40,11 @@ def sesv2() -> Any:
     )
 
 
+@cache
+def s3() -> Any:
+    return boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+
+
 def case_store() -> CaseStore:
     return CaseStore(dynamodb(), get_settings().table_name)
 
@@ -56,3 +61,4 @@ def reset() -> None:
     """Forget cached clients (tests, and the dev launcher after it moves endpoints)."""
     dynamodb.cache_clear()
     sesv2.cache_clear()
+    s3.cache_clear()

@@ -96,3 +96,7 @@ class LinkAlreadyUsed(DeskError):
 
 class CaseNotFound(DeskError):
     pass
+
+
+class AlreadyProcessed(DeskError):
+    """This inbound message acted before (SES or Lambda delivered it again)."""

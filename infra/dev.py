@@ -130,10 +130,11 @@ def create_resources(environ: Mapping[str, str]) -> int:
     import boto3
 
     from infra.demo_roster import seed
-    from infra.local import create_tables, verify_sender
+    from infra.local import create_buckets, create_tables, verify_sender
 
     dynamodb = boto3.client("dynamodb")
     create_tables(dynamodb, dict(environ))
+    create_buckets(boto3.client("s3"), environ)
     verify_sender(boto3.client("sesv2"), environ["MAIL_FROM"])
     return seed(dynamodb, environ["TABLE_NAME"])
 
@@ -161,7 +162,12 @@ def drain_outbox(stop: threading.Event, interval: float = DRAIN_INTERVAL_SECONDS
             log.info("メール送信処理 / outbox sweep: %s", counts)
 
 
-def print_banner(api_port: int, environ: Mapping[str, str], moto_url: str | None) -> None:
+def print_banner(
+    api_port: int,
+    environ: Mapping[str, str],
+    moto_url: str | None,
+    mailbox_url: str | None = None,
+) -> None:
     api = f"http://127.0.0.1:{api_port}"
     lines = [
         "",
@@ -170,6 +176,8 @@ def print_banner(api_port: int, environ: Mapping[str, str], moto_url: str | None
         f"  ヘルスチェック / health:               {api}/health",
         f"  相談の送信 / submit a consultation:    POST {api}/consultations",
     ]
+    if mailbox_url:
+        lines.append(f"  メールボックス（開発用） / mailbox:    {mailbox_url}/")
     if moto_url:
         lines += [
             f"  moto ダッシュボード / dashboard:       {moto_url}/moto-api/",
@@ -223,6 +231,7 @@ def main() -> int:
     logging.getLogger("chalicelib.jobs.outbox").setLevel(logging.WARNING)
 
     moto = None
+    mailbox = None
     stop = threading.Event()
     drain: threading.Thread | None = None
     try:
@@ -240,6 +249,12 @@ def main() -> int:
         os.environ.update(build_environment(os.environ, stage_env=stage_env))
         api_port = _port_setting(os.environ, "PORT", DEFAULT_PORT)
         _check_port_free(api_port)
+        from infra.mailbox import bind_mailbox
+
+        # Bound now (served later): a busy port fails before anything starts.
+        mailbox = bind_mailbox(
+            _port_setting(os.environ, "MAILBOX_PORT", api_port + 2), api_port=api_port
+        )
         # Links in mail point at this stack (the stage leaves it unset for that reason).
         os.environ.setdefault("PUBLIC_BASE_URL", f"http://127.0.0.1:{api_port}")
         moto_url = None
@@ -270,8 +285,9 @@ def main() -> int:
             target=drain_outbox, args=(stop,), name="outbox-drain", daemon=True
         )
         drain.start()
+        mailbox.start(moto_url=moto_url)
 
-        print_banner(api_port, os.environ, moto_url)
+        print_banner(api_port, os.environ, moto_url, mailbox.url)
         return run_api(api_port)
     except Shutdown:
         return 0
@@ -282,6 +298,8 @@ def main() -> int:
         stop.set()
         if drain is not None:
             drain.join(timeout=15)
+        if mailbox is not None:
+            mailbox.stop()
         if moto is not None:
             moto.stop()
         print("停止しました / stopped", flush=True)

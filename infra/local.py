@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+from collections.abc import Mapping
 from functools import cache
 from pathlib import Path
 from typing import Any
@@ -100,6 +101,32 @@ def create_tables(
                         "Enabled": bool(ttl["Enabled"]),
                     },
                 )
+        created[setting] = name
+    return created
+
+
+def buckets(template: dict[str, Any] | None = None) -> dict[str, dict[str, Any]]:
+    """Logical id → resource for every S3 bucket in the template."""
+    template = template or load_template()
+    return {
+        logical_id: resource
+        for logical_id, resource in template["Resources"].items()
+        if resource["Type"] == "AWS::S3::Bucket"
+    }
+
+
+def create_buckets(s3: Any, environ: Mapping[str, str] = os.environ) -> dict[str, str]:
+    """Create every bucket of the template (idempotent), named by its setting; setting → name."""
+    created: dict[str, str] = {}
+    existing = {b["Name"] for b in s3.list_buckets().get("Buckets", [])}
+    for resource in buckets().values():
+        setting = table_setting(resource)
+        name = environ[setting]
+        if name not in existing:
+            s3.create_bucket(
+                Bucket=name,
+                CreateBucketConfiguration={"LocationConstraint": s3.meta.region_name},
+            )
         created[setting] = name
     return created
 

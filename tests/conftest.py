@@ -44,7 +44,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, stage_env: dict[str, str]) -> Iterator[
     from moto import mock_aws
 
     from chalicelib import deps
-    from infra.local import create_tables, make_moto_dynamodb_atomic, verify_sender
+    from infra.local import create_buckets, create_tables, make_moto_dynamodb_atomic, verify_sender
 
     for name in list(os.environ):
         if name.startswith("AWS_ENDPOINT_URL") or name == "AWS_PROFILE":
@@ -60,6 +60,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, stage_env: dict[str, str]) -> Iterator[
         import boto3
 
         create_tables(boto3.client("dynamodb"), stage_env)
+        create_buckets(boto3.client("s3"), stage_env)
         verify_sender(boto3.client("sesv2"), stage_env["MAIL_FROM"])
         yield {"dynamodb": boto3.client("dynamodb"), "env": stage_env}
     deps.reset()

@@ -313,7 +313,9 @@ def form_submit() -> Response:
             channel="form",
             client_id=client_id(bp.current_request),
         )
-    except RateLimited:
+    except (RateLimited, StoreBusy) as exc:
+        # Nothing was stored; the confirm page comes back with everything kept.
+        notice, status = ("rate_limited", 429) if isinstance(exc, RateLimited) else ("busy", 503)
         return _confirm_page(
             settings,
             lang,
@@ -321,19 +323,8 @@ def form_submit() -> Response:
             consultation,
             fields,
             str(token),
-            notice=UI[lang]["rate_limited"],
-            status=429,
-        )
-    except StoreBusy:
-        return _confirm_page(
-            settings,
-            lang,
-            embed,
-            consultation,
-            fields,
-            str(token),
-            notice=UI[lang]["busy"],
-            status=503,
+            notice=UI[lang][notice],
+            status=status,
         )
     log.info(
         "form: consultation %s %s",

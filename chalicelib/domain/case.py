@@ -121,7 +121,12 @@ def intake_messages(
             OutgoingMessage(
                 template="intake_staff",
                 to=(address,),
-                context={"case": case, "recipient": address, "actions": list(INTAKE_STAFF_ACTIONS)},
+                context={
+                    "case": case,
+                    "recipient": address,
+                    "actions": list(INTAKE_STAFF_ACTIONS),
+                    "replyable": True,
+                },
             )
         )
     return messages

@@ -82,6 +82,7 @@ def build_mime(
     message_id: str,
     created_at: str,
     settings: Settings,
+    reply_to: str | None = None,
 ) -> EmailMessage:
     """A multipart/alternative message; only our own values reach the headers.
 
@@ -94,6 +95,9 @@ def build_mime(
     msg["From"] = _header_safe(formataddr((name, address)) if name else address)
     msg["To"] = _header_safe(", ".join(to))
     msg["Subject"] = _header_safe(rendered.subject)
+    if reply_to:
+        # The per-case address: a reply reaches the desk's inbound handler.
+        msg["Reply-To"] = _header_safe(reply_to)
     msg["Date"] = format_datetime(parse_iso(created_at))
     root = case_root_id(receipt_number, settings.mail_domain)
     msg["Message-ID"] = f"<{receipt_number}.{message_id}@{settings.mail_domain}>"

@@ -5,33 +5,17 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import Any
 
 from chalicelib.config import Settings
 from chalicelib.domain import actiontoken, lifecycle
-from chalicelib.domain.case import OutgoingMessage, Status
+from chalicelib.domain.case import Status
 from chalicelib.domain.timefmt import iso
 from chalicelib.errors import CaseNotFound, LinkAlreadyUsed
+from chalicelib.services.ports import CaseChanges
 
 ACTION_PURPOSE_PREFIX = "case:"
 MAX_NOTE = 2000
-
-
-class CaseChanges(Protocol):
-    def get_case(
-        self, receipt_number: str, now_epoch: int | None = None
-    ) -> dict[str, Any] | None: ...
-    def link_use(self, unique_id: str) -> dict[str, Any] | None: ...
-    def apply_change(
-        self,
-        case: dict[str, Any],
-        *,
-        changes: dict[str, Any],
-        event: dict[str, Any],
-        messages: list[OutgoingMessage],
-        link_use: dict[str, Any] | None,
-        mail_expires_at: int,
-    ) -> dict[str, Any]: ...
 
 
 @dataclass(frozen=True)

@@ -12,6 +12,7 @@ from typing import Any, Protocol
 from chalicelib.config import Deployment, Settings
 from chalicelib.domain.lifecycle import ACTION_LABELS, Action
 from chalicelib.domain.outbox import Claim
+from chalicelib.domain.replyaddress import reply_address
 from chalicelib.domain.timefmt import iso
 from chalicelib.errors import PermanentSendError, TransientSendError, UncertainSendError
 from chalicelib.mail.render import HeaderInjection, build_mime, render
@@ -96,6 +97,14 @@ def with_links(message: dict[str, Any], settings: Settings, now: datetime) -> di
     return context
 
 
+def case_reply_address(settings: Settings, receipt_number: str) -> str | None:
+    """The case's reply address, or None where the deployment receives no mail."""
+    if not settings.mail_reply_domain:
+        return None
+    key_id, keys = settings.link_keys()
+    return reply_address(keys, key_id, receipt_number, settings.mail_reply_domain)
+
+
 def deliver(
     message: dict[str, Any],
     *,
@@ -125,6 +134,9 @@ def deliver(
             message_id=held["message_id"],
             created_at=held["created_at"],
             settings=settings,
+            reply_to=case_reply_address(settings, held["receipt_number"])
+            if held["context"].get("replyable")
+            else None,
         )
         raw = mime.as_bytes()
     except HeaderInjection:

@@ -10,6 +10,7 @@ from botocore.exceptions import ClientError
 
 from chalicelib.domain.case import IdempotencyClaim, OutgoingMessage, RateWindow
 from chalicelib.errors import (
+    AlreadyProcessed,
     DuplicateSubmission,
     IdempotencyKeyReused,
     LinkAlreadyUsed,
@@ -224,8 +225,12 @@ class CaseStore:
         messages: list[OutgoingMessage],
         link_use: dict[str, Any] | None,
         mail_expires_at: int,
+        inbound: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Change a case, record the event and its mail (and the link's use) in ONE transaction.
+
+        `inbound` (with `ses_message_id`) records the mail that caused the
+        change, so the same SES message processed twice changes the case once.
 
         Optimistic locking: the write holds only if the case still has the
         version it was read at. Raises VersionConflict or LinkAlreadyUsed
@@ -314,6 +319,27 @@ class CaseStore:
                 }
             )
             kinds.append("link")
+        if inbound is not None:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": to_item(
+                            {
+                                **keys.inbound_key(inbound["ses_message_id"]),
+                                "kind": "inbound",
+                                "receipt_number": receipt,
+                                "retention_class": "mail",
+                                "expires_at": mail_expires_at,
+                                **inbound,
+                            }
+                        ),
+                        # Each inbound message acts once.
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
+            kinds.append("inbound")
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as exc:
@@ -324,11 +350,50 @@ class CaseStore:
             for kind, reason in zip(kinds, reasons, strict=False):
                 if kind == "link" and reason.get("Code") == "ConditionalCheckFailed":
                     raise LinkAlreadyUsed(from_item(reason.get("Item") or {})) from exc
+                if kind == "inbound" and reason.get("Code") == "ConditionalCheckFailed":
+                    raise AlreadyProcessed() from exc
             for kind, reason in zip(kinds, reasons, strict=False):
                 if kind == "case" and reason.get("Code") == "ConditionalCheckFailed":
                     raise VersionConflict() from exc
             raise StoreBusy("cancelled") from exc
         return new_case
+
+    def record_inbound(
+        self, ses_message_id: str, attributes: dict[str, Any], *, quarantined: bool
+    ) -> bool:
+        """Record an inbound message that changed no case (dropped or quarantined).
+
+        Returns False if that message was recorded before (a redelivery).
+        """
+        item = {
+            **keys.inbound_key(ses_message_id),
+            "kind": "inbound",
+            "retention_class": "mail",
+            **attributes,
+        }
+        if quarantined:
+            item.update(keys.quarantine_index(attributes["at"], ses_message_id))
+        try:
+            self._client.put_item(
+                TableName=self._table,
+                Item=to_item(item),
+                # Each inbound message is recorded once.
+                ConditionExpression="attribute_not_exists(pk)",
+            )
+        except ClientError as exc:
+            if error_code(exc) == "ConditionalCheckFailedException":
+                return False
+            raise_if_busy(exc)
+            raise
+        return True
+
+    def inbound_seen(self, ses_message_id: str) -> bool:
+        response = self._client.get_item(
+            TableName=self._table,
+            Key=to_item(keys.inbound_key(ses_message_id)),
+            ConsistentRead=True,
+        )
+        return "Item" in response
 
     def link_use(self, unique_id: str) -> dict[str, Any] | None:
         """What a used link did, or None if it was never used."""

@@ -14,6 +14,7 @@ table or a Query on an index; nothing on a request path scans.
 | statistics counter  | STATS#<YYYY-MM>            | SHARD#<n>            |                                        |                                       |
 | rate-limit window   | RATE#<client digest>#<hour>| RATE                 |                                        |                                       |
 | used action link    | USED#<link unique id>      | USED                 |                                        |                                       |
+| inbound mail        | INBOUND#<SES message id>   | INBOUND              | QUARANTINE / <at>#<SES id> (quarantined only) |                                |
 
 (*) only while the mail is PENDING or SENDING: the outbox index is sparse.
 
@@ -24,6 +25,7 @@ Access patterns:
 - cases of a month (statistics, exports): Query gsi2 pk=MONTH#<YYYY-MM>
 - monthly counters: Query pk=STATS#<YYYY-MM> (the shards are summed; sharding
   keeps concurrent submissions from conflicting on one hot item)
+- quarantined inbound mail, newest first: Query gsi1 pk=QUARANTINE
 - mail due to be sent, and claims that outlived their lease: Query gsi2
   pk=OUTBOX, sk <= now. One partition is ample for a desk's volume
   (thousands of mails a month); shard it if that ever grows by 100x.
@@ -78,3 +80,12 @@ def rate_key(client_digest: str, hour: str) -> dict[str, str]:
 def token_use_key(unique_id: str) -> dict[str, str]:
     """The record that a single-use link was used (written with the change it made)."""
     return {"pk": f"USED#{unique_id}", "sk": "USED"}
+
+
+def inbound_key(ses_message_id: str) -> dict[str, str]:
+    """One inbound message, processed or quarantined (makes redelivery harmless)."""
+    return {"pk": f"INBOUND#{ses_message_id}", "sk": "INBOUND"}
+
+
+def quarantine_index(at: str, ses_message_id: str) -> dict[str, str]:
+    return {"gsi1pk": "QUARANTINE", "gsi1sk": f"{at}#{ses_message_id}"}

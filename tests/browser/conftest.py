@@ -8,27 +8,21 @@ fails them: CI must not pass by running no browser test.
 
 from __future__ import annotations
 
-import email
 import http.server
 import json
 import os
-import socket
-import subprocess
-import sys
 import threading
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from email.message import EmailMessage
-from email.policy import default as default_policy
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
-from tests.conftest import ROOT, local_stage_env
+from tests.conftest import ROOT
+from tests.livestack import Stack, mail_text, running_stack
+from tests.livestack import http as request
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, BrowserContext, Page, Playwright
@@ -52,8 +46,6 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 HOST_PAGE_PORT = 8001  # an origin the local stage's ALLOWED_ORIGINS lists (frame-ancestors)
-START_TIMEOUT = 40.0
-EXIT_TIMEOUT = 15.0
 MAIL_TIMEOUT = 20.0
 
 DESKTOP = {"width": 1280, "height": 900}
@@ -70,55 +62,20 @@ def unavailable(reason: str) -> NoReturn:
     pytest.skip(f"{reason} ({hint})")
 
 
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def http_get(url: str) -> tuple[int, bytes]:
-    try:
-        with urllib.request.urlopen(url, timeout=10) as response:
-            return response.status, response.read()
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, exc.read()
-
-
-def mail_text(raw: str) -> str:
-    """Headers and every decoded text part of one raw message."""
-    message = email.message_from_string(raw, policy=default_policy)
-    assert isinstance(message, EmailMessage)
-    parts = [f"{name}: {value}" for name, value in message.items()]
-    parts += [
-        str(part.get_content()) for part in message.walk() if part.get_content_maintype() == "text"
-    ]
-    return "\n".join(parts)
-
-
 @dataclass
 class Mail:
     destinations: list[str]
     text: str
 
 
-@dataclass
-class LiveStack:
+class LiveStack(Stack):
     """`python -m infra.dev` on free ports: the API (form pages included) and moto."""
-
-    process: subprocess.Popen[bytes]
-    api: str
-    moto: str
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
 
     def form_url(self, lang: str = "ja", *, embed: bool = False) -> str:
         return f"{self.api}/form/input?lang={lang}" + ("&embed=1" if embed else "")
 
     def sent_mail(self) -> list[Mail]:
-        status, body = http_get(f"{self.moto}/moto-api/data.json")
+        status, _, body = request("GET", f"{self.moto}/moto-api/data.json")
         assert status == 200, body
         raw = json.loads(body).get("ses", {}).get("RawMessage", [])
         return [Mail(list(m.get("destinations", [])), mail_text(m["raw_data"])) for m in raw]
@@ -136,71 +93,22 @@ class LiveStack:
             time.sleep(0.25)
         return naming
 
-    def wait_until_healthy(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"the stack exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                if http_get(f"{self.api}/health")[0] == 200:
-                    return
-            except OSError:
-                pass  # not listening yet
-            time.sleep(0.25)
-        pytest.fail(f"/health did not answer within {START_TIMEOUT} s:\n{self.log()}")
 
-
-def stack_environment(api_port: int, moto_port: int) -> dict[str, str]:
-    steering = set(local_stage_env()) | {"AWS_PROFILE", "PORT", "MOTO_PORT"}
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("AWS_ENDPOINT_URL") and name not in steering
-    }
-    env.update(
-        PORT=str(api_port),
-        MOTO_PORT=str(moto_port),
-        PYTHONUNBUFFERED="1",
-        PYTHONUTF8="1",
-        # The form discards posts sent sooner than this after rendering (bots);
-        # the tests wait a little over it before pressing 確認.
-        FORM_MIN_SECONDS="1",
-        # Every submission of the session comes from 127.0.0.1.
-        RATE_LIMIT_PER_HOUR="1000",
-    )
-    return env
+BROWSER_STACK_ENV = {
+    # The form discards posts sent sooner than this after rendering (bots);
+    # the tests wait a little over it before pressing 確認.
+    "FORM_MIN_SECONDS": "1",
+    # Every submission of the session comes from 127.0.0.1.
+    "RATE_LIMIT_PER_HOUR": "1000",
+}
 
 
 @pytest.fixture(scope="session")
 def live_stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveStack]:
-    api_port = free_port()
-    moto_port = free_port()
-    while moto_port == api_port:
-        moto_port = free_port()
     log_path = tmp_path_factory.mktemp("browser-stack") / "dev-stack.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "infra.dev"],
-            cwd=ROOT,
-            env=stack_environment(api_port, moto_port),
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    stack = LiveStack(
-        process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{moto_port}", log_path
-    )
-    try:
-        stack.wait_until_healthy()
+    with running_stack(log_path, BROWSER_STACK_ENV, LiveStack) as stack:
+        assert isinstance(stack, LiveStack)
         yield stack
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=EXIT_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=EXIT_TIMEOUT)
 
 
 @pytest.fixture(scope="session")

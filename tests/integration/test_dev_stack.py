@@ -2,92 +2,19 @@
 
 from __future__ import annotations
 
-import email
 import json
-import os
 import signal
-import socket
-import subprocess
-import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
-from dataclasses import dataclass
-from email.message import EmailMessage
-from email.policy import default as default_policy
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import ROOT, local_stage_env, valid_payload
+from tests.livestack import Stack, http, mail_text, running_stack
 
-START_TIMEOUT = 40.0
 MAIL_TIMEOUT = 20.0
-EXIT_TIMEOUT = 15.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def http(
-    method: str, url: str, body: bytes | None = None, headers: dict[str, str] | None = None
-) -> tuple[int, dict[str, str], bytes]:
-    """Status, headers and body; HTTP error statuses are answers too, not exceptions."""
-    request = urllib.request.Request(url, data=body, headers=headers or {}, method=method)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers), response.read()
-    except urllib.error.HTTPError as exc:
-        with exc:
-            return exc.code, dict(exc.headers), exc.read()
-
-
-@dataclass
-class Stack:
-    process: subprocess.Popen[bytes]
-    api: str
-    moto: str
-    log_path: Path
-
-    def log(self) -> str:
-        return self.log_path.read_text(encoding="utf-8", errors="replace")
-
-    def wait_until_healthy(self) -> None:
-        deadline = time.monotonic() + START_TIMEOUT
-        while time.monotonic() < deadline:
-            if self.process.poll() is not None:
-                pytest.fail(f"the stack exited with {self.process.returncode}:\n{self.log()}")
-            try:
-                if http("GET", f"{self.api}/health")[0] == 200:
-                    return
-            except OSError:
-                pass  # not listening yet
-            time.sleep(0.25)
-        pytest.fail(f"/health did not answer within {START_TIMEOUT} s:\n{self.log()}")
-
-    def stop(self, sig: int = signal.SIGINT) -> int:
-        self.process.send_signal(sig)
-        try:
-            return self.process.wait(timeout=EXIT_TIMEOUT)
-        except subprocess.TimeoutExpired:
-            pytest.fail(f"no exit within {EXIT_TIMEOUT} s of {sig!r}:\n{self.log()}")
-
-
-def stack_environment(api_port: int, moto_port: int) -> dict[str, str]:
-    """This process's environment minus anything that would steer the stack elsewhere."""
-    steering = set(local_stage_env()) | {"AWS_PROFILE", "PORT", "MOTO_PORT"}
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("AWS_ENDPOINT_URL") and name not in steering
-    }
-    env.update(PORT=str(api_port), MOTO_PORT=str(moto_port), PYTHONUNBUFFERED="1", PYTHONUTF8="1")
-    return env
 
 
 @pytest.fixture
@@ -98,41 +25,8 @@ def extra_env() -> dict[str, str]:
 
 @pytest.fixture
 def stack(tmp_path: Path, extra_env: dict[str, str]) -> Iterator[Stack]:
-    api_port = free_port()
-    moto_port = free_port()
-    while moto_port == api_port:
-        moto_port = free_port()
-    log_path = tmp_path / "dev-stack.log"
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "infra.dev"],
-            cwd=ROOT,
-            env={**stack_environment(api_port, moto_port), **extra_env},
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    running = Stack(
-        process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{moto_port}", log_path
-    )
-    try:
-        running.wait_until_healthy()
+    with running_stack(tmp_path / "dev-stack.log", extra_env) as running:
         yield running
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=EXIT_TIMEOUT)
-
-
-def mail_text(raw: str) -> str:
-    """Headers and every decoded text part of one raw message."""
-    message = email.message_from_string(raw, policy=default_policy)
-    assert isinstance(message, EmailMessage)
-    parts = [f"{name}: {value}" for name, value in message.items()]
-    parts += [
-        str(part.get_content()) for part in message.walk() if part.get_content_maintype() == "text"
-    ]
-    return "\n".join(parts)
 
 
 def sent_raw_mail(moto: str) -> list[dict[str, Any]]:
