@@ -14,7 +14,12 @@ from chalicelib.domain.lifecycle import ACTION_LABELS, Action
 from chalicelib.domain.outbox import Claim
 from chalicelib.domain.replyaddress import reply_address
 from chalicelib.domain.timefmt import iso
-from chalicelib.errors import PermanentSendError, TransientSendError, UncertainSendError
+from chalicelib.errors import (
+    ConfigError,
+    PermanentSendError,
+    TransientSendError,
+    UncertainSendError,
+)
 from chalicelib.mail.render import HeaderInjection, build_mime, render
 from chalicelib.services.actions import link_for
 
@@ -148,6 +153,12 @@ def deliver(
         )
         log.error("outbox: refused to build message %s (header)", held["message_id"])
         return "failed"
+    except ConfigError as exc:
+        # A missing key or address must not lose the mail: it waits, and goes
+        # out once the setting is fixed.
+        outbox.release(claim, iso(now + backoff(int(held["attempts"]), jitter)), "config")
+        log.error("outbox: cannot build %s: %s", held["message_id"], exc)
+        return "retried"
     try:
         ses_id = mailer.send(
             raw, sender=settings.mail_from, to=list(held["to"]), tag=held["message_id"]

@@ -256,3 +256,16 @@ def test_ses_errors_are_translated_at_the_adapter(
                 b"raw", sender="desk@dx-desk.example.jp", to=["a@example.com"], tag="t"
             )
     assert type(info.value).__name__ == kind
+
+
+def test_a_missing_setting_keeps_the_mail_waiting_instead_of_losing_it(
+    aws: dict[str, Any], mailbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    receipt = submit()
+    monkeypatch.setenv("LINK_SIGNING_KEYS", "")  # staff mail carries signed links
+    report = drain()
+    assert report.sent == 1 and report.retried == 2  # the acknowledgement needs no key
+    assert sorted(m["state"] for m in messages_of(receipt)) == ["PENDING", "PENDING", "SENT"]
+    monkeypatch.setenv("LINK_SIGNING_KEYS", aws["env"]["LINK_SIGNING_KEYS"])
+    assert drain(at=timedelta(hours=1)).sent == 2
+    assert len(mailbox()) == 3
