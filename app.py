@@ -10,6 +10,7 @@ from chalicelib.api.health import bp as health_bp
 from chalicelib.api.intake import bp as intake_bp
 from chalicelib.jobs.inbound import bp as inbound_jobs_bp
 from chalicelib.jobs.outbox import bp as outbox_jobs_bp
+from chalicelib.jobs.schedules import bp as schedule_jobs_bp
 
 app = Chalice(app_name="dx-desk")
 app.register_blueprint(health_bp)
@@ -18,6 +19,7 @@ app.register_blueprint(form_bp)
 app.register_blueprint(actions_bp)
 app.register_blueprint(outbox_jobs_bp)
 app.register_blueprint(inbound_jobs_bp)
+app.register_blueprint(schedule_jobs_bp)
 
 # Lambda's root logger stops at WARNING; the desk's own modules log ids at INFO.
 logging.getLogger("chalicelib").setLevel(logging.INFO)

@@ -40,6 +40,8 @@ _ENV: dict[str, str | None] = {
     "MAIL_REPLY_DOMAIN": "",
     "INBOUND_BUCKET": "",
     "MAIL_REPLY_CAP_PER_DAY": "20",
+    "REMINDER_IDLE_BUSINESS_DAYS": "3",
+    "DESK_MANAGER_TO": "",
 }
 
 
@@ -69,6 +71,8 @@ class Settings:
     mail_reply_domain: str
     inbound_bucket: str
     mail_reply_cap_per_day: int
+    reminder_idle_business_days: int
+    desk_manager_to: tuple[str, ...]
 
     def form_keys(self) -> tuple[str, dict[str, bytes]]:
         """The current key id and every accepted key; fails fast when none is configured."""
@@ -165,6 +169,11 @@ def _build_settings(env: tuple[tuple[str, str | None], ...]) -> Settings:
         mail_reply_domain=values["MAIL_REPLY_DOMAIN"],
         inbound_bucket=values["INBOUND_BUCKET"],
         mail_reply_cap_per_day=_int("MAIL_REPLY_CAP_PER_DAY", values["MAIL_REPLY_CAP_PER_DAY"]),
+        reminder_idle_business_days=_int(
+            "REMINDER_IDLE_BUSINESS_DAYS", values["REMINDER_IDLE_BUSINESS_DAYS"]
+        ),
+        # The monthly summary goes to the desk itself unless a manager is named.
+        desk_manager_to=_split(values["DESK_MANAGER_TO"]) or _split(values["STAFF_NOTIFY_TO"]),
     )
 
 

@@ -48,6 +48,7 @@ class Job:
 # Scheduled jobs that can be run on demand, one line each.
 JOBS: dict[str, Job] = {
     "outbox_sweep": Job("送信待ちメールの送信 / outbox sweep", "chalicelib.jobs.outbox:sweep_once"),
+    "daily_mail": Job("朝の定期メール / daily mail", "chalicelib.jobs.schedules:run_daily"),
 }
 
 # What the inbound handler's outcome kinds mean (chalicelib/services/inbound.py).

@@ -7,6 +7,8 @@ from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, parseaddr
 from typing import Any
 
+import jinja2
+
 from chalicelib.config import Deployment, Label, Settings
 from chalicelib.domain.case import STATUS_LABELS, Status
 from chalicelib.domain.timefmt import parse_iso
@@ -15,6 +17,10 @@ from chalicelib.templating import environment
 
 class HeaderInjection(ValueError):
     """A rendered header value held a line break; the message is not built."""
+
+
+class RenderError(ValueError):
+    """A template failed (missing template or value); fixed by a deploy, not by retrying now."""
 
 
 @dataclass(frozen=True)
@@ -55,12 +61,15 @@ def render(
         "label": label_lookup(deployment),
         "expected_contact_business_days": deployment.expected_contact_business_days,
     }
-    subject = env.get_template(f"mail/{template}.subject.txt").render(full).strip()
-    return RenderedMail(
-        subject=subject,
-        text=env.get_template(f"mail/{template}.txt").render(full),
-        html=env.get_template(f"mail/{template}.html").render(full),
-    )
+    try:
+        subject = env.get_template(f"mail/{template}.subject.txt").render(full).strip()
+        return RenderedMail(
+            subject=subject,
+            text=env.get_template(f"mail/{template}.txt").render(full),
+            html=env.get_template(f"mail/{template}.html").render(full),
+        )
+    except jinja2.TemplateError as exc:
+        raise RenderError(f"{template}: {type(exc).__name__}") from exc
 
 
 def _header_safe(value: str) -> str:

@@ -20,7 +20,7 @@ from chalicelib.errors import (
     TransientSendError,
     UncertainSendError,
 )
-from chalicelib.mail.render import HeaderInjection, build_mime, render
+from chalicelib.mail.render import HeaderInjection, RenderError, build_mime, render
 from chalicelib.services.actions import link_for
 
 log = logging.getLogger(__name__)
@@ -153,10 +153,10 @@ def deliver(
         )
         log.error("outbox: refused to build message %s (header)", held["message_id"])
         return "failed"
-    except ConfigError as exc:
-        # A missing key or address must not lose the mail: it waits, and goes
-        # out once the setting is fixed.
-        outbox.release(claim, iso(now + backoff(int(held["attempts"]), jitter)), "config")
+    except (ConfigError, RenderError) as exc:
+        # A missing setting or a broken template must not lose the mail: it
+        # waits, and goes out once the deployment is fixed.
+        outbox.release(claim, iso(now + backoff(int(held["attempts"]), jitter)), type(exc).__name__)
         log.error("outbox: cannot build %s: %s", held["message_id"], exc)
         return "retried"
     try:

@@ -9,6 +9,7 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.case import IdempotencyClaim, OutgoingMessage, RateWindow
+from chalicelib.domain.lifecycle import OPEN
 from chalicelib.errors import (
     AlreadyProcessed,
     DuplicateSubmission,
@@ -448,3 +449,55 @@ class CaseStore:
                     continue
                 totals[name] = totals.get(name, 0) + int(value)
         return totals
+
+    def open_cases(self, now_epoch: int | None = None) -> list[dict[str, Any]]:
+        """Every open case (received, hearing, matching, in progress), oldest first per status.
+
+        One paged Query on gsi1 per open status (no Scan); expired cases are left out.
+        """
+        now = _epoch(now_epoch)
+        cases: list[dict[str, Any]] = []
+        for status in sorted(OPEN):
+            kwargs: dict[str, Any] = {
+                "TableName": self._table,
+                "IndexName": "gsi1",
+                "KeyConditionExpression": "gsi1pk = :pk",
+                "ExpressionAttributeValues": values(pk=keys.status_partition(status.value)),
+            }
+            while True:
+                response = self._client.query(**kwargs)
+                cases.extend(
+                    item
+                    for item in map(from_item, response.get("Items", []))
+                    if item.get("kind") == "case" and is_live(item, now)
+                )
+                if "LastEvaluatedKey" not in response:
+                    break
+                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return cases
+
+    def enqueue(
+        self, messages: list[OutgoingMessage], receipt_number: str, now: str, expires_at: int
+    ) -> int:
+        """Put scheduled mail into the outbox under `receipt_number` (a case's or a desk pseudo one).
+
+        Each message is written only if its id is new, so a job that derives
+        ids from the day (or month) sends nothing more when it runs again.
+        Returns how many messages were newly enqueued.
+        """
+        written = 0
+        for message in messages:
+            try:
+                self._client.put_item(
+                    TableName=self._table,
+                    Item=to_item(_message_item(receipt_number, message, now, expires_at)),
+                    # Not enqueued before (the id says which day and recipient).
+                    ConditionExpression="attribute_not_exists(pk)",
+                )
+            except ClientError as exc:
+                if error_code(exc) == "ConditionalCheckFailedException":
+                    continue
+                raise_if_busy(exc)
+                raise
+            written += 1
+        return written

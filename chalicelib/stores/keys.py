@@ -9,6 +9,7 @@ table or a Query on an index; nothing on a request path scans.
 | case                | CASE#<receipt>             | CASE                 | STATUS#<status> / <created>#<receipt>  | MONTH#<YYYY-MM> / <created>#<receipt> |
 | timeline event      | CASE#<receipt>             | EVENT#<at>#<id>      |                                        |                                       |
 | outgoing mail       | CASE#<receipt>             | MSG#<message id>     |                                        | OUTBOX / <due>#<message id> (*)       |
+| desk-wide mail      | DESK#<kind>-<date>         | MSG#<message id>     |                                        | OUTBOX / <due>#<message id> (*)       |
 | expert assignment   | CASE#<receipt>             | EXPERT#<expert id>   | EXPERT#<expert id> / <asked>#<receipt> |                                       |
 | idempotency record  | IDEM#<kind>#<digest>       | IDEM                 |                                        |                                       |
 | statistics counter  | STATS#<YYYY-MM>            | SHARD#<n>            |                                        |                                       |
@@ -18,9 +19,17 @@ table or a Query on an index; nothing on a request path scans.
 
 (*) only while the mail is PENDING or SENDING: the outbox index is sparse.
 
+Mail about no single case (the daily digest, the monthly summary) carries a
+pseudo receipt number `DESK-<kind>-<date>` (domain/deskmail.py; e.g.
+DESK-DIGEST-2026-11-26): the
+sender threads and keys every message by its receipt number, and
+`message_key` files these under their own DESK# partition, one per run, so
+their deterministic message ids make a second run of the same day a no-op.
+
 Access patterns:
 - a case by receipt number, with its timeline, mail and assignments: Query pk=CASE#<receipt>
 - cases by status, newest or oldest first, in a date range: Query gsi1 pk=STATUS#<status>
+- open cases (daily digest, reminders): one such Query per open status
 - cases by expert: Query gsi1 pk=EXPERT#<expert id>
 - cases of a month (statistics, exports): Query gsi2 pk=MONTH#<YYYY-MM>
 - monthly counters: Query pk=STATS#<YYYY-MM> (the shards are summed; sharding
@@ -36,6 +45,8 @@ order is time order.
 
 from __future__ import annotations
 
+from chalicelib.domain.deskmail import DESK_RECEIPT_PREFIX, is_desk_receipt
+
 COUNTER_SHARDS = 4
 OUTBOX_PARTITION = "OUTBOX"
 
@@ -44,9 +55,14 @@ def case_key(receipt_number: str) -> dict[str, str]:
     return {"pk": f"CASE#{receipt_number}", "sk": "CASE"}
 
 
+def status_partition(status: str) -> str:
+    """The gsi1 partition of the cases in one status."""
+    return f"STATUS#{status}"
+
+
 def case_indexes(status: str, month: str, created: str, receipt_number: str) -> dict[str, str]:
     return {
-        "gsi1pk": f"STATUS#{status}",
+        "gsi1pk": status_partition(status),
         "gsi1sk": f"{created}#{receipt_number}",
         "gsi2pk": f"MONTH#{month}",
         "gsi2sk": f"{created}#{receipt_number}",
@@ -54,11 +70,19 @@ def case_indexes(status: str, month: str, created: str, receipt_number: str) -> 
 
 
 def event_key(receipt_number: str, at: str, event_id: str) -> dict[str, str]:
-    return {"pk": f"CASE#{receipt_number}", "sk": f"EVENT#{at}#{event_id}"}
+    # A desk-wide message's failure event stays beside the message.
+    return {"pk": mail_partition(receipt_number), "sk": f"EVENT#{at}#{event_id}"}
+
+
+def mail_partition(receipt_number: str) -> str:
+    """Where a message lives: under its case, or under DESK#<kind>-<date> for desk-wide mail."""
+    if is_desk_receipt(receipt_number):
+        return f"DESK#{receipt_number.removeprefix(DESK_RECEIPT_PREFIX)}"
+    return f"CASE#{receipt_number}"
 
 
 def message_key(receipt_number: str, message_id: str) -> dict[str, str]:
-    return {"pk": f"CASE#{receipt_number}", "sk": f"MSG#{message_id}"}
+    return {"pk": mail_partition(receipt_number), "sk": f"MSG#{message_id}"}
 
 
 def outbox_index(due: str, message_id: str) -> dict[str, str]:

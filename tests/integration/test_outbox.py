@@ -269,3 +269,25 @@ def test_a_missing_setting_keeps_the_mail_waiting_instead_of_losing_it(
     monkeypatch.setenv("LINK_SIGNING_KEYS", aws["env"]["LINK_SIGNING_KEYS"])
     assert drain(at=timedelta(hours=1)).sent == 2
     assert len(mailbox()) == 3
+
+
+def test_a_broken_template_keeps_the_mail_waiting(
+    aws: dict[str, Any], mailbox: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from chalicelib.domain import case as case_rules
+
+    original = case_rules.intake_messages
+
+    def with_unknown_template(*args: Any, **kwargs: Any) -> Any:
+        messages = original(*args, **kwargs)
+        return [
+            case_rules.OutgoingMessage(template="no_such_template", to=m.to, context=m.context)
+            for m in messages[:1]
+        ] + messages[1:]
+
+    monkeypatch.setattr(case_rules, "intake_messages", with_unknown_template)
+    receipt = submit()
+    report = drain()
+    assert report.retried == 1 and report.sent == 2
+    waiting = [m for m in messages_of(receipt) if m["state"] == "PENDING"]
+    assert len(waiting) == 1 and waiting[0]["last_error"] == "RenderError"
