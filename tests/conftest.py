@@ -95,6 +95,19 @@ def client(aws: dict[str, Any]) -> Iterator[Any]:
         yield test_client
 
 
+# The contract's required fields, in page order (organization: unless resident).
+REQUIRED_FIELDS = (
+    "requester_type",
+    "name",
+    "email",
+    "municipality",
+    "support_types",
+    "category",
+    "message",
+    "preferred_format",
+    "privacy_consent",
+)
+
 NOW = datetime(2026, 11, 26, 10, 30, tzinfo=UTC)
 
 

@@ -60,28 +60,40 @@ def _render(template: str, status: int, settings: Settings, **context: Any) -> R
     return Response(body=body, status_code=status, headers=_headers())
 
 
+def _result(
+    settings: Settings,
+    status: int,
+    heading: str,
+    message: str,
+    case: dict[str, Any] | None,
+    next_hint: str = NEXT_HINT,
+) -> Response:
+    """The page after an action, or after a refusal (which always says nothing changed)."""
+    return _render(
+        "result", status, settings, heading=heading, message=message, case=case, next_hint=next_hint
+    )
+
+
 def _action_label(action: str) -> str:
     return lifecycle.ACTION_LABELS[lifecycle.Action(action)][0]
 
 
 def _refused(exc: TokenRefused, settings: Settings) -> Response:
     if exc.problem is TokenProblem.EXPIRED:
-        return _render(
-            "result",
-            410,
+        return _result(
             settings,
-            heading="このリンクは有効期限が切れています",
-            message="何も変更されていません。",
-            case=None,
+            410,
+            "このリンクは有効期限が切れています",
+            "何も変更されていません。",
+            None,
             next_hint="最新の通知メールのリンクを使うか、案件のメールに返信して操作してください。",
         )
-    return _render(
-        "result",
-        404,
+    return _result(
         settings,
-        heading="このリンクは使えません",
-        message="リンクが正しくないか、あなた宛てのものではありません。何も変更されていません。",
-        case=None,
+        404,
+        "このリンクは使えません",
+        "リンクが正しくないか、あなた宛てのものではありません。何も変更されていません。",
+        None,
         next_hint="メールのリンクを途中で切らずに開くか、事務局にお問い合わせください。",
     )
 
@@ -96,13 +108,7 @@ def show_action(token: str) -> Response:
         return _refused(exc, settings)
     except CaseNotFound:
         return _render(
-            "result",
-            404,
-            settings,
-            heading="案件が見つかりません",
-            message="",
-            case=None,
-            next_hint=NEXT_HINT,
+            "result", 404, settings, heading="案件が見つかりません", message="", case=None
         )
     return _render(
         "confirm",
@@ -135,75 +141,41 @@ def do_action(token: str) -> Response:
             token, note=note, store=deps.case_store(), settings=settings, now=deps.now()
         )
     except (OriginNotAllowed, BodyTooLarge):
-        return _render(
-            "result",
-            403,
-            settings,
-            heading="この操作は受け付けられません",
-            message="何も変更されていません。",
-            case=None,
-            next_hint=NEXT_HINT,
+        return _result(
+            settings, 403, "この操作は受け付けられません", "何も変更されていません。", None
         )
     except TokenRefused as exc:
         return _refused(exc, settings)
     except CaseNotFound:
-        return _render(
-            "result",
-            404,
-            settings,
-            heading="案件が見つかりません",
-            message="",
-            case=None,
-            next_hint=NEXT_HINT,
-        )
+        return _result(settings, 404, "案件が見つかりません", "", None)
     except LinkAlreadyUsed as exc:
         view = describe_link(token, store=deps.case_store(), settings=settings, now=deps.now())
-        return _render(
-            "result",
-            409,
+        return _result(
             settings,
-            heading="このリンクはすでに使われています",
-            message=f"「{_action_label(str(exc.previous.get('action')))}」は {exc.previous.get('actor')} さんが実行済みです。重ねて変更はしていません。",
-            case=view.case,
-            next_hint=NEXT_HINT,
+            409,
+            "このリンクはすでに使われています",
+            f"「{_action_label(str(exc.previous.get('action')))}」は {exc.previous.get('actor')} さんが実行済みです。重ねて変更はしていません。",
+            view.case,
         )
     except lifecycle.IllegalTransition as exc:
-        return _render(
-            "result",
-            409,
-            settings,
-            heading="この操作はできません",
-            message=exc.message,
-            case=None,
-            next_hint=NEXT_HINT,
-        )
+        return _result(settings, 409, "この操作はできません", exc.message, None)
     except VersionConflict:
-        return _render(
-            "result",
-            409,
+        return _result(
             settings,
-            heading="ほかの方が先にこの案件を更新しました",
-            message="何も変更されていません。最新の状態を確認してから、もう一度操作してください。",
-            case=None,
-            next_hint=NEXT_HINT,
+            409,
+            "ほかの方が先にこの案件を更新しました",
+            "何も変更されていません。最新の状態を確認してから、もう一度操作してください。",
+            None,
         )
     except StoreBusy:
-        return _render(
-            "result",
-            503,
+        return _result(
             settings,
-            heading="ただいま混み合っています",
-            message="何も変更されていません。少し待ってから、もう一度ボタンを押してください。",
-            case=None,
-            next_hint=NEXT_HINT,
+            503,
+            "ただいま混み合っています",
+            "何も変更されていません。少し待ってから、もう一度ボタンを押してください。",
+            None,
         )
     log.info("action %s on %s", done.action.value, done.case["receipt_number"])
-    return _render(
-        "result",
-        200,
-        settings,
-        heading=f"「{_action_label(done.action.value)}」を実行しました",
-        message="",
-        case=done.case,
-        next_hint=NEXT_HINT,
+    return _result(
+        settings, 200, f"「{_action_label(done.action.value)}」を実行しました", "", done.case
     )

@@ -15,7 +15,7 @@ from chalicelib import deps
 from chalicelib.config import get_settings
 from chalicelib.domain import formtoken
 from chalicelib.jobs.outbox import sweep_once
-from tests.conftest import valid_payload
+from tests.conftest import REQUIRED_FIELDS, valid_payload
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
@@ -140,17 +140,7 @@ def test_errors_are_summarised_and_tied_to_each_field(client: Any, aws: dict[str
     summary = page[
         page.index('id="error-summary"') : page.index("</ul>", page.index('id="error-summary"'))
     ]
-    for field in (
-        "requester_type",
-        "name",
-        "email",
-        "municipality",
-        "support_types",
-        "category",
-        "message",
-        "preferred_format",
-        "privacy_consent",
-    ):
+    for field in REQUIRED_FIELDS:
         assert f'href="#field-{field}"' in summary
         assert f'id="error-{field}"' in page
     assert re.search(

@@ -33,6 +33,7 @@ from tests.browser.conftest import (
     LiveStack,
     OpenPage,
 )
+from tests.conftest import REQUIRED_FIELDS
 
 if TYPE_CHECKING:
     from playwright.sync_api import FrameLocator, Locator, Page
@@ -44,17 +45,7 @@ MIN_FILL_SECONDS = 1.3
 STAFF = ("staff-a@dx-desk.example.jp", "staff-b@dx-desk.example.jp")
 
 TEXT_FIELDS = ("organization", "name", "name_kana", "email", "phone", "message")
-REQUIRED = (
-    "requester_type",
-    "name",
-    "email",
-    "municipality",
-    "support_types",
-    "category",
-    "message",
-    "preferred_format",
-    "privacy_consent",
-)
+REQUIRED = REQUIRED_FIELDS  # every field the contract requires
 CHOICES = {
     "requester_type": ("resident", "business", "municipality", "prefecture", "other"),
     "support_types": ("training", "information", "consultation"),

@@ -9,7 +9,7 @@ import pytest
 from chalicelib.config import DEFAULT_DEPLOYMENT_FILE, load_deployment
 from chalicelib.errors import InvalidSubmission
 from chalicelib.models import ConsultationCreate, parse_consultation
-from tests.conftest import valid_payload
+from tests.conftest import REQUIRED_FIELDS, valid_payload
 
 DEPLOYMENT = load_deployment(DEFAULT_DEPLOYMENT_FILE)
 
@@ -73,17 +73,7 @@ def test_every_field_error_is_listed_at_once() -> None:
 
 def test_missing_required_fields_are_each_named() -> None:
     found = errors_of({})
-    assert set(found) == {
-        "requester_type",
-        "name",
-        "email",
-        "municipality",
-        "support_types",
-        "category",
-        "message",
-        "preferred_format",
-        "privacy_consent",
-    }
+    assert set(found) == set(REQUIRED_FIELDS)
     assert found["name"] == "missing"
     assert found["requester_type"] == "missing_choice"
 
