@@ -528,7 +528,10 @@ def _leaf_parts(message: Message) -> Iterator[Message]:
             children = part.get_payload()
             if not isinstance(children, list):
                 raise MalformedMail("multipart without parts")
-            stack.extend((child, depth + 1) for child in reversed(children))
+            # A string among the parts is a broken structure: nothing to read there.
+            stack.extend(
+                (child, depth + 1) for child in reversed(children) if isinstance(child, Message)
+            )
         elif part.get_content_maintype() != "message":
             yield part
 
