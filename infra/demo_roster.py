@@ -4,13 +4,21 @@ from __future__ import annotations
 
 from typing import Any
 
-# Interim shape: a later issue owns the expert schema and its store. Until
-# then the local stack writes these items as they are (see `seed`).
-# Category ids and support type ids are those of chalicelib/data/deployment.json.
+# The entries keep their short demo names (label, role, email); the Expert
+# model (chalicelib/domain/roster.py) reads them as display_name, kind and
+# contact_emails. Category ids and support type ids are those of
+# chalicelib/data/deployment.json; area ids are its municipality ids.
 
 
 def _expert(
-    expert_id: str, label: str, categories: tuple[str, ...], support_types: tuple[str, ...]
+    expert_id: str,
+    label: str,
+    categories: tuple[str, ...],
+    support_types: tuple[str, ...],
+    *,
+    areas: tuple[str, ...] = (),
+    online_ok: bool = True,
+    capacity: int = 3,
 ) -> dict[str, Any]:
     role, _, _ = expert_id.partition("-")
     domain = "example.com" if role == "advisor" else "example.jp"
@@ -21,6 +29,11 @@ def _expert(
         "categories": list(categories),
         "support_types": list(support_types),
         "email": f"{expert_id}@{domain}",
+        "areas": list(areas),
+        "online_ok": online_ok,
+        "capacity": capacity,
+        "active": True,
+        "conflicts": [],
     }
 
 
@@ -37,7 +50,14 @@ ROSTER: list[dict[str, Any]] = [
     _expert("advisor-j", "アドバイザーJ", ("talent", "data"), ("training", "information")),
     _expert("advisor-k", "アドバイザーK", ("technology",), ("information",)),
     _expert("advisor-l", "アドバイザーL", ("mindset", "data"), ("consultation",)),
-    _expert("advisor-m", "アドバイザーM", ("workstyle",), ("information", "consultation")),
+    _expert(
+        "advisor-m",
+        "アドバイザーM",
+        ("workstyle",),
+        ("information", "consultation"),
+        areas=("24201", "24204"),
+        online_ok=False,
+    ),
     _expert("advisor-n", "アドバイザーN", ("talent",), ("training",)),
     _expert("advisor-o", "アドバイザーO", ("data",), ("information",)),
     _expert("advisor-p", "アドバイザーP", ("mindset", "technology"), ("training", "consultation")),
@@ -47,27 +67,32 @@ ROSTER: list[dict[str, Any]] = [
     _expert("partner-b", "パートナー企業B", ("technology", "workstyle"), ("information",)),
     _expert("partner-c", "パートナー企業C", ("data",), ("training", "consultation")),
     _expert("partner-d", "パートナー企業D", ("talent",), ("training",)),
-    _expert("partner-e", "パートナー企業E", ("workstyle",), ("consultation",)),
+    _expert("partner-e", "パートナー企業E", ("workstyle",), ("consultation",), areas=("24202",)),
     _expert("partner-f", "パートナー企業F", ("technology", "data"), ("consultation",)),
     _expert("partner-g", "パートナー企業G", ("mindset",), ("training", "information")),
     _expert("partner-h", "パートナー企業H", ("technology",), ("information", "consultation")),
     _expert("partner-i", "パートナー企業I", ("talent", "mindset"), ("training",)),
     _expert("partner-j", "パートナー企業J", ("data", "workstyle"), ("information",)),
-    _expert("partner-k", "パートナー企業K", ("technology",), ("training", "consultation")),
+    _expert(
+        "partner-k", "パートナー企業K", ("technology",), ("training", "consultation"), capacity=5
+    ),
 ]
 
 
 def expert_item(expert: dict[str, Any]) -> dict[str, Any]:
-    """The desk-table item of one expert (plain values; serialise before writing)."""
-    return {"pk": f"EXPERT#{expert['expert_id']}", "sk": "EXPERT", "kind": "expert", **expert}
+    """The desk-table item of one expert (plain values; keys and indexes from stores/keys.py)."""
+    from chalicelib.domain.roster import Expert
+    from chalicelib.stores.roster import expert_item as stored_item
+
+    return stored_item(Expert.model_validate(expert))
 
 
 def seed(dynamodb: Any, table_name: str, roster: list[dict[str, Any]] = ROSTER) -> int:
-    """Write every expert of `roster` (put_item overwrites: idempotent); returns how many."""
-    from boto3.dynamodb.types import TypeSerializer
+    """Write every expert of `roster` (an update per expert: idempotent); returns how many."""
+    from chalicelib.domain.roster import Expert
+    from chalicelib.stores.roster import RosterStore
 
-    serializer = TypeSerializer()
+    store = RosterStore(dynamodb, table_name)
     for expert in roster:
-        item = {key: serializer.serialize(value) for key, value in expert_item(expert).items()}
-        dynamodb.put_item(TableName=table_name, Item=item)
+        store.put(Expert.model_validate(expert))
     return len(roster)

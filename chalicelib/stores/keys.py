@@ -11,6 +11,7 @@ table or a Query on an index; nothing on a request path scans.
 | outgoing mail       | CASE#<receipt>             | MSG#<message id>     |                                        | OUTBOX / <due>#<message id> (*)       |
 | desk-wide mail      | DESK#<kind>-<date>         | MSG#<message id>     |                                        | OUTBOX / <due>#<message id> (*)       |
 | expert assignment   | CASE#<receipt>             | EXPERT#<expert id>   | EXPERT#<expert id> / <asked>#<receipt> |                                       |
+| expert (roster)     | EXPERT#<expert id>         | EXPERT               | ROSTER / <kind>#<expert id>            |                                       |
 | idempotency record  | IDEM#<kind>#<digest>       | IDEM                 |                                        |                                       |
 | statistics counter  | STATS#<YYYY-MM>            | SHARD#<n>            |                                        |                                       |
 | rate-limit window   | RATE#<client digest>#<hour>| RATE                 |                                        |                                       |
@@ -31,6 +32,10 @@ Access patterns:
 - cases by status, newest or oldest first, in a date range: Query gsi1 pk=STATUS#<status>
 - open cases (daily digest, reminders): one such Query per open status
 - cases by expert: Query gsi1 pk=EXPERT#<expert id>
+- one expert (profile, `open_cases`, `last_asked_at`): GetItem pk=EXPERT#<expert id>
+  (BatchGetItem for several)
+- the roster, advisors then partners: Query gsi1 pk=ROSTER (one small
+  partition: a few dozen experts, edited a few times a year)
 - cases of a month (statistics, exports): Query gsi2 pk=MONTH#<YYYY-MM>
 - monthly counters: Query pk=STATS#<YYYY-MM> (the shards are summed; sharding
   keeps concurrent submissions from conflicting on one hot item)
@@ -49,6 +54,7 @@ from chalicelib.domain.deskmail import DESK_RECEIPT_PREFIX, is_desk_receipt
 
 COUNTER_SHARDS = 4
 OUTBOX_PARTITION = "OUTBOX"
+ROSTER_PARTITION = "ROSTER"
 
 
 def case_key(receipt_number: str) -> dict[str, str]:
@@ -113,3 +119,12 @@ def inbound_key(ses_message_id: str) -> dict[str, str]:
 
 def quarantine_index(at: str, ses_message_id: str) -> dict[str, str]:
     return {"gsi1pk": "QUARANTINE", "gsi1sk": f"{at}#{ses_message_id}"}
+
+
+def expert_key(expert_id: str) -> dict[str, str]:
+    return {"pk": f"EXPERT#{expert_id}", "sk": "EXPERT"}
+
+
+def roster_index(kind: str, expert_id: str) -> dict[str, str]:
+    """Every expert, active or not, in one gsi1 partition (the admin list shows both)."""
+    return {"gsi1pk": ROSTER_PARTITION, "gsi1sk": f"{kind}#{expert_id}"}

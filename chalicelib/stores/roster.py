@@ -1,0 +1,161 @@
+"""Roster storage: expert profiles, listed by a Query on gsi1 (never a Scan).
+
+An expert item also carries two attributes the case workflow maintains and
+this store only reads: `open_cases` (int, the expert's cases not yet closed)
+and `last_asked_at` (ISO, when the desk last asked the expert to take a
+case). `put` leaves both untouched, so editing a profile never resets them.
+The item's `kind` is the table-wide item type ("expert"); the expert's own
+kind (advisor / partner) is stored as `role`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from botocore.exceptions import ClientError
+
+from chalicelib.domain.roster import Expert
+from chalicelib.errors import StoreBusy
+from chalicelib.stores import keys
+from chalicelib.stores.dynamo import from_item, raise_if_busy, to_item, values
+
+DynamoDBClient = Any
+
+ITEM_KIND = "expert"
+# BatchGetItem takes at most 100 keys; unprocessed keys are retried a few times.
+BATCH_SIZE = 100
+BATCH_ATTEMPTS = 5
+
+
+def expert_item(expert: Expert) -> dict[str, Any]:
+    """The desk-table item of one expert (plain values; None means the attribute is absent)."""
+    profile = expert.model_dump(mode="json", exclude={"kind"})
+    return {
+        **keys.expert_key(expert.expert_id),
+        **keys.roster_index(expert.kind, expert.expert_id),
+        "kind": ITEM_KIND,
+        "role": expert.kind,
+        **profile,
+    }
+
+
+def _expert(item: dict[str, Any]) -> Expert:
+    data = from_item(item)
+    return Expert.model_validate({**data, "kind": data["role"]})
+
+
+class RosterStore:
+    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+        self._client = client
+        self._table = table_name
+
+    def put(self, expert: Expert) -> None:
+        """Create or replace the profile; `open_cases` and `last_asked_at` stay as they are."""
+        item = expert_item(expert)
+        key = {name: item.pop(name) for name in ("pk", "sk")}
+        present = sorted(name for name, value in item.items() if value is not None)
+        absent = sorted(name for name, value in item.items() if value is None)
+        names = {f"#a{i}": name for i, name in enumerate(present)}
+        update = "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(present)))
+        if absent:
+            names.update({f"#r{i}": name for i, name in enumerate(absent)})
+            update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(absent)))
+        try:
+            self._client.update_item(
+                TableName=self._table,
+                Key=to_item(key),
+                UpdateExpression=update,
+                ExpressionAttributeNames=names,
+                ExpressionAttributeValues=values(
+                    **{f"a{i}": item[name] for i, name in enumerate(present)}
+                ),
+            )
+        except ClientError as exc:
+            raise_if_busy(exc)
+            raise
+
+    def get(self, expert_id: str) -> Expert | None:
+        try:
+            response = self._client.get_item(
+                TableName=self._table, Key=to_item(keys.expert_key(expert_id)), ConsistentRead=True
+            )
+        except ClientError as exc:
+            raise_if_busy(exc)
+            raise
+        item = response.get("Item")
+        return None if item is None else _expert(item)
+
+    def list_all(self) -> list[Expert]:
+        """Every expert, active or not: advisors, then partners, each by expert id."""
+        return [_expert(item) for item in self._roster_items(active_only=False)]
+
+    def list_active(self) -> list[Expert]:
+        return [_expert(item) for item in self._roster_items(active_only=True)]
+
+    def load_of(self, expert_ids: list[str]) -> dict[str, int]:
+        """Open cases per expert (0 when the workflow has not counted any yet)."""
+        found = self._attributes(expert_ids, "open_cases")
+        return {expert_id: int(found.get(expert_id, 0)) for expert_id in expert_ids}
+
+    def last_asked(self, expert_ids: list[str]) -> dict[str, str]:
+        """When each expert was last asked (ISO); experts never asked are left out."""
+        return {
+            expert_id: str(value)
+            for expert_id, value in self._attributes(expert_ids, "last_asked_at").items()
+        }
+
+    def _roster_items(self, *, active_only: bool) -> list[dict[str, Any]]:
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": "gsi1",
+            "KeyConditionExpression": "gsi1pk = :roster",
+            "ExpressionAttributeValues": values(roster=keys.ROSTER_PARTITION),
+        }
+        if active_only:
+            # A filter, not a sparse index: the admin list needs inactive experts too,
+            # and the partition is a few dozen items.
+            request["FilterExpression"] = "active = :yes"
+            request["ExpressionAttributeValues"] = values(roster=keys.ROSTER_PARTITION, yes=True)
+        items: list[dict[str, Any]] = []
+        try:
+            while True:
+                response = self._client.query(**request)
+                items.extend(response.get("Items", []))
+                if "LastEvaluatedKey" not in response:
+                    return items
+                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        except ClientError as exc:
+            raise_if_busy(exc)
+            raise
+
+    def _attributes(self, expert_ids: list[str], name: str) -> dict[str, Any]:
+        """One attribute of several experts by BatchGetItem (absent attributes left out)."""
+        found: dict[str, Any] = {}
+        unique = list(dict.fromkeys(expert_ids))
+        for start in range(0, len(unique), BATCH_SIZE):
+            pending: dict[str, Any] = {
+                self._table: {
+                    "Keys": [
+                        to_item(keys.expert_key(expert_id))
+                        for expert_id in unique[start : start + BATCH_SIZE]
+                    ],
+                    "ProjectionExpression": "expert_id, #v",
+                    "ExpressionAttributeNames": {"#v": name},
+                }
+            }
+            for _ in range(BATCH_ATTEMPTS):
+                try:
+                    response = self._client.batch_get_item(RequestItems=pending)
+                except ClientError as exc:
+                    raise_if_busy(exc)
+                    raise
+                for item in response.get("Responses", {}).get(self._table, []):
+                    data = from_item(item)
+                    if name in data:
+                        found[data["expert_id"]] = data[name]
+                pending = response.get("UnprocessedKeys") or {}
+                if not pending:
+                    break
+            else:
+                raise StoreBusy("UnprocessedKeys")
+        return found
