@@ -160,3 +160,37 @@ def test_stage_config_is_valid_json_with_a_local_stage() -> None:
     config = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
     assert config["autogen_policy"] is False
     assert "local" in config["stages"]
+
+
+def test_no_scan_anywhere_in_the_application() -> None:
+    """Request paths query keys and indexes; a Scan would read every case."""
+    offenders = []
+    for path in CHALICELIB.rglob("*.py"):
+        tree = ast.parse(path.read_text(encoding="utf-8"))
+        for node in ast.walk(tree):
+            if isinstance(node, ast.Attribute) and node.attr in {"scan", "parallel_scan"}:
+                offenders.append(f"{path.relative_to(ROOT)}:{node.lineno}")
+    assert offenders == []
+
+
+def test_the_iam_policy_allows_every_dynamodb_operation_the_code_calls() -> None:
+    calls = set()
+    for path in (CHALICELIB / "stores").glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if (
+                isinstance(node, ast.Call)
+                and isinstance(node.func, ast.Attribute)
+                and isinstance(node.func.value, ast.Attribute)
+                and node.func.value.attr == "_client"
+            ):
+                calls.add(node.func.attr)
+    policy = json.loads((ROOT / ".chalice" / "policy.json").read_text(encoding="utf-8"))
+    allowed = {a for s in policy["Statement"] for a in s["Action"] if a.startswith("dynamodb:")}
+    # TransactWriteItems is authorised per item: Put/Update/ConditionCheck.
+    needed = {
+        "dynamodb:" + "".join(part.title() for part in call.split("_"))
+        for call in calls
+        if call != "transact_write_items"
+    }
+    assert calls, "no DynamoDB calls found: the check itself is broken"
+    assert needed <= allowed, sorted(needed - allowed)
