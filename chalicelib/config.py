@@ -40,6 +40,7 @@ _ENV: dict[str, str | None] = {
     "MAIL_REPLY_DOMAIN": "",
     "INBOUND_BUCKET": "",
     "MAIL_REPLY_CAP_PER_DAY": "20",
+    "MAX_SESSIONS": "3",
     "REMINDER_IDLE_BUSINESS_DAYS": "3",
     "DESK_MANAGER_TO": "",
 }
@@ -71,6 +72,7 @@ class Settings:
     mail_reply_domain: str
     inbound_bucket: str
     mail_reply_cap_per_day: int
+    max_sessions: int
     reminder_idle_business_days: int
     desk_manager_to: tuple[str, ...]
 
@@ -169,6 +171,7 @@ def _build_settings(env: tuple[tuple[str, str | None], ...]) -> Settings:
         mail_reply_domain=values["MAIL_REPLY_DOMAIN"],
         inbound_bucket=values["INBOUND_BUCKET"],
         mail_reply_cap_per_day=_int("MAIL_REPLY_CAP_PER_DAY", values["MAIL_REPLY_CAP_PER_DAY"]),
+        max_sessions=_int("MAX_SESSIONS", values["MAX_SESSIONS"]),
         reminder_idle_business_days=_int(
             "REMINDER_IDLE_BUSINESS_DAYS", values["REMINDER_IDLE_BUSINESS_DAYS"]
         ),

@@ -13,6 +13,7 @@ from chalicelib.config import get_settings
 from chalicelib.mail.ses import SesMailer
 from chalicelib.stores.cases import CaseStore
 from chalicelib.stores.outbox import OutboxStore
+from chalicelib.stores.roster import RosterStore
 
 
 def now() -> datetime:
@@ -47,6 +48,10 @@ def s3() -> Any:
 
 def case_store() -> CaseStore:
     return CaseStore(dynamodb(), get_settings().table_name)
+
+
+def roster_store() -> RosterStore:
+    return RosterStore(dynamodb(), get_settings().table_name)
 
 
 def outbox_store() -> OutboxStore:

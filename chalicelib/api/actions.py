@@ -21,7 +21,7 @@ from chalicelib.errors import (
     StoreBusy,
     VersionConflict,
 )
-from chalicelib.services.actions import act_by_link, describe_link
+from chalicelib.services.actions import EXPERT_ACTIONS, act_by_link, describe_link
 
 log = logging.getLogger(__name__)
 
@@ -103,18 +103,29 @@ def show_action(token: str) -> Response:
     """Safe for link scanners and previews: reads, never writes, never submits by itself."""
     settings = get_settings()
     try:
-        view = describe_link(token, store=deps.case_store(), settings=settings, now=deps.now())
+        view = describe_link(
+            token,
+            store=deps.case_store(),
+            roster=deps.roster_store(),
+            settings=settings,
+            now=deps.now(),
+        )
     except TokenRefused as exc:
         return _refused(exc, settings)
     except CaseNotFound:
         return _render(
             "result", 404, settings, heading="案件が見つかりません", message="", case=None
         )
+    for_expert = view.action in EXPERT_ACTIONS.values()
+    label = _action_label(view.action.value)
+    if view.action is lifecycle.Action.ASK_EXPERT:
+        label = f"{view.expert_name}に依頼する"
     return _render(
         "confirm",
         200,
         settings,
-        action_label=_action_label(view.action.value),
+        action_label=label,
+        for_expert=for_expert,
         case=view.case,
         actor=view.actor,
         used=view.used,
@@ -138,7 +149,13 @@ def do_action(token: str) -> Response:
         form = parse_qs(raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw)
         note = (form.get("note") or [""])[-1]
         done = act_by_link(
-            token, note=note, store=deps.case_store(), settings=settings, now=deps.now()
+            token,
+            note=note,
+            store=deps.case_store(),
+            roster=deps.roster_store(),
+            settings=settings,
+            deployment=get_deployment(),
+            now=deps.now(),
         )
     except (OriginNotAllowed, BodyTooLarge):
         return _result(
@@ -149,7 +166,13 @@ def do_action(token: str) -> Response:
     except CaseNotFound:
         return _result(settings, 404, "案件が見つかりません", "", None)
     except LinkAlreadyUsed as exc:
-        view = describe_link(token, store=deps.case_store(), settings=settings, now=deps.now())
+        view = describe_link(
+            token,
+            store=deps.case_store(),
+            roster=deps.roster_store(),
+            settings=settings,
+            now=deps.now(),
+        )
         return _result(
             settings,
             409,

@@ -4,6 +4,8 @@
     referred (他機関紹介) and withdrawn (取下げ) from any open status; spam from received.
 
 "take" (担当する) changes no status: it makes the acting staff member the owner.
+Asking an expert and an expert declining change no status either; an expert
+accepting moves the case to in_progress.
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ class Action(StrEnum):
     TAKE = "take"
     START_HEARING = "start_hearing"
     START_MATCHING = "start_matching"
+    ASK_EXPERT = "ask_expert"
     EXPERT_ACCEPTED = "expert_accepted"
+    EXPERT_DECLINED = "expert_declined"
     CLOSE = "close"
     REFER = "refer"
     WITHDRAW = "withdraw"
@@ -29,7 +33,9 @@ ACTION_LABELS: dict[Action, tuple[str, str]] = {
     Action.TAKE: ("担当する", "Take this case"),
     Action.START_HEARING: ("ヒアリングを開始する", "Start the hearing"),
     Action.START_MATCHING: ("専門家との調整を開始する", "Start matching an expert"),
-    Action.EXPERT_ACCEPTED: ("専門家が引き受けた", "Expert accepted"),
+    Action.ASK_EXPERT: ("専門家に依頼する", "Ask the expert"),
+    Action.EXPERT_ACCEPTED: ("相談を引き受ける", "Accept the consultation"),
+    Action.EXPERT_DECLINED: ("今回は辞退する", "Decline this time"),
     Action.CLOSE: ("完了にする", "Close"),
     Action.REFER: ("他機関を紹介する", "Refer to another body"),
     Action.WITHDRAW: ("取下げにする", "Withdraw"),
@@ -44,7 +50,9 @@ TRANSITIONS: dict[Action, tuple[frozenset[Status], Status | None]] = {
     Action.TAKE: (OPEN, None),
     Action.START_HEARING: (frozenset({Status.RECEIVED}), Status.HEARING),
     Action.START_MATCHING: (frozenset({Status.HEARING}), Status.MATCHING),
+    Action.ASK_EXPERT: (frozenset({Status.MATCHING}), None),
     Action.EXPERT_ACCEPTED: (frozenset({Status.MATCHING}), Status.IN_PROGRESS),
+    Action.EXPERT_DECLINED: (frozenset({Status.MATCHING}), None),
     Action.CLOSE: (frozenset({Status.HEARING, Status.MATCHING, Status.IN_PROGRESS}), Status.CLOSED),
     Action.REFER: (frozenset({Status.RECEIVED, Status.HEARING, Status.MATCHING}), Status.REFERRED),
     Action.WITHDRAW: (OPEN, Status.WITHDRAWN),

@@ -64,6 +64,7 @@ def inbound_mail(event: dict[str, Any], context: Any) -> dict[str, int]:
             settings=get_settings(),
             deployment=get_deployment(),
             now=deps.now(),
+            roster=deps.roster_store(),
         )
         outcomes[outcome.kind] = outcomes.get(outcome.kind, 0) + 1
     log.info("inbound: %s", outcomes)

@@ -1,21 +1,62 @@
-"""Use case: a staff member acts on a case through a signed link in a mail."""
+"""Use case: staff and experts act on a case through signed links in mail.
+
+Purposes of the links (bound to case and recipient by the token):
+- `case:<action>`: a desk staff member moves the case (the recipient must
+  still be on the desk's list);
+- `case:ask_expert:<expert id>`: a staff member asks that expert;
+- `expert:accept:<expert id>` / `expert:decline:<expert id>`: the asked
+  expert answers (the recipient must be one of the expert's addresses).
+"""
 
 from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, Protocol
 
-from chalicelib.config import Settings
+from chalicelib.config import Deployment, Settings
 from chalicelib.domain import actiontoken, lifecycle
-from chalicelib.domain.case import Status
+from chalicelib.domain.case import OutgoingMessage, Status
+from chalicelib.domain.roster import Expert, suggest
 from chalicelib.domain.timefmt import iso
 from chalicelib.errors import CaseNotFound, LinkAlreadyUsed
 from chalicelib.services.ports import CaseChanges
 
-ACTION_PURPOSE_PREFIX = "case:"
+STAFF = "case"
+EXPERT = "expert"
+EXPERT_ACTIONS = {
+    "accept": lifecycle.Action.EXPERT_ACCEPTED,
+    "decline": lifecycle.Action.EXPERT_DECLINED,
+}
 MAX_NOTE = 2000
+SUGGESTIONS = 5
+# What an expert sees of a case before accepting: the problem, not the person.
+EXPERT_VISIBLE = (
+    "receipt_number",
+    "requester_type",
+    "municipality",
+    "category",
+    "support_types",
+    "message",
+    "preferred_format",
+    "created_at",
+)
+
+
+class Roster(Protocol):
+    def get(self, expert_id: str) -> Expert | None: ...
+    def list_active(self) -> list[Expert]: ...
+    def load_of(self, expert_ids: list[str]) -> dict[str, int]: ...
+    def last_asked(self, expert_ids: list[str]) -> dict[str, str]: ...
+
+
+@dataclass(frozen=True)
+class LinkClaim:
+    claim: actiontoken.ActionClaim
+    action: lifecycle.Action
+    actor: str
+    expert_id: str | None
 
 
 @dataclass(frozen=True)
@@ -27,6 +68,7 @@ class LinkView:
     actor: str
     used: dict[str, Any] | None  # set when the link acted before
     refusal: lifecycle.IllegalTransition | None  # set when the action no longer applies
+    expert_name: str = ""
 
 
 @dataclass(frozen=True)
@@ -37,6 +79,15 @@ class ActionDone:
     changed: bool
 
 
+def _purpose(action: lifecycle.Action, expert_id: str | None) -> str:
+    if action in (lifecycle.Action.EXPERT_ACCEPTED, lifecycle.Action.EXPERT_DECLINED):
+        verb = "accept" if action is lifecycle.Action.EXPERT_ACCEPTED else "decline"
+        return f"{EXPERT}:{verb}:{expert_id}"
+    if action is lifecycle.Action.ASK_EXPERT:
+        return f"{STAFF}:{action.value}:{expert_id}"
+    return f"{STAFF}:{action.value}"
+
+
 def link_for(
     settings: Settings,
     *,
@@ -44,13 +95,14 @@ def link_for(
     receipt_number: str,
     recipient: str,
     now: datetime,
+    expert_id: str | None = None,
 ) -> str:
     """An absolute, signed, expiring link that lets `recipient` do `action` on one case."""
     key_id, keys = settings.link_keys()
     token = actiontoken.sign(
         keys,
         key_id,
-        purpose=ACTION_PURPOSE_PREFIX + action.value,
+        purpose=_purpose(action, expert_id),
         receipt_number=receipt_number,
         recipient=actiontoken.recipient_id(recipient, keys[key_id]),
         expires_at=int((now + timedelta(days=settings.action_link_ttl_days)).timestamp()),
@@ -58,89 +110,330 @@ def link_for(
     return f"{settings.base_url()}/actions/{token}"
 
 
-def _read_link(
-    token: str, settings: Settings, now: datetime
-) -> tuple[actiontoken.ActionClaim, lifecycle.Action, str]:
-    """The claim, its action and the staff address it was issued to; raises TokenRefused."""
+def _refused() -> actiontoken.TokenRefused:
+    return actiontoken.TokenRefused(actiontoken.TokenProblem.WRONG_PURPOSE)
+
+
+def _read_link(token: str, settings: Settings, now: datetime, roster: Roster) -> LinkClaim:
+    """The claim, its action and who may use it; raises TokenRefused."""
     _, keys = settings.link_keys()
     claim = actiontoken.verify(token, keys, now=int(now.timestamp()))
-    if not claim.purpose.startswith(ACTION_PURPOSE_PREFIX):
-        raise actiontoken.TokenRefused(actiontoken.TokenProblem.WRONG_PURPOSE)
-    try:
-        action = lifecycle.Action(claim.purpose.removeprefix(ACTION_PURPOSE_PREFIX))
-    except ValueError:
-        raise actiontoken.TokenRefused(actiontoken.TokenProblem.WRONG_PURPOSE) from None
     secret = keys[claim.key_id]
+    audience, _, rest = claim.purpose.partition(":")
+    name, _, expert_id = rest.partition(":")
+    if audience == EXPERT:
+        action = EXPERT_ACTIONS.get(name)
+        expert = roster.get(expert_id) if expert_id else None
+        if action is None or expert is None:
+            raise _refused()
+        # Only the asked expert answers: the recipient is one of its addresses.
+        for address in expert.contact_emails:
+            if actiontoken.recipient_id(address, secret) == claim.recipient:
+                return LinkClaim(claim, action, address.lower(), expert_id)
+        raise _refused()
+    if audience != STAFF:
+        raise _refused()
+    try:
+        action = lifecycle.Action(name)
+    except ValueError:
+        raise _refused() from None
+    if action in (lifecycle.Action.EXPERT_ACCEPTED, lifecycle.Action.EXPERT_DECLINED):
+        raise _refused()  # only an expert's own link answers for the expert
+    if (action is lifecycle.Action.ASK_EXPERT) != bool(expert_id):
+        raise _refused()
     # Only registered staff act: the recipient must still be on the list.
     for address in settings.staff_notify_to:
         if actiontoken.recipient_id(address, secret) == claim.recipient:
-            return claim, action, address
-    raise actiontoken.TokenRefused(actiontoken.TokenProblem.WRONG_PURPOSE)
+            return LinkClaim(claim, action, address, expert_id or None)
+    raise _refused()
 
 
-def describe_link(token: str, *, store: CaseChanges, settings: Settings, now: datetime) -> LinkView:
+def describe_link(
+    token: str, *, store: CaseChanges, roster: Roster, settings: Settings, now: datetime
+) -> LinkView:
     """Everything the confirmation page shows; changes nothing."""
-    claim, action, actor = _read_link(token, settings, now)
-    case = store.get_case(claim.receipt_number)
+    link = _read_link(token, settings, now, roster)
+    case = store.get_case(link.claim.receipt_number)
     if case is None:
         raise CaseNotFound()
-    used = store.link_use(claim.unique_id)
+    used = store.link_use(link.claim.unique_id)
     refusal = None
     if used is None:
         try:
-            lifecycle.apply(action, Status(case["status"]))
+            lifecycle.apply(link.action, Status(case["status"]))
         except lifecycle.IllegalTransition as exc:
             refusal = exc
-    return LinkView(action=action, case=case, actor=actor, used=used, refusal=refusal)
+    expert = roster.get(link.expert_id) if link.expert_id else None
+    shown = case if link.action not in EXPERT_ACTIONS.values() else _for_expert(case)
+    return LinkView(
+        action=link.action,
+        case=shown,
+        actor=link.actor,
+        used=used,
+        refusal=refusal,
+        expert_name=expert.display_name if expert else "",
+    )
 
 
-def act_by_link(
-    token: str, *, note: str, store: CaseChanges, settings: Settings, now: datetime
-) -> ActionDone:
-    """Do what the link says, once. Raises TokenRefused, CaseNotFound, IllegalTransition,
-    LinkAlreadyUsed (with what the first use did) or VersionConflict (someone else acted)."""
-    claim, action, actor = _read_link(token, settings, now)
-    case = store.get_case(claim.receipt_number)
-    if case is None:
-        raise CaseNotFound()
-    used = store.link_use(claim.unique_id)
-    if used is not None:
-        raise LinkAlreadyUsed(used)
-    status = Status(case["status"])
-    outcome = lifecycle.apply(action, status)
+def _for_expert(case: dict[str, Any]) -> dict[str, Any]:
+    return {key: case[key] for key in EXPERT_VISIBLE if key in case} | {"status": case["status"]}
+
+
+def _link_spec(
+    action: lifecycle.Action, label: str, expert_id: str | None = None
+) -> dict[str, Any]:
+    spec: dict[str, Any] = {"action": action.value, "label": label}
+    if expert_id:
+        spec["expert_id"] = expert_id
+    return spec
+
+
+def _suggestions(
+    case: dict[str, Any], roster: Roster, deployment: Deployment, now: datetime, skip: set[str]
+) -> list[dict[str, Any]]:
+    experts = [e for e in roster.list_active() if e.expert_id not in skip]
+    ids = [e.expert_id for e in experts]
+    result = suggest(
+        case,
+        experts,
+        roster.load_of(ids),
+        roster.last_asked(ids),
+        limit=SUGGESTIONS,
+        category_labels=deployment.categories,
+        now=now,
+    )
+    return [
+        {
+            "expert_id": s.expert_id,
+            "display_name": s.display_name,
+            "kind": s.kind,
+            "reasons": [r.ja for r in s.reasons],
+        }
+        for s in result.suggestions
+    ]
+
+
+def matching_mail(
+    case: dict[str, Any], actor: str, *, roster: Roster, deployment: Deployment, now: datetime
+) -> OutgoingMessage:
+    """The suggestions for a case entering matching, with a link to ask each expert."""
+    found = _suggestions(case, roster, deployment, now, skip=set())
+    return OutgoingMessage(
+        template="matching_staff",
+        to=(actor,),
+        context={
+            "case": case,
+            "recipient": actor,
+            "suggestions": found,
+            "actions": [
+                _link_spec(
+                    lifecycle.Action.ASK_EXPERT, f"{s['display_name']}に依頼する", s["expert_id"]
+                )
+                for s in found
+            ],
+            "replyable": True,
+        },
+    )
+
+
+def _staff_recipients(case: dict[str, Any], settings: Settings) -> tuple[str, ...]:
+    owner = case.get("owner")
+    return (owner,) if isinstance(owner, str) and owner else settings.staff_notify_to
+
+
+def _messages(
+    link: LinkClaim,
+    case: dict[str, Any],
+    written: dict[str, Any],
+    *,
+    roster: Roster,
+    settings: Settings,
+    deployment: Deployment,
+    now: datetime,
+) -> list[OutgoingMessage]:
+    """The mail an action causes (written in the same transaction as the change)."""
+    action = link.action
+    if action is lifecycle.Action.START_MATCHING:
+        return [matching_mail(written, link.actor, roster=roster, deployment=deployment, now=now)]
+    if action is lifecycle.Action.ASK_EXPERT and link.expert_id:
+        expert = roster.get(link.expert_id)
+        if expert is None:
+            return []
+        address = expert.contact_emails[0]
+        return [
+            OutgoingMessage(
+                template="expert_request",
+                to=(address,),
+                context={
+                    "case": _for_expert(written),
+                    "expert": {"display_name": expert.display_name},
+                    "recipient": address,
+                    "actions": [
+                        _link_spec(
+                            lifecycle.Action.EXPERT_ACCEPTED, "相談を引き受ける", expert.expert_id
+                        ),
+                        _link_spec(
+                            lifecycle.Action.EXPERT_DECLINED, "今回は辞退する", expert.expert_id
+                        ),
+                    ],
+                    "max_sessions": settings.max_sessions,
+                },
+            )
+        ]
+    if action is lifecycle.Action.EXPERT_ACCEPTED and link.expert_id:
+        expert = roster.get(link.expert_id)
+        if expert is None:
+            return []
+        expert_view = {
+            "display_name": expert.display_name,
+            "organization": expert.organization or "",
+            "email": link.actor,
+        }
+        return [
+            OutgoingMessage(
+                template="intro_requester",
+                to=(written["email"],),
+                context={
+                    "case": written,
+                    "expert": expert_view,
+                    "max_sessions": settings.max_sessions,
+                },
+            ),
+            OutgoingMessage(
+                template="intro_expert",
+                to=(link.actor,),
+                context={
+                    "case": written,
+                    "expert": expert_view,
+                    "max_sessions": settings.max_sessions,
+                },
+            ),
+            *[
+                OutgoingMessage(
+                    template="expert_answer_staff",
+                    to=(address,),
+                    context={
+                        "case": written,
+                        "expert": expert_view,
+                        "accepted": True,
+                        "recipient": address,
+                    },
+                )
+                for address in _staff_recipients(written, settings)
+            ],
+        ]
+    if action is lifecycle.Action.EXPERT_DECLINED and link.expert_id:
+        expert = roster.get(link.expert_id)
+        skip = set(written.get("asked_experts", [])) | set(written.get("declined_experts", []))
+        found = _suggestions(written, roster, deployment, now, skip=skip)
+        return [
+            OutgoingMessage(
+                template="expert_answer_staff",
+                to=(address,),
+                context={
+                    "case": written,
+                    "expert": {"display_name": expert.display_name if expert else link.expert_id},
+                    "accepted": False,
+                    "recipient": address,
+                    "suggestions": found,
+                    "actions": [
+                        _link_spec(
+                            lifecycle.Action.ASK_EXPERT,
+                            f"{s['display_name']}に依頼する",
+                            s["expert_id"],
+                        )
+                        for s in found
+                    ],
+                    "replyable": True,
+                },
+            )
+            for address in _staff_recipients(written, settings)
+        ]
+    return []
+
+
+def _changes(
+    link: LinkClaim, case: dict[str, Any], outcome: lifecycle.Outcome, roster: Roster
+) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if outcome.changed:
         changes["status"] = outcome.status.value
+    action = link.action
     if action is lifecycle.Action.TAKE:
-        changes["owner"] = actor
+        changes["owner"] = link.actor
+    elif action is lifecycle.Action.ASK_EXPERT and link.expert_id:
+        expert = roster.get(link.expert_id)
+        if expert is None or not expert.active:
+            raise lifecycle.IllegalTransition(action, Status(case["status"]))
+        changes["asked_experts"] = [*case.get("asked_experts", []), link.expert_id]
+    elif action in (lifecycle.Action.EXPERT_ACCEPTED, lifecycle.Action.EXPERT_DECLINED):
+        if link.expert_id not in case.get("asked_experts", []):
+            # Only an expert the desk asked answers, and only once.
+            raise lifecycle.IllegalTransition(action, Status(case["status"]))
+        changes["asked_experts"] = [e for e in case.get("asked_experts", []) if e != link.expert_id]
+        if action is lifecycle.Action.EXPERT_ACCEPTED:
+            changes["expert_id"] = link.expert_id
+        else:
+            changes["declined_experts"] = [*case.get("declined_experts", []), link.expert_id]
+    return changes
+
+
+def act_by_link(
+    token: str,
+    *,
+    note: str,
+    store: CaseChanges,
+    roster: Roster,
+    settings: Settings,
+    deployment: Deployment,
+    now: datetime,
+) -> ActionDone:
+    """Do what the link says, once. Raises TokenRefused, CaseNotFound, IllegalTransition,
+    LinkAlreadyUsed (with what the first use did) or VersionConflict (someone else acted)."""
+    link = _read_link(token, settings, now, roster)
+    case = store.get_case(link.claim.receipt_number)
+    if case is None:
+        raise CaseNotFound()
+    used = store.link_use(link.claim.unique_id)
+    if used is not None:
+        raise LinkAlreadyUsed(used)
+    status = Status(case["status"])
+    outcome = lifecycle.apply(link.action, status)
+    changes = _changes(link, case, outcome, roster)
     at = iso(now)
-    event = {
+    event: dict[str, Any] = {
         "at": at,
         "event_id": uuid.uuid4().hex[:12],
         "type": "action",
-        "action": action.value,
-        "actor": actor,
+        "action": link.action.value,
+        "actor": link.actor,
         "channel": "link",
         "from_status": status.value,
         "to_status": outcome.status.value,
     }
+    if link.expert_id:
+        event["expert_id"] = link.expert_id
     note = note.strip()[:MAX_NOTE]
     if note:
         event["note"] = note
+    preview = {**case, **changes}
+    messages = _messages(
+        link, case, preview, roster=roster, settings=settings, deployment=deployment, now=now
+    )
     written = store.apply_change(
         case,
         changes=changes,
         event=event,
-        messages=[],
+        messages=messages,
         link_use={
-            "unique_id": claim.unique_id,
-            "action": action.value,
-            "actor": actor,
+            "unique_id": link.claim.unique_id,
+            "action": link.action.value,
+            "actor": link.actor,
             "at": at,
-            "expires_at": claim.expires_at + 86_400,
+            "expires_at": link.claim.expires_at + 86_400,
         },
         mail_expires_at=int((now + timedelta(days=settings.mail_retention_days)).timestamp()),
     )
     return ActionDone(
-        action=action, case=written, actor=actor, changed=outcome.changed or bool(changes)
+        action=link.action, case=written, actor=link.actor, changed=outcome.changed or bool(changes)
     )

@@ -26,6 +26,7 @@ from chalicelib.domain.replyaddress import read_reply_address
 from chalicelib.domain.timefmt import iso
 from chalicelib.errors import AlreadyProcessed, VersionConflict
 from chalicelib.mail.inbound import InboundMail, MalformedMail, parse_inbound
+from chalicelib.services.actions import Roster, matching_mail
 from chalicelib.services.ports import CaseChanges
 
 log = logging.getLogger(__name__)
@@ -123,6 +124,7 @@ def ingest_reply(
     settings: Settings,
     deployment: Deployment,
     now: datetime,
+    roster: Roster | None = None,
 ) -> InboundOutcome:
     if store.inbound_seen(receipt.message_id):
         return InboundOutcome("duplicate")
@@ -159,7 +161,9 @@ def ingest_reply(
             return _quarantine(store, receipt, "unknown_case", now, settings)
         parsed = parse_reply(mail.text, categories=categories)
         try:
-            return _apply(store, case, parsed, mail, receipt, sender, settings, now)
+            return _apply(
+                store, case, parsed, mail, receipt, sender, settings, now, roster, deployment
+            )
         except VersionConflict:
             continue  # someone acted in between: read again and re-apply once
         except AlreadyProcessed:
@@ -187,6 +191,8 @@ def _apply(
     sender: str,
     settings: Settings,
     now: datetime,
+    roster: Roster | None,
+    deployment: Deployment,
 ) -> InboundOutcome:
     changes, details, problems = _changes_for(parsed, case, sender)
     problems = [f"{err.line}行目：{err.message}" for err in parsed.errors] + problems
@@ -241,6 +247,13 @@ def _apply(
         )
     else:
         log.warning("inbound: answer cap reached for %s today", case["receipt_number"])
+    if not refused and roster is not None and details.get("action") == "start_matching":
+        # The same suggestions mail the 調整開始 link sends.
+        messages.append(
+            matching_mail(
+                {**case, **changes}, sender, roster=roster, deployment=deployment, now=now
+            )
+        )
     store.apply_change(
         case,
         changes=changes,

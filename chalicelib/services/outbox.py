@@ -83,22 +83,27 @@ def with_links(message: dict[str, Any], settings: Settings, now: datetime) -> di
     Links are signed when the mail is sent, so no usable link is ever stored.
     """
     context = dict(message["context"])
-    actions = context.get("actions") or []
-    if actions:
-        context["links"] = [
+    links = []
+    for spec in context.get("actions") or []:
+        # A plain action name, or {"action", "label", "expert_id"} for expert links.
+        entry = spec if isinstance(spec, dict) else {"action": spec}
+        action = Action(entry["action"])
+        links.append(
             {
-                "action": name,
-                "label": ACTION_LABELS[Action(name)][0],
+                "action": action.value,
+                "label": entry.get("label") or ACTION_LABELS[action][0],
                 "url": link_for(
                     settings,
-                    action=Action(name),
+                    action=action,
                     receipt_number=message["receipt_number"],
                     recipient=context["recipient"],
                     now=now,
+                    expert_id=entry.get("expert_id"),
                 ),
             }
-            for name in actions
-        ]
+        )
+    if links:
+        context["links"] = links
     return context
 
 

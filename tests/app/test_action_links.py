@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib import deps
-from chalicelib.config import get_settings
+from chalicelib.config import get_deployment, get_settings
 from chalicelib.domain import actiontoken
 from chalicelib.domain.lifecycle import Action, IllegalTransition
 from chalicelib.errors import LinkAlreadyUsed, VersionConflict
@@ -142,7 +142,15 @@ def test_ten_parallel_posts_of_one_link_change_the_case_once(
     def press() -> None:
         barrier.wait()
         try:
-            act_by_link(token, note="", store=deps.case_store(), settings=settings, now=deps.now())
+            act_by_link(
+                token,
+                note="",
+                store=deps.case_store(),
+                roster=deps.roster_store(),
+                deployment=get_deployment(),
+                settings=settings,
+                now=deps.now(),
+            )
             outcomes.append("done")
         except LinkAlreadyUsed as exc:
             outcomes.append(f"used:{exc.previous['action']}")
@@ -191,9 +199,25 @@ def test_two_staff_acting_at_once_one_wins_the_other_is_told(client: Any) -> Non
             return getattr(store, name)
 
     stale = StaleRead()
-    act_by_link(take_b, note="", store=store, settings=settings, now=deps.now())
+    act_by_link(
+        take_b,
+        note="",
+        store=store,
+        roster=deps.roster_store(),
+        deployment=get_deployment(),
+        settings=settings,
+        now=deps.now(),
+    )
     with pytest.raises(VersionConflict):
-        act_by_link(take_a, note="", store=stale, settings=settings, now=deps.now())
+        act_by_link(
+            take_a,
+            note="",
+            store=stale,
+            roster=deps.roster_store(),
+            deployment=get_deployment(),
+            settings=settings,
+            now=deps.now(),
+        )
     assert case(receipt)["owner"] == "staff-b@dx-desk.example.jp"
 
 
@@ -276,7 +300,15 @@ def test_a_link_keeps_working_after_key_rotation(
     )
     settings = get_settings()
     assert settings.link_keys()[0] == "local2"
-    done = act_by_link(old, note="", store=deps.case_store(), settings=settings, now=deps.now())
+    done = act_by_link(
+        old,
+        note="",
+        store=deps.case_store(),
+        roster=deps.roster_store(),
+        deployment=get_deployment(),
+        settings=settings,
+        now=deps.now(),
+    )
     assert done.case["owner"] == "staff-a@dx-desk.example.jp"
 
 

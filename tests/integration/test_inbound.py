@@ -261,3 +261,19 @@ def test_answers_to_replies_are_capped_per_case_and_day(
     sweep_once()
     assert len(answers(mailbox, receipt)) == 2
     assert len(events(receipt)) == 3  # every reply still recorded
+
+
+def test_matching_started_by_reply_sends_the_suggestions(
+    replied_case: tuple[str, EmailMessage], mailbox: Any, aws: dict[str, Any]
+) -> None:
+    from infra.demo_roster import seed
+
+    seed(boto3.client("dynamodb"), aws["env"]["TABLE_NAME"])
+    receipt, original = replied_case
+    assert deliver(reply(original, "ヒアリング開始")) == {"applied": 1}
+    assert deliver(reply(original, "調整開始\n\n候補を見せてください。")) == {"applied": 1}
+    assert case(receipt)["status"] == "matching"
+    sweep_once()
+    (suggestions,) = [m for m in mailbox() if m["To"] == STAFF_A and "専門家の候補" in m["Subject"]]
+    body = suggestions.get_body(("plain",))
+    assert body is not None and "に依頼する" in body.get_content()
