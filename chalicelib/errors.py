@@ -100,3 +100,11 @@ class CaseNotFound(DeskError):
 
 class AlreadyProcessed(DeskError):
     """This inbound message acted before (SES or Lambda delivered it again)."""
+
+
+class SessionInputInvalid(DeskError):
+    """A session record with a missing or malformed date, format or report."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message

@@ -18,10 +18,16 @@ from chalicelib.errors import (
     CaseNotFound,
     LinkAlreadyUsed,
     OriginNotAllowed,
+    SessionInputInvalid,
     StoreBusy,
     VersionConflict,
 )
-from chalicelib.services.actions import EXPERT_ACTIONS, act_by_link, describe_link
+from chalicelib.services.actions import (
+    EXPERT_ACTIONS,
+    SESSION_FORMATS,
+    act_by_link,
+    describe_link,
+)
 
 log = logging.getLogger(__name__)
 
@@ -126,6 +132,9 @@ def show_action(token: str) -> Response:
         settings,
         action_label=label,
         for_expert=for_expert,
+        session_form=view.action is lifecycle.Action.RECORD_SESSION,
+        formats=SESSION_FORMATS,
+        today=deps.now().date().isoformat(),
         case=view.case,
         actor=view.actor,
         used=view.used,
@@ -147,10 +156,11 @@ def do_action(token: str) -> Response:
         if len(raw) > settings.max_body_bytes:
             raise BodyTooLarge(settings.max_body_bytes)
         form = parse_qs(raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw)
-        note = (form.get("note") or [""])[-1]
+        fields = {name: values[-1] for name, values in form.items() if values}
         done = act_by_link(
             token,
-            note=note,
+            note=fields.get("note", ""),
+            form=fields,
             store=deps.case_store(),
             roster=deps.roster_store(),
             settings=settings,
@@ -179,6 +189,14 @@ def do_action(token: str) -> Response:
             "このリンクはすでに使われています",
             f"「{_action_label(str(exc.previous.get('action')))}」は {exc.previous.get('actor')} さんが実行済みです。重ねて変更はしていません。",
             view.case,
+        )
+    except SessionInputInvalid as exc:
+        return _result(
+            settings,
+            422,
+            "記録できませんでした",
+            exc.message + "（何も変更されていません。前の画面に戻って直してください。）",
+            None,
         )
     except lifecycle.IllegalTransition as exc:
         return _result(settings, 409, "この操作はできません", exc.message, None)

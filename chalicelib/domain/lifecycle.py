@@ -23,6 +23,7 @@ class Action(StrEnum):
     ASK_EXPERT = "ask_expert"
     EXPERT_ACCEPTED = "expert_accepted"
     EXPERT_DECLINED = "expert_declined"
+    RECORD_SESSION = "record_session"
     CLOSE = "close"
     REFER = "refer"
     WITHDRAW = "withdraw"
@@ -36,6 +37,7 @@ ACTION_LABELS: dict[Action, tuple[str, str]] = {
     Action.ASK_EXPERT: ("専門家に依頼する", "Ask the expert"),
     Action.EXPERT_ACCEPTED: ("相談を引き受ける", "Accept the consultation"),
     Action.EXPERT_DECLINED: ("今回は辞退する", "Decline this time"),
+    Action.RECORD_SESSION: ("相談を記録する", "Record a consultation"),
     Action.CLOSE: ("完了にする", "Close"),
     Action.REFER: ("他機関を紹介する", "Refer to another body"),
     Action.WITHDRAW: ("取下げにする", "Withdraw"),
@@ -53,6 +55,7 @@ TRANSITIONS: dict[Action, tuple[frozenset[Status], Status | None]] = {
     Action.ASK_EXPERT: (frozenset({Status.MATCHING}), None),
     Action.EXPERT_ACCEPTED: (frozenset({Status.MATCHING}), Status.IN_PROGRESS),
     Action.EXPERT_DECLINED: (frozenset({Status.MATCHING}), None),
+    Action.RECORD_SESSION: (frozenset({Status.IN_PROGRESS}), None),
     Action.CLOSE: (frozenset({Status.HEARING, Status.MATCHING, Status.IN_PROGRESS}), Status.CLOSED),
     Action.REFER: (frozenset({Status.RECEIVED, Status.HEARING, Status.MATCHING}), Status.REFERRED),
     Action.WITHDRAW: (OPEN, Status.WITHDRAWN),

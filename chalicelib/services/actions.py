@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.config import Deployment, Settings
@@ -20,7 +20,7 @@ from chalicelib.domain import actiontoken, lifecycle
 from chalicelib.domain.case import OutgoingMessage, Status
 from chalicelib.domain.roster import Expert, suggest
 from chalicelib.domain.timefmt import iso
-from chalicelib.errors import CaseNotFound, LinkAlreadyUsed
+from chalicelib.errors import CaseNotFound, LinkAlreadyUsed, SessionInputInvalid
 from chalicelib.services.ports import CaseChanges
 
 STAFF = "case"
@@ -28,7 +28,10 @@ EXPERT = "expert"
 EXPERT_ACTIONS = {
     "accept": lifecycle.Action.EXPERT_ACCEPTED,
     "decline": lifecycle.Action.EXPERT_DECLINED,
+    "session": lifecycle.Action.RECORD_SESSION,
 }
+SESSION_FORMATS = {"online": "オンライン", "visit": "訪問・来所", "phone": "電話"}
+MAX_REPORT = 2000
 MAX_NOTE = 2000
 SUGGESTIONS = 5
 # What an expert sees of a case before accepting: the problem, not the person.
@@ -79,10 +82,12 @@ class ActionDone:
     changed: bool
 
 
-def _purpose(action: lifecycle.Action, expert_id: str | None) -> str:
-    if action in (lifecycle.Action.EXPERT_ACCEPTED, lifecycle.Action.EXPERT_DECLINED):
-        verb = "accept" if action is lifecycle.Action.EXPERT_ACCEPTED else "decline"
-        return f"{EXPERT}:{verb}:{expert_id}"
+def _purpose(action: lifecycle.Action, expert_id: str | None, serial: int | None = None) -> str:
+    for verb, expert_action in EXPERT_ACTIONS.items():
+        if action is expert_action:
+            # A session link names which session it records (one link each).
+            suffix = f":{serial}" if serial else ""
+            return f"{EXPERT}:{verb}:{expert_id}{suffix}"
     if action is lifecycle.Action.ASK_EXPERT:
         return f"{STAFF}:{action.value}:{expert_id}"
     return f"{STAFF}:{action.value}"
@@ -96,13 +101,14 @@ def link_for(
     recipient: str,
     now: datetime,
     expert_id: str | None = None,
+    serial: int | None = None,
 ) -> str:
     """An absolute, signed, expiring link that lets `recipient` do `action` on one case."""
     key_id, keys = settings.link_keys()
     token = actiontoken.sign(
         keys,
         key_id,
-        purpose=_purpose(action, expert_id),
+        purpose=_purpose(action, expert_id, serial),
         receipt_number=receipt_number,
         recipient=actiontoken.recipient_id(recipient, keys[key_id]),
         expires_at=int((now + timedelta(days=settings.action_link_ttl_days)).timestamp()),
@@ -121,6 +127,7 @@ def _read_link(token: str, settings: Settings, now: datetime, roster: Roster) ->
     secret = keys[claim.key_id]
     audience, _, rest = claim.purpose.partition(":")
     name, _, expert_id = rest.partition(":")
+    expert_id = expert_id.split(":", 1)[0]  # a session link adds its serial
     if audience == EXPERT:
         action = EXPERT_ACTIONS.get(name)
         expert = roster.get(expert_id) if expert_id else None
@@ -137,7 +144,7 @@ def _read_link(token: str, settings: Settings, now: datetime, roster: Roster) ->
         action = lifecycle.Action(name)
     except ValueError:
         raise _refused() from None
-    if action in (lifecycle.Action.EXPERT_ACCEPTED, lifecycle.Action.EXPERT_DECLINED):
+    if action in EXPERT_ACTIONS.values():
         raise _refused()  # only an expert's own link answers for the expert
     if (action is lifecycle.Action.ASK_EXPERT) != bool(expert_id):
         raise _refused()
@@ -306,6 +313,16 @@ def _messages(
                     "case": written,
                     "expert": expert_view,
                     "max_sessions": settings.max_sessions,
+                    "recipient": link.actor,
+                    "actions": [
+                        {
+                            "action": lifecycle.Action.RECORD_SESSION.value,
+                            "label": f"{n}回目の相談を記録する",
+                            "expert_id": link.expert_id,
+                            "serial": n,
+                        }
+                        for n in range(1, settings.max_sessions + 1)
+                    ],
                 },
             ),
             *[
@@ -321,6 +338,37 @@ def _messages(
                 )
                 for address in _staff_recipients(written, settings)
             ],
+        ]
+    if action is lifecycle.Action.RECORD_SESSION:
+        sessions = written.get("sessions", [])
+        context = {
+            "case": {k: written[k] for k in ("receipt_number", "status") if k in written},
+            "session": sessions[-1] if sessions else {},
+            "formats": SESSION_FORMATS,
+            "remaining": max(settings.max_sessions - len(sessions), 0),
+            "max_sessions": settings.max_sessions,
+        }
+        staff = [
+            OutgoingMessage(
+                template="session_recorded",
+                to=(address,),
+                context={
+                    **context,
+                    "for_staff": True,
+                    "recipient": address,
+                    "actions": [lifecycle.Action.CLOSE.value],
+                    "replyable": True,
+                },
+            )
+            for address in _staff_recipients(written, settings)
+        ]
+        return [
+            OutgoingMessage(
+                template="session_recorded",
+                to=(link.actor,),
+                context={**context, "for_staff": False, "recipient": link.actor},
+            ),
+            *staff,
         ]
     if action is lifecycle.Action.EXPERT_DECLINED and link.expert_id:
         expert = roster.get(link.expert_id)
@@ -353,7 +401,11 @@ def _messages(
 
 
 def _changes(
-    link: LinkClaim, case: dict[str, Any], outcome: lifecycle.Outcome, roster: Roster
+    link: LinkClaim,
+    case: dict[str, Any],
+    outcome: lifecycle.Outcome,
+    roster: Roster,
+    session: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if outcome.changed:
@@ -366,6 +418,10 @@ def _changes(
         if expert is None or not expert.active:
             raise lifecycle.IllegalTransition(action, Status(case["status"]))
         changes["asked_experts"] = [*case.get("asked_experts", []), link.expert_id]
+    elif action is lifecycle.Action.RECORD_SESSION:
+        if link.expert_id != case.get("expert_id"):
+            raise lifecycle.IllegalTransition(action, Status(case["status"]))
+        changes["sessions"] = [*case.get("sessions", []), session]
     elif action in (lifecycle.Action.EXPERT_ACCEPTED, lifecycle.Action.EXPERT_DECLINED):
         if link.expert_id not in case.get("asked_experts", []):
             # Only an expert the desk asked answers, and only once.
@@ -378,10 +434,28 @@ def _changes(
     return changes
 
 
+def session_record(form: dict[str, str], serial: int, now: datetime) -> dict[str, Any]:
+    """One consultation as the expert reports it; raises SessionInputInvalid."""
+    try:
+        held = date.fromisoformat(form.get("session_date", "").strip())
+    except ValueError:
+        raise SessionInputInvalid("相談した日を「2026-11-30」の形で入力してください。") from None
+    if held > now.date() + timedelta(days=1):
+        raise SessionInputInvalid("相談した日に、これからの日付は入力できません。")
+    fmt = form.get("session_format", "")
+    if fmt not in SESSION_FORMATS:
+        raise SessionInputInvalid("相談の方法を選んでください。")
+    report = form.get("report", "").replace("\r\n", "\n").strip()
+    if not report:
+        raise SessionInputInvalid("相談の内容を短くご報告ください。")
+    return {"no": serial, "date": held.isoformat(), "format": fmt, "report": report[:MAX_REPORT]}
+
+
 def act_by_link(
     token: str,
     *,
     note: str,
+    form: dict[str, str] | None = None,
     store: CaseChanges,
     roster: Roster,
     settings: Settings,
@@ -399,7 +473,16 @@ def act_by_link(
         raise LinkAlreadyUsed(used)
     status = Status(case["status"])
     outcome = lifecycle.apply(link.action, status)
-    changes = _changes(link, case, outcome, roster)
+    session = None
+    if link.action is lifecycle.Action.RECORD_SESSION:
+        done_sessions = len(case.get("sessions", []))
+        if done_sessions >= settings.max_sessions:
+            raise SessionInputInvalid(
+                f"この案件の相談は{settings.max_sessions}回までで、すでに記録されています。"
+            )
+        # The version condition of the write keeps two records from both taking the last place.
+        session = session_record(form or {}, done_sessions + 1, now)
+    changes = _changes(link, case, outcome, roster, session)
     at = iso(now)
     event: dict[str, Any] = {
         "at": at,

@@ -99,6 +99,7 @@ def with_links(message: dict[str, Any], settings: Settings, now: datetime) -> di
                     recipient=context["recipient"],
                     now=now,
                     expert_id=entry.get("expert_id"),
+                    serial=entry.get("serial"),
                 ),
             }
         )

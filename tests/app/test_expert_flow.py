@@ -193,3 +193,152 @@ def test_an_expert_link_works_only_for_that_expert(
         response = client.http.post(forged.removeprefix("http://desk.test"), headers=FORM, body="")
         assert response.status_code in (404, 409), (recipient, expert_id)
     assert case(receipt)["status"] == "matching"
+
+
+def test_the_whole_case_by_mail_links_and_replies_to_closed(
+    client: Any, mailbox: Any, roster: dict[str, str]
+) -> None:
+    """受付 → ヒアリング → 調整中 → 対応中 → three sessions → 完了, using only what the mails offer."""
+    from tests.integration.test_inbound import deliver, reply
+
+    receipt = submit(client)
+    sweep_once()
+    notification = mails_to(mailbox, STAFF_A, receipt)[0]
+    press(client, links(notification)["担当する"])
+    # A reply to the notification starts the hearing and records the category.
+    assert deliver(
+        reply(notification, "ヒアリング開始\n分野：データ利活用\n\n電話で詳しく伺いました。")
+    ) == {"applied": 1}
+    assert deliver(reply(notification, "調整開始")) == {"applied": 1}
+    sweep_once()
+    (suggestions,) = [
+        m for m in mails_to(mailbox, STAFF_A, receipt) if "専門家の候補" in m["Subject"]
+    ]
+    press(client, next(iter(links(suggestions).values())))
+    sweep_once()
+    expert_id = case(receipt)["asked_experts"][0]
+    expert_address = roster[expert_id]
+    (request,) = mails_to(mailbox, expert_address, receipt)
+    press(client, links(request)["相談を引き受ける"])
+    assert case(receipt)["status"] == "in_progress"
+    sweep_once()
+    (intro,) = [
+        m for m in mails_to(mailbox, expert_address, receipt) if "相談者のご紹介" in m["Subject"]
+    ]
+    session_links = links(intro)
+    assert list(session_links) == [
+        "1回目の相談を記録する",
+        "2回目の相談を記録する",
+        "3回目の相談を記録する",
+    ]
+
+    page = client.http.get(session_links["1回目の相談を記録する"]).body.decode()
+    assert 'name="session_date"' in page and 'name="report"' in page
+    bad = client.http.post(
+        session_links["1回目の相談を記録する"],
+        headers=FORM,
+        body="session_date=someday&session_format=online&report=x",
+    )
+    assert bad.status_code == 422 and len(case(receipt).get("sessions", [])) == 0
+    for n, day in enumerate(("2026-11-10", "2026-11-17", "2026-11-24"), start=1):
+        body = f"session_date={day}&session_format=online&report=%E5%8A%A9%E8%A8%80%E3%81%97%E3%81%BE%E3%81%97%E3%81%9F"
+        response = client.http.post(
+            session_links[f"{n}回目の相談を記録する"], headers=FORM, body=body
+        )
+        assert response.status_code == 200, response.body.decode()
+    sessions = case(receipt)["sessions"]
+    assert [s["no"] for s in sessions] == [1, 2, 3] and sessions[0]["report"] == "助言しました"
+    sweep_once()
+    recorded = [m for m in mails_to(mailbox, STAFF_A, receipt) if "【相談記録】" in m["Subject"]]
+    assert [m["Subject"].split("（")[-1] for m in recorded] == [
+        "残り2回）",
+        "残り1回）",
+        "残り0回）",
+    ]
+    # Staff close the case from the last record's mail.
+    press(client, links(recorded[-1])["完了にする"])
+    after = case(receipt)
+    assert after["status"] == "closed"
+
+    timeline = [i for i in deps.case_store().case_items(receipt) if i["kind"] == "event"]
+    steps = [(e.get("action"), e["channel"], e["actor"]) for e in timeline]
+    assert steps == [
+        ("take", "link", STAFF_A),
+        ("start_hearing", "mail", STAFF_A),
+        ("start_matching", "mail", STAFF_A),
+        ("ask_expert", "link", STAFF_A),
+        ("expert_accepted", "link", expert_address),
+        ("record_session", "link", expert_address),
+        ("record_session", "link", expert_address),
+        ("record_session", "link", expert_address),
+        ("close", "link", STAFF_A),
+    ]
+
+
+def test_the_session_cap_holds_under_concurrent_records(
+    client: Any, mailbox: Any, roster: dict[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import threading
+
+    from chalicelib.config import get_deployment, get_settings
+    from chalicelib.domain.lifecycle import Action
+    from chalicelib.errors import LinkAlreadyUsed, SessionInputInvalid, VersionConflict
+    from chalicelib.services.actions import act_by_link, link_for
+
+    monkeypatch.setenv("MAX_SESSIONS", "1")
+    receipt, suggestions = to_matching(client, mailbox)
+    press(client, next(iter(links(suggestions).values())))
+    expert_id = case(receipt)["asked_experts"][0]
+    settings = get_settings()
+    accept = link_for(
+        settings,
+        action=Action.EXPERT_ACCEPTED,
+        receipt_number=receipt,
+        recipient=roster[expert_id],
+        now=deps.now(),
+        expert_id=expert_id,
+    )
+    press(client, accept.removeprefix("http://desk.test"))
+    tokens = [
+        link_for(
+            settings,
+            action=Action.RECORD_SESSION,
+            receipt_number=receipt,
+            recipient=roster[expert_id],
+            now=deps.now(),
+            expert_id=expert_id,
+            serial=n,
+        ).rsplit("/", 1)[1]
+        for n in range(1, 6)
+    ]
+    barrier = threading.Barrier(len(tokens))
+    outcomes: list[str] = []
+
+    def record(token: str) -> None:
+        barrier.wait()
+        try:
+            act_by_link(
+                token,
+                note="",
+                form={
+                    "session_date": "2026-11-20",
+                    "session_format": "visit",
+                    "report": "訪問しました",
+                },
+                store=deps.case_store(),
+                roster=deps.roster_store(),
+                settings=settings,
+                deployment=get_deployment(),
+                now=deps.now(),
+            )
+            outcomes.append("recorded")
+        except (VersionConflict, SessionInputInvalid, LinkAlreadyUsed) as exc:
+            outcomes.append(type(exc).__name__)
+
+    threads = [threading.Thread(target=record, args=(t,)) for t in tokens]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert outcomes.count("recorded") == 1, outcomes
+    assert len(case(receipt)["sessions"]) == 1
