@@ -434,6 +434,26 @@ def _changes(
     return changes
 
 
+ENDING = frozenset({lifecycle.Action.CLOSE, lifecycle.Action.REFER, lifecycle.Action.WITHDRAW})
+
+
+def expert_load_change(
+    action: lifecycle.Action, case: dict[str, Any], expert_id: str | None, at: str
+) -> dict[str, Any] | None:
+    """How an action moves an expert's open-case count and last request (matching reads both)."""
+    if action is lifecycle.Action.ASK_EXPERT and expert_id:
+        return {"expert_id": expert_id, "delta": 0, "last_asked_at": at}
+    if action is lifecycle.Action.EXPERT_ACCEPTED and expert_id:
+        return {"expert_id": expert_id, "delta": 1}
+    if (
+        action in ENDING
+        and case.get("expert_id")
+        and case.get("status") == Status.IN_PROGRESS.value
+    ):
+        return {"expert_id": case["expert_id"], "delta": -1}
+    return None
+
+
 def session_record(form: dict[str, str], serial: int, now: datetime) -> dict[str, Any]:
     """One consultation as the expert reports it; raises SessionInputInvalid."""
     try:
@@ -516,6 +536,7 @@ def act_by_link(
             "expires_at": link.claim.expires_at + 86_400,
         },
         mail_expires_at=int((now + timedelta(days=settings.mail_retention_days)).timestamp()),
+        expert_load=expert_load_change(link.action, case, link.expert_id, at),
     )
     return ActionDone(
         action=link.action, case=written, actor=link.actor, changed=outcome.changed or bool(changes)

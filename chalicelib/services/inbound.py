@@ -26,7 +26,7 @@ from chalicelib.domain.replyaddress import read_reply_address
 from chalicelib.domain.timefmt import iso
 from chalicelib.errors import AlreadyProcessed, VersionConflict
 from chalicelib.mail.inbound import InboundMail, MalformedMail, parse_inbound
-from chalicelib.services.actions import Roster, matching_mail
+from chalicelib.services.actions import Roster, expert_load_change, matching_mail
 from chalicelib.services.ports import CaseChanges
 
 log = logging.getLogger(__name__)
@@ -266,6 +266,9 @@ def _apply(
             "at": at,
             "outcome": "refused" if refused else "applied",
         },
+        expert_load=None
+        if refused or "action" not in details
+        else expert_load_change(lifecycle.Action(details["action"]), case, None, at),
     )
     kind = "refused" if refused else "applied"
     log.info("inbound: %s %s on %s", kind, receipt.message_id, case["receipt_number"])

@@ -30,4 +30,5 @@ class CaseChanges(Protocol):
         link_use: dict[str, Any] | None,
         mail_expires_at: int,
         inbound: dict[str, Any] | None = None,
+        expert_load: dict[str, Any] | None = None,
     ) -> dict[str, Any]: ...

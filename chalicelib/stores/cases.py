@@ -227,8 +227,13 @@ class CaseStore:
         link_use: dict[str, Any] | None,
         mail_expires_at: int,
         inbound: dict[str, Any] | None = None,
+        expert_load: dict[str, Any] | None = None,
     ) -> dict[str, Any]:
         """Change a case, record the event and its mail (and the link's use) in ONE transaction.
+
+        `expert_load` (`expert_id`, `delta`, optional `last_asked_at`) keeps the
+        expert's open-case count and last request, which matching reads, in
+        step with the case.
 
         `inbound` (with `ses_message_id`) records the mail that caused the
         change, so the same SES message processed twice changes the case once.
@@ -320,6 +325,25 @@ class CaseStore:
                 }
             )
             kinds.append("link")
+        if expert_load is not None:
+            assignments = ["ADD open_cases :delta"]
+            load_values: dict[str, Any] = {"delta": int(expert_load.get("delta", 0))}
+            if expert_load.get("last_asked_at"):
+                assignments.append("SET last_asked_at = :asked")
+                load_values["asked"] = expert_load["last_asked_at"]
+            items.append(
+                {
+                    "Update": {
+                        "TableName": self._table,
+                        "Key": to_item(keys.expert_key(expert_load["expert_id"])),
+                        "UpdateExpression": " ".join(assignments),
+                        # Only an expert on the roster.
+                        "ConditionExpression": "attribute_exists(pk)",
+                        "ExpressionAttributeValues": values(**load_values),
+                    }
+                }
+            )
+            kinds.append("expert")
         if inbound is not None:
             items.append(
                 {

@@ -95,7 +95,8 @@ class RosterStore:
     def load_of(self, expert_ids: list[str]) -> dict[str, int]:
         """Open cases per expert (0 when the workflow has not counted any yet)."""
         found = self._attributes(expert_ids, "open_cases")
-        return {expert_id: int(found.get(expert_id, 0)) for expert_id in expert_ids}
+        # Never below zero, whatever a hand edit or a replayed decrement left behind.
+        return {expert_id: max(int(found.get(expert_id, 0)), 0) for expert_id in expert_ids}
 
     def last_asked(self, expert_ids: list[str]) -> dict[str, str]:
         """When each expert was last asked (ISO); experts never asked are left out."""

@@ -256,9 +256,13 @@ def test_the_whole_case_by_mail_links_and_replies_to_closed(
         "残り0回）",
     ]
     # Staff close the case from the last record's mail.
+    roster_store = deps.roster_store()
+    assert roster_store.load_of([expert_id]) == {expert_id: 1}
+    assert expert_id in roster_store.last_asked([expert_id])
     press(client, links(recorded[-1])["完了にする"])
     after = case(receipt)
     assert after["status"] == "closed"
+    assert roster_store.load_of([expert_id]) == {expert_id: 0}  # free again for matching
 
     timeline = [i for i in deps.case_store().case_items(receipt) if i["kind"] == "event"]
     steps = [(e.get("action"), e["channel"], e["actor"]) for e in timeline]
