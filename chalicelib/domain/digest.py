@@ -50,6 +50,7 @@ def case_row(case: dict[str, Any], today: date, idle_limit: int) -> dict[str, An
         "age_days": business_days_between(jst_date(parse_iso(case["created_at"])), today),
         "idle_days": idle,
         "stalled": idle > idle_limit,
+        "sessions_done": len(case.get("sessions", [])),
     }
 
 

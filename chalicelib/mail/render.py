@@ -60,6 +60,8 @@ def render(
         "desk": {"name": settings.desk_name, "contact": settings.desk_contact},
         "label": label_lookup(deployment),
         "expected_contact_business_days": deployment.expected_contact_business_days,
+        # Every mail about a case in progress can say how many consultations remain.
+        "max_sessions": settings.max_sessions,
     }
     try:
         subject = env.get_template(f"mail/{template}.subject.txt").render(full).strip()

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
 from typing import Any
 
@@ -284,3 +284,34 @@ def test_run_daily_runs_every_job_and_is_safe_to_repeat(aws: dict[str, Any], mai
     assert again["digest_enqueued"] == again["reminders_enqueued"] == again["summary_enqueued"] == 0
     assert drain(first + timedelta(hours=1)).sent == 6
     assert len(new_mail(mailbox, before)) == 6
+
+
+def test_mail_about_a_case_in_progress_says_how_many_consultations_remain(
+    aws: dict[str, Any],
+) -> None:
+    from chalicelib.config import get_deployment, get_settings
+    from chalicelib.domain.digest import case_row
+    from chalicelib.mail.render import render
+
+    row = case_row(
+        {
+            "receipt_number": "DX-261126-000010",
+            "status": "in_progress",
+            "created_at": "2026-11-02T01:00:00.000000Z",
+            "updated_at": "2026-11-10T01:00:00.000000Z",
+            "requester_type": "business",
+            "municipality": "24201",
+            "category": "data",
+            "owner": "staff-a@dx-desk.example.jp",
+            "sessions": [{"no": 1}, {"no": 2}],
+        },
+        date(2026, 11, 26),
+        3,
+    )
+    rendered = render(
+        "idle_reminder",
+        {"case": row, "recipient": "staff-a@dx-desk.example.jp", "idle_limit": 3},
+        settings=get_settings(),
+        deployment=get_deployment(),
+    )
+    assert "2回済み（残り1回）" in rendered.text
