@@ -89,3 +89,32 @@ def test_inbound_mail_path_is_deployable(package: Path) -> None:
         "Fn::GetAtt": ["InboundMail", "Arn"]
     }
     assert resources["InboundMail"]["Type"] == "AWS::Serverless::Function"
+
+
+def test_personal_data_at_rest_uses_the_desks_own_key(package: Path) -> None:
+    resources = _resources(package)
+    assert resources["DataKey"]["Properties"]["EnableKeyRotation"] is True
+    sse = resources["DeskTable"]["Properties"]["SSESpecification"]
+    assert sse["SSEType"] == "KMS" and sse["KMSMasterKeyId"] == {"Ref": "DataKey"}
+    assert resources["DeskTable"]["Properties"]["PointInTimeRecoverySpecification"][
+        "PointInTimeRecoveryEnabled"
+    ]
+    rule = resources["InboundMailBucket"]["Properties"]["BucketEncryption"][
+        "ServerSideEncryptionConfiguration"
+    ][0]["ServerSideEncryptionByDefault"]
+    assert rule["SSEAlgorithm"] == "aws:kms"
+
+
+def test_failures_raise_alarms_and_logs_expire(package: Path) -> None:
+    resources = _resources(package)
+    on_failure = resources["OutboxStreamMapping"]["Properties"]["DestinationConfig"]["OnFailure"]
+    assert on_failure["Destination"] == {"Fn::GetAtt": ["OutboxDeadLetterQueue", "Arn"]}
+    assert resources["OutboxDeadLetterAlarm"]["Properties"]["Threshold"] == 0
+    assert resources["InboundQuarantineAlarm"]["Properties"]["MetricName"] == "InboundQuarantined"
+    functions = [name for name, r in resources.items() if r["Type"] == "AWS::Serverless::Function"]
+    assert functions
+    for name in functions:
+        group = resources[f"{name}LogGroup"]["Properties"]
+        assert group["RetentionInDays"] > 0, name
+    throttle = resources["RestAPI"]["Properties"]["MethodSettings"][0]
+    assert throttle["ThrottlingRateLimit"] > 0 and throttle["ThrottlingBurstLimit"] > 0
