@@ -225,6 +225,16 @@ def _page_security(settings: Settings) -> dict[str, str]:
     return security_headers(settings)
 
 
+def _page_options(control: dict[str, str]) -> tuple[str, bool]:
+    """The page language and whether it is framed, as the posted form says."""
+    return language(control.get("lang")), control.get("embed") == "1"
+
+
+def _token_notice(check: formtoken.FormCheck) -> str:
+    """Why the page came back: an old token, or one that could not be read."""
+    return "token_expired" if check.verdict is formtoken.Verdict.EXPIRED else "token_invalid"
+
+
 @bp.route("/form", methods=["GET"])
 def form_root() -> Response:
     """The address to link to: forwards to the input page, keeping the language."""
@@ -245,7 +255,7 @@ def form_confirm() -> Response:
         fields, control = _read_form(settings)
     except (OriginNotAllowed, BodyTooLarge, MalformedBody) as exc:
         return _plain_error(exc, settings, "ja")
-    lang, embed = language(control.get("lang")), control.get("embed") == "1"
+    lang, embed = _page_options(control)
     check = _check_token(control.get(TOKEN), settings)
     if formtoken.is_bot(control.get(HONEYPOT), check):
         log.info("form: discarded a bot-like submission (%s)", check.verdict.value)
@@ -259,9 +269,7 @@ def form_confirm() -> Response:
         )
     if token is None:
         # Expired or unreadable token: show the form again with everything kept.
-        notice_key = (
-            "token_expired" if check.verdict is formtoken.Verdict.EXPIRED else "token_invalid"
-        )
+        notice_key = _token_notice(check)
         return _input_page(
             settings, lang, embed, values=fields, notice=UI[lang][notice_key], status=400
         )
@@ -275,7 +283,7 @@ def form_submit() -> Response:
         fields, control = _read_form(settings)
     except (OriginNotAllowed, BodyTooLarge, MalformedBody) as exc:
         return _plain_error(exc, settings, "ja")
-    lang, embed = language(control.get("lang")), control.get("embed") == "1"
+    lang, embed = _page_options(control)
     token = control.get(TOKEN)
     if control.get("action") == "back":
         return _input_page(settings, lang, embed, values=fields, token=token)
@@ -290,9 +298,7 @@ def form_submit() -> Response:
             settings, lang, embed, values=fields, errors=exc.errors, token=token, status=422
         )
     if check.verdict is not formtoken.Verdict.OK:
-        notice_key = (
-            "token_expired" if check.verdict is formtoken.Verdict.EXPIRED else "token_invalid"
-        )
+        notice_key = _token_notice(check)
         return _confirm_page(
             settings,
             lang,

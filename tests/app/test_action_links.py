@@ -46,6 +46,19 @@ def links_in_staff_mail(
     return found
 
 
+def act(settings: Any, token: str, store: Any = None) -> Any:
+    """Press a link through the service, as the POST route does."""
+    return act_by_link(
+        token,
+        note="",
+        store=store or deps.case_store(),
+        roster=deps.roster_store(),
+        deployment=get_deployment(),
+        settings=settings,
+        now=deps.now(),
+    )
+
+
 def case(receipt: str) -> dict[str, Any]:
     found = deps.case_store().get_case(receipt)
     assert found is not None
@@ -142,15 +155,7 @@ def test_ten_parallel_posts_of_one_link_change_the_case_once(
     def press() -> None:
         barrier.wait()
         try:
-            act_by_link(
-                token,
-                note="",
-                store=deps.case_store(),
-                roster=deps.roster_store(),
-                deployment=get_deployment(),
-                settings=settings,
-                now=deps.now(),
-            )
+            act(settings, token, store=deps.case_store())
             outcomes.append("done")
         except LinkAlreadyUsed as exc:
             outcomes.append(f"used:{exc.previous['action']}")
@@ -199,25 +204,9 @@ def test_two_staff_acting_at_once_one_wins_the_other_is_told(client: Any) -> Non
             return getattr(store, name)
 
     stale = StaleRead()
-    act_by_link(
-        take_b,
-        note="",
-        store=store,
-        roster=deps.roster_store(),
-        deployment=get_deployment(),
-        settings=settings,
-        now=deps.now(),
-    )
+    act(settings, take_b, store=store)
     with pytest.raises(VersionConflict):
-        act_by_link(
-            take_a,
-            note="",
-            store=stale,
-            roster=deps.roster_store(),
-            deployment=get_deployment(),
-            settings=settings,
-            now=deps.now(),
-        )
+        act(settings, take_a, store=stale)
     assert case(receipt)["owner"] == "staff-b@dx-desk.example.jp"
 
 
@@ -300,15 +289,7 @@ def test_a_link_keeps_working_after_key_rotation(
     )
     settings = get_settings()
     assert settings.link_keys()[0] == "local2"
-    done = act_by_link(
-        old,
-        note="",
-        store=deps.case_store(),
-        roster=deps.roster_store(),
-        deployment=get_deployment(),
-        settings=settings,
-        now=deps.now(),
-    )
+    done = act(settings, old, store=deps.case_store())
     assert done.case["owner"] == "staff-a@dx-desk.example.jp"
 
 
