@@ -5,6 +5,9 @@ import logging
 from chalice.app import Chalice
 
 from chalicelib.api.actions import bp as actions_bp
+from chalicelib.api.admin.access import bp as admin_access_bp
+from chalicelib.api.admin.auth import bp as admin_auth_bp
+from chalicelib.api.admin.experts import bp as admin_experts_bp
 from chalicelib.api.form import bp as form_bp
 from chalicelib.api.health import bp as health_bp
 from chalicelib.api.intake import bp as intake_bp
@@ -17,6 +20,9 @@ app.register_blueprint(health_bp)
 app.register_blueprint(intake_bp)
 app.register_blueprint(form_bp)
 app.register_blueprint(actions_bp)
+app.register_blueprint(admin_auth_bp)
+app.register_blueprint(admin_access_bp)
+app.register_blueprint(admin_experts_bp)
 app.register_blueprint(outbox_jobs_bp)
 app.register_blueprint(inbound_jobs_bp)
 app.register_blueprint(schedule_jobs_bp)

@@ -29,6 +29,7 @@ _ENV: dict[str, str | None] = {
     "RATE_LIMIT_PER_HOUR": "20",
     "CASE_RETENTION_DAYS": "1825",
     "MAIL_RETENTION_DAYS": "400",
+    "AUDIT_RETENTION_DAYS": "2555",
     "SES_CONFIGURATION_SET": "",
     "DEPLOYMENT_FILE": "",
     "FORM_SIGNING_KEYS": "",
@@ -61,6 +62,7 @@ class Settings:
     rate_limit_per_hour: int
     case_retention_days: int
     mail_retention_days: int
+    audit_retention_days: int
     ses_configuration_set: str
     deployment_file: Path
     form_signing_keys: tuple[tuple[str, bytes], ...]
@@ -160,6 +162,7 @@ def _build_settings(env: tuple[tuple[str, str | None], ...]) -> Settings:
         rate_limit_per_hour=_int("RATE_LIMIT_PER_HOUR", values["RATE_LIMIT_PER_HOUR"]),
         case_retention_days=_int("CASE_RETENTION_DAYS", values["CASE_RETENTION_DAYS"]),
         mail_retention_days=_int("MAIL_RETENTION_DAYS", values["MAIL_RETENTION_DAYS"]),
+        audit_retention_days=_int("AUDIT_RETENTION_DAYS", values["AUDIT_RETENTION_DAYS"]),
         ses_configuration_set=values["SES_CONFIGURATION_SET"],
         deployment_file=Path(values["DEPLOYMENT_FILE"] or DEFAULT_DEPLOYMENT_FILE),
         form_signing_keys=_signing_keys("FORM_SIGNING_KEYS", values["FORM_SIGNING_KEYS"]),

@@ -11,6 +11,7 @@ from botocore.config import Config
 
 from chalicelib.config import get_settings
 from chalicelib.mail.ses import SesMailer
+from chalicelib.stores.admin import AdminStore
 from chalicelib.stores.cases import CaseStore
 from chalicelib.stores.outbox import OutboxStore
 from chalicelib.stores.roster import RosterStore
@@ -52,6 +53,10 @@ def case_store() -> CaseStore:
 
 def roster_store() -> RosterStore:
     return RosterStore(dynamodb(), get_settings().table_name)
+
+
+def admin_store() -> AdminStore:
+    return AdminStore(dynamodb(), get_settings().table_name)
 
 
 def outbox_store() -> OutboxStore:

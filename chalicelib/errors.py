@@ -108,3 +108,27 @@ class SessionInputInvalid(DeskError):
     def __init__(self, message: str) -> None:
         super().__init__(message)
         self.message = message
+
+
+class NotFound(DeskError):
+    """An admin target (expert, staff member, token, case) does not exist."""
+
+    def __init__(self, what: str) -> None:
+        super().__init__(what)
+        self.what = what
+
+
+class AlreadyExists(DeskError):
+    """Creating something whose id is taken."""
+
+
+class RoleForbidden(DeskError):
+    """A valid admin token whose role may not do this."""
+
+
+class InvalidAdminInput(DeskError):
+    """An admin request whose body or query fails validation (errors listed per field)."""
+
+    def __init__(self, errors: list[FieldError]) -> None:
+        super().__init__(f"{len(errors)} field error(s)")
+        self.errors = errors

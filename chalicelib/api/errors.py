@@ -60,6 +60,36 @@ ERROR_TABLE: dict[type[errors.DeskError], tuple[int, str, str, str]] = {
         "ただいま混み合っています。入力内容は失われていません。少し待ってから、もう一度送信してください。",
         "The desk is busy. Nothing was lost; please send again in a moment.",
     ),
+    errors.InvalidAdminInput: (
+        422,
+        "validation_error",
+        "入力内容に誤りがあります。各項目のメッセージを確認してください。",
+        "Some fields are invalid; see the message for each field.",
+    ),
+    errors.NotFound: (
+        404,
+        "not_found",
+        "指定されたものが見つかりません。",
+        "Not found.",
+    ),
+    errors.AlreadyExists: (
+        409,
+        "already_exists",
+        "同じIDのものが既に登録されています。",
+        "Something with this id exists already.",
+    ),
+    errors.VersionConflict: (
+        409,
+        "conflict",
+        "他の方が先に変更しました。最新の内容を読み込んでから、もう一度操作してください。",
+        "Someone else changed this first. Reload and try again.",
+    ),
+    errors.RoleForbidden: (
+        403,
+        "forbidden",
+        "この操作を行う権限がありません。",
+        "Your role may not do this.",
+    ),
 }
 
 
@@ -72,7 +102,7 @@ def json_response(body: str, status: int, headers: dict[str, str]) -> Response:
 def error_response(exc: errors.DeskError, headers: dict[str, str] | None = None) -> Response:
     status, code, message, message_en = ERROR_TABLE[type(exc)]
     body: dict[str, Any] = {"error": code, "message": message, "message_en": message_en}
-    if isinstance(exc, errors.InvalidSubmission):
+    if isinstance(exc, errors.InvalidSubmission | errors.InvalidAdminInput):
         body["errors"] = [
             {
                 "field": err.field,

@@ -17,6 +17,10 @@ table or a Query on an index; nothing on a request path scans.
 | rate-limit window   | RATE#<client digest>#<hour>| RATE                 |                                        |                                       |
 | used action link    | USED#<link unique id>      | USED                 |                                        |                                       |
 | inbound mail        | INBOUND#<SES message id>   | INBOUND              | QUARANTINE / <at>#<SES id> (quarantined only) |                                |
+| admin token         | TOKEN#<sha256 of token>    | TOKEN                | TOKENS / <token id>                    |                                       |
+| audit record        | AUDIT#<YYYY-MM>            | <at>#<audit id>      | AUDIT#<target type>#<target id> / <at>#<audit id> |                            |
+| desk staff member   | REFERENCE                  | STAFF#<staff id>     |                                        |                                       |
+| categories, support types | REFERENCE            | TAXONOMY             |                                        |                                       |
 
 (*) only while the mail is PENDING or SENDING: the outbox index is sparse.
 
@@ -40,6 +44,12 @@ Access patterns:
 - monthly counters: Query pk=STATS#<YYYY-MM> (the shards are summed; sharding
   keeps concurrent submissions from conflicting on one hot item)
 - quarantined inbound mail, newest first: Query gsi1 pk=QUARANTINE
+- an admin token by its digest (the authorizer): GetItem pk=TOKEN#<digest>;
+  every token, by id: Query gsi1 pk=TOKENS
+- the audit log of a month: Query pk=AUDIT#<YYYY-MM>; of one target
+  (an expert, a case, a staff member): Query gsi1 pk=AUDIT#<type>#<id>
+- the staff list and the categories / support types, together: Query
+  pk=REFERENCE (a handful of items; cached for a minute per process)
 - mail due to be sent, and claims that outlived their lease: Query gsi2
   pk=OUTBOX, sk <= now. One partition is ample for a desk's volume
   (thousands of mails a month); shard it if that ever grows by 100x.
@@ -128,3 +138,34 @@ def expert_key(expert_id: str) -> dict[str, str]:
 def roster_index(kind: str, expert_id: str) -> dict[str, str]:
     """Every expert, active or not, in one gsi1 partition (the admin list shows both)."""
     return {"gsi1pk": ROSTER_PARTITION, "gsi1sk": f"{kind}#{expert_id}"}
+
+
+# Admin data (see the admin section of the table above).
+TOKENS_PARTITION = "TOKENS"
+REFERENCE_PARTITION = "REFERENCE"
+
+
+def token_key(digest: str) -> dict[str, str]:
+    """An admin bearer token, keyed by its SHA-256 digest (the token itself is never stored)."""
+    return {"pk": f"TOKEN#{digest}", "sk": "TOKEN"}
+
+
+def token_index(token_id: str) -> dict[str, str]:
+    return {"gsi1pk": TOKENS_PARTITION, "gsi1sk": token_id}
+
+
+def audit_key(at: str, audit_id: str) -> dict[str, str]:
+    """An audit record in its month's partition (month = the UTC month of `at`)."""
+    return {"pk": f"AUDIT#{at[:7]}", "sk": f"{at}#{audit_id}"}
+
+
+def audit_target_index(target_type: str, target_id: str, at: str, audit_id: str) -> dict[str, str]:
+    return {"gsi1pk": f"AUDIT#{target_type}#{target_id}", "gsi1sk": f"{at}#{audit_id}"}
+
+
+def staff_key(staff_id: str) -> dict[str, str]:
+    return {"pk": REFERENCE_PARTITION, "sk": f"STAFF#{staff_id}"}
+
+
+def taxonomy_key() -> dict[str, str]:
+    return {"pk": REFERENCE_PARTITION, "sk": "TAXONOMY"}

@@ -15,9 +15,10 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.roster import Expert
-from chalicelib.errors import StoreBusy
+from chalicelib.errors import AlreadyExists, NotFound, StoreBusy
 from chalicelib.stores import keys
-from chalicelib.stores.dynamo import from_item, raise_if_busy, to_item, values
+from chalicelib.stores.admin import audit_put
+from chalicelib.stores.dynamo import error_code, from_item, raise_if_busy, to_item, values
 
 DynamoDBClient = Any
 
@@ -44,6 +45,27 @@ def _expert(item: dict[str, Any]) -> Expert:
     return Expert.model_validate({**data, "kind": data["role"]})
 
 
+def _profile_update(expert: Expert) -> dict[str, Any]:
+    """The UpdateItem arguments that write a profile (present attributes set, absent removed)."""
+    item = expert_item(expert)
+    key = {name: item.pop(name) for name in ("pk", "sk")}
+    present = sorted(name for name, value in item.items() if value is not None)
+    absent = sorted(name for name, value in item.items() if value is None)
+    names = {f"#a{i}": name for i, name in enumerate(present)}
+    update = "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(present)))
+    if absent:
+        names.update({f"#r{i}": name for i, name in enumerate(absent)})
+        update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(absent)))
+    return {
+        "Key": to_item(key),
+        "UpdateExpression": update,
+        "ExpressionAttributeNames": names,
+        "ExpressionAttributeValues": values(
+            **{f"a{i}": item[name] for i, name in enumerate(present)}
+        ),
+    }
+
+
 class RosterStore:
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
@@ -51,26 +73,37 @@ class RosterStore:
 
     def put(self, expert: Expert) -> None:
         """Create or replace the profile; `open_cases` and `last_asked_at` stay as they are."""
-        item = expert_item(expert)
-        key = {name: item.pop(name) for name in ("pk", "sk")}
-        present = sorted(name for name, value in item.items() if value is not None)
-        absent = sorted(name for name, value in item.items() if value is None)
-        names = {f"#a{i}": name for i, name in enumerate(present)}
-        update = "SET " + ", ".join(f"#a{i} = :a{i}" for i in range(len(present)))
-        if absent:
-            names.update({f"#r{i}": name for i, name in enumerate(absent)})
-            update += " REMOVE " + ", ".join(f"#r{i}" for i in range(len(absent)))
         try:
-            self._client.update_item(
-                TableName=self._table,
-                Key=to_item(key),
-                UpdateExpression=update,
-                ExpressionAttributeNames=names,
-                ExpressionAttributeValues=values(
-                    **{f"a{i}": item[name] for i, name in enumerate(present)}
-                ),
+            self._client.update_item(TableName=self._table, **_profile_update(expert))
+        except ClientError as exc:
+            raise_if_busy(exc)
+            raise
+
+    def save(
+        self, expert: Expert, *, create: bool, audit: dict[str, Any], audit_expires: int
+    ) -> None:
+        """Create (id must be new) or update (id must exist) a profile and audit it, in one transaction.
+
+        Like `put`, it leaves `open_cases` and `last_asked_at` as they are.
+        Raises AlreadyExists / NotFound (nothing written) or StoreBusy.
+        """
+        update = _profile_update(expert)
+        update["ConditionExpression"] = (
+            "attribute_not_exists(pk)" if create else "attribute_exists(pk)"
+        )
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {"Update": {"TableName": self._table, **update}},
+                    audit_put(self._table, audit, audit_expires),
+                ]
             )
         except ClientError as exc:
+            if error_code(exc) == "TransactionCanceledException":
+                reasons = exc.response.get("CancellationReasons") or []
+                if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
+                    raise (AlreadyExists() if create else NotFound("expert")) from exc
+                raise StoreBusy("cancelled") from exc
             raise_if_busy(exc)
             raise
 

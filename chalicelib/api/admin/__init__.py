@@ -1,0 +1,1 @@
+"""The admin API under /admin: roster, staff, taxonomy, cases, reports, personal data."""

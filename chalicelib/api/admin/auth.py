@@ -1,0 +1,173 @@
+"""Admin authentication: the built-in authorizer, the role check in every view, the route registry.
+
+Every /admin route is declared through `admin_route`, which attaches the
+authorizer (API Gateway refuses a request without a valid token before the
+API function runs: 401 with no header, 403 with a bad, revoked or expired
+token, or a route outside the token's role) and checks the role again in the
+view (defence in depth: a policy mistake in one is caught by the other). It
+also records the route's request and response models for /openapi.json.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Any
+
+from chalice.app import AuthRequest, AuthResponse, AuthRoute, Blueprint, Request, Response
+from pydantic import BaseModel, ValidationError
+
+from chalicelib import deps
+from chalicelib.api.errors import json_errors, json_response
+from chalicelib.domain import admin
+from chalicelib.errors import FieldError, InvalidAdminInput, MalformedBody, RoleForbidden
+
+bp = Blueprint(__name__)
+
+# API Gateway caches an authorizer's answer per token: a revoked token keeps
+# working for at most this long.
+AUTH_CACHE_SECONDS = 60
+MAX_ADMIN_BODY = 1_048_576  # a CSV roster of a few hundred rows fits easily
+
+
+@bp.authorizer(ttl_seconds=AUTH_CACHE_SECONDS)
+def admin_auth(auth_request: AuthRequest) -> AuthResponse:
+    """Who holds this bearer token, and which /admin routes that role may call."""
+    deny = AuthResponse(routes=[], principal_id="anonymous")
+    token = admin.token_from_header(auth_request.token)
+    if token is None:
+        return deny
+    record = deps.admin_store().get_token(admin.token_digest(token))
+    if record is None or not admin.token_usable(record, int(deps.now().timestamp())):
+        return deny
+    role = str(record["role"])
+    return AuthResponse(
+        routes=[AuthRoute(path, [method]) for method, path in admin.routes_for(role)],
+        principal_id=str(record["token_id"]),
+        context={
+            "role": role,
+            "actor": str(record.get("actor") or record["token_id"]),
+            "token_id": str(record["token_id"]),
+        },
+    )
+
+
+@dataclass(frozen=True)
+class RouteDoc:
+    """What /openapi.json says about one admin route."""
+
+    path: str
+    method: str
+    role: admin.Role
+    summary: str
+    body: type[BaseModel] | None
+    response: type[BaseModel] | None
+    query: type[BaseModel] | None
+    content_type: str
+
+
+ROUTES: list[RouteDoc] = []
+
+
+def actor_of(request: Request) -> admin.Actor:
+    context = request.context or {}
+    auth = context.get("authorizer") or {}
+    role = auth.get("role")
+    if role not in admin.ROLES:
+        raise RoleForbidden()
+    return admin.Actor(
+        role=str(role),
+        actor=str(auth.get("actor") or ""),
+        token_id=str(auth.get("token_id") or ""),
+        request_id=str(context.get("requestId") or uuid.uuid4().hex),
+    )
+
+
+def require(request: Request, needed: admin.Role) -> admin.Actor:
+    actor = actor_of(request)
+    if not admin.allows(actor.role, needed):
+        raise RoleForbidden()
+    return actor
+
+
+ADMIN_HEADERS = {"Cache-Control": "no-store", "X-Content-Type-Options": "nosniff"}
+
+
+def ok(body: Any, status: int = 200) -> Response:
+    return json_response(json.dumps(body, ensure_ascii=False, default=str), status, ADMIN_HEADERS)
+
+
+def field_errors(exc: ValidationError) -> InvalidAdminInput:
+    """Pydantic errors as field errors, never echoing the submitted value."""
+    found = []
+    for error in exc.errors():
+        loc = tuple(error.get("loc") or ())
+        name = ".".join(str(part) for part in loc) or "body"
+        found.append(
+            FieldError(
+                field=name,
+                code=str(error.get("type", "invalid")),
+                message=f"「{name}」の値が正しくありません。",
+                message_en=str(error.get("msg", "Invalid value")),
+                loc=loc,
+            )
+        )
+    return InvalidAdminInput(found)
+
+
+def parse_body(request: Request, model: type[BaseModel]) -> Any:
+    raw = request.raw_body or b""
+    if len(raw) > MAX_ADMIN_BODY:
+        raise MalformedBody()
+    try:
+        data = json.loads(raw.decode("utf-8") if isinstance(raw, bytes) else raw)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        raise MalformedBody() from None
+    if not isinstance(data, dict):
+        raise MalformedBody()
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        raise field_errors(exc) from None
+
+
+def parse_query(request: Request, model: type[BaseModel]) -> Any:
+    params = dict(request.query_params or {})
+    try:
+        return model.model_validate(params)
+    except ValidationError as exc:
+        raise field_errors(exc) from None
+
+
+def admin_route(
+    blueprint: Blueprint,
+    path: str,
+    *,
+    method: str,
+    role: admin.Role,
+    summary: str,
+    body: type[BaseModel] | None = None,
+    response: type[BaseModel] | None = None,
+    query: type[BaseModel] | None = None,
+    content_types: list[str] | None = None,
+) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
+    """Declare an /admin route: authorizer, role check, JSON errors, OpenAPI record."""
+    if not path.startswith("/admin/"):
+        raise ValueError(f"admin routes live under /admin: {path}")
+    types = content_types or ["application/json"]
+    ROUTES.append(RouteDoc(path, method.lower(), role, summary, body, response, query, types[0]))
+
+    def decorate(view: Callable[..., Response]) -> Callable[..., Response]:
+        @functools.wraps(view)
+        @json_errors()
+        def checked(*args: Any, **kwargs: Any) -> Response:
+            actor = require(blueprint.current_request, role)
+            return view(actor, *args, **kwargs)
+
+        blueprint.route(path, methods=[method], authorizer=admin_auth, content_types=types)(checked)
+        return view
+
+    return decorate

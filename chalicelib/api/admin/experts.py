@@ -1,0 +1,160 @@
+"""/admin/experts: the roster of advisors and partner companies (admins edit, staff read)."""
+
+from __future__ import annotations
+
+from chalice.app import Blueprint, Response
+
+from chalicelib import deps
+from chalicelib.api.admin.auth import admin_route, ok, parse_body, parse_query
+from chalicelib.api.admin.schemas import (
+    Changed,
+    ExpertFilters,
+    ExpertIn,
+    ExpertList,
+    ExpertOut,
+)
+from chalicelib.config import get_deployment, get_settings
+from chalicelib.domain.admin import Actor
+from chalicelib.domain.roster import Expert
+from chalicelib.errors import NotFound
+from chalicelib.services import roster_admin
+
+bp = Blueprint(__name__)
+
+
+def _known_ids() -> tuple[list[str], list[str], list[str]]:
+    deployment = get_deployment()
+    return (
+        list(deployment.categories),
+        list(deployment.support_types),
+        list(deployment.municipalities),
+    )
+
+
+def _validated(expert: Expert) -> Expert:
+    roster_admin.check_references(expert, *_known_ids())
+    return Expert.model_validate(expert.model_dump())
+
+
+def _with_load(experts: list[Expert]) -> list[ExpertOut]:
+    store = deps.roster_store()
+    ids = [expert.expert_id for expert in experts]
+    load = store.load_of(ids) if ids else {}
+    asked = store.last_asked(ids) if ids else {}
+    return [
+        ExpertOut(
+            expert=expert,
+            open_cases=load.get(expert.expert_id, 0),
+            last_asked_at=asked.get(expert.expert_id),
+        )
+        for expert in experts
+    ]
+
+
+def _matches(expert: Expert, filters: ExpertFilters) -> bool:
+    if filters.kind and expert.kind != filters.kind:
+        return False
+    if filters.category and filters.category not in expert.categories:
+        return False
+    if filters.support_type and filters.support_type not in expert.support_types:
+        return False
+    if filters.area and expert.areas and filters.area not in expert.areas:
+        return False
+    return filters.active == "all" or expert.active == (filters.active == "true")
+
+
+@admin_route(
+    bp,
+    "/admin/experts",
+    method="GET",
+    role="staff",
+    summary="List experts (filters: kind, category, support_type, area, active)",
+    query=ExpertFilters,
+    response=ExpertList,
+)
+def list_experts(actor: Actor) -> Response:
+    filters: ExpertFilters = parse_query(bp.current_request, ExpertFilters)
+    experts = [e for e in deps.roster_store().list_all() if _matches(e, filters)]
+    rows = _with_load(experts)
+    return ok(ExpertList(experts=rows, count=len(rows)).model_dump(mode="json"))
+
+
+@admin_route(
+    bp,
+    "/admin/experts",
+    method="POST",
+    role="admin",
+    summary="Register an expert",
+    body=ExpertIn,
+    response=ExpertOut,
+)
+def create_expert(actor: Actor) -> Response:
+    expert = _validated(parse_body(bp.current_request, ExpertIn))
+    roster_admin.save_expert(
+        deps.roster_store(), actor, expert, create=True, now=deps.now(), settings=get_settings()
+    )
+    return ok(ExpertOut(expert=expert).model_dump(mode="json"), status=201)
+
+
+@admin_route(
+    bp,
+    "/admin/experts/{expert_id}",
+    method="GET",
+    role="staff",
+    summary="One expert with current load",
+    response=ExpertOut,
+)
+def read_expert(actor: Actor, expert_id: str) -> Response:
+    expert = deps.roster_store().get(expert_id)
+    if expert is None:
+        raise NotFound("expert")
+    return ok(_with_load([expert])[0].model_dump(mode="json"))
+
+
+@admin_route(
+    bp,
+    "/admin/experts/{expert_id}",
+    method="PUT",
+    role="admin",
+    summary="Replace an expert's profile (load and history are kept)",
+    body=ExpertIn,
+    response=Changed,
+)
+def update_expert(actor: Actor, expert_id: str) -> Response:
+    expert = _validated(parse_body(bp.current_request, ExpertIn))
+    if expert.expert_id != expert_id:
+        raise NotFound("expert")
+    changed = roster_admin.save_expert(
+        deps.roster_store(), actor, expert, create=False, now=deps.now(), settings=get_settings()
+    )
+    return ok(Changed(changed=changed).model_dump())
+
+
+@admin_route(
+    bp,
+    "/admin/experts/{expert_id}/deactivate",
+    method="POST",
+    role="admin",
+    summary="Deactivate an expert (never deleted: cases keep the reference)",
+    response=ExpertOut,
+)
+def deactivate_expert(actor: Actor, expert_id: str) -> Response:
+    expert = roster_admin.set_active(
+        deps.roster_store(), actor, expert_id, False, now=deps.now(), settings=get_settings()
+    )
+    return ok(ExpertOut(expert=expert).model_dump(mode="json"))
+
+
+@admin_route(
+    bp,
+    "/admin/experts/{expert_id}/activate",
+    method="POST",
+    role="admin",
+    summary="Reactivate an expert",
+    response=ExpertOut,
+)
+def activate_expert(actor: Actor, expert_id: str) -> Response:
+    expert = roster_admin.set_active(
+        deps.roster_store(), actor, expert_id, True, now=deps.now(), settings=get_settings()
+    )
+    return ok(ExpertOut(expert=expert).model_dump(mode="json"))

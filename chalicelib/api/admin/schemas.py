@@ -1,0 +1,113 @@
+"""Request and response models of the admin API (the source of /openapi.json's admin part)."""
+
+from __future__ import annotations
+
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from chalicelib.domain.roster import Expert, ExpertKind
+
+ExpertId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+
+
+class ExpertIn(Expert):
+    """An expert as an admin sends it (unknown fields refused; the roster's shape otherwise)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    expert_id: ExpertId
+
+
+class ExpertOut(BaseModel):
+    expert: Expert
+    open_cases: int = 0
+    last_asked_at: str | None = None
+
+
+class ExpertList(BaseModel):
+    experts: list[ExpertOut]
+    count: int
+
+
+class ExpertFilters(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    kind: ExpertKind | None = None
+    category: Annotated[str | None, Field(max_length=64)] = None
+    support_type: Annotated[str | None, Field(max_length=64)] = None
+    area: Annotated[str | None, Field(max_length=64)] = None
+    active: Literal["true", "false", "all"] = "all"
+
+
+class Changed(BaseModel):
+    changed: list[str]
+
+
+class AuditRecord(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    audit_id: str
+    at: str
+    actor: str
+    role: str
+    token_id: str
+    request_id: str
+    action: str
+    target_type: str
+    target_id: str
+    fields: list[str]
+
+
+class AuditPage(BaseModel):
+    records: list[AuditRecord]
+    next: str | None = None
+
+
+class AuditQuery(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    month: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
+    start: Annotated[str | None, Field(max_length=80)] = None
+    limit: Annotated[int, Field(ge=1, le=500)] = 100
+
+
+class AuditOf(BaseModel):
+    records: list[AuditRecord]
+
+
+class Me(BaseModel):
+    actor: str
+    role: str
+    token_id: str
+
+
+class TokenIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    role: Literal["admin", "staff"]
+    actor: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
+    valid_days: Annotated[int, Field(ge=1, le=730)] = 365
+
+
+class TokenIssued(BaseModel):
+    token: str
+    token_id: str
+    role: str
+    actor: str
+    valid_until: int
+
+
+class TokenRecord(BaseModel):
+    model_config = ConfigDict(extra="allow")
+
+    token_id: str
+    role: str
+    actor: str
+    created_at: str
+    valid_until: int | None = None
+    revoked_at: str | None = None
+
+
+class TokenList(BaseModel):
+    tokens: list[TokenRecord]

@@ -1,0 +1,43 @@
+"""Admin tokens for route tests: stored as digests through the same code the CLI uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from chalicelib import deps
+from chalicelib.services.access import bootstrap_token
+
+ADMIN_TOKEN = "dxd_0a0a0a0a_" + "A" * 43
+STAFF_TOKEN = "dxd_0b0b0b0b_" + "B" * 43
+
+
+def bearer(token: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
+
+
+@pytest.fixture
+def admin_headers(aws: dict[str, Any]) -> dict[str, str]:
+    bootstrap_token(
+        deps.admin_store(),
+        ADMIN_TOKEN,
+        role="admin",
+        actor="管理者A",
+        now=deps.now(),
+        audit_expires=2**31,
+    )
+    return bearer(ADMIN_TOKEN)
+
+
+@pytest.fixture
+def staff_headers(aws: dict[str, Any]) -> dict[str, str]:
+    bootstrap_token(
+        deps.admin_store(),
+        STAFF_TOKEN,
+        role="staff",
+        actor="職員A",
+        now=deps.now(),
+        audit_expires=2**31,
+    )
+    return bearer(STAFF_TOKEN)
