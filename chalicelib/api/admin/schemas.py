@@ -8,30 +8,38 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.domain.roster import Expert, ExpertKind
 
+
+class AdminModel(BaseModel):
+    """Admin models build their validators on first use: the public intake's cold start
+    should not pay for the admin API's schemas."""
+
+    model_config = ConfigDict(defer_build=True)
+
+
 ExpertId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
 
 
 class ExpertIn(Expert):
     """An expert as an admin sends it (unknown fields refused; the roster's shape otherwise)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     expert_id: ExpertId
 
 
-class ExpertOut(BaseModel):
+class ExpertOut(AdminModel):
     expert: Expert
     open_cases: int = 0
     last_asked_at: str | None = None
 
 
-class ExpertList(BaseModel):
+class ExpertList(AdminModel):
     experts: list[ExpertOut]
     count: int
 
 
-class ExpertFilters(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class ExpertFilters(AdminModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     kind: ExpertKind | None = None
     category: Annotated[str | None, Field(max_length=64)] = None
@@ -40,12 +48,12 @@ class ExpertFilters(BaseModel):
     active: Literal["true", "false", "all"] = "all"
 
 
-class Changed(BaseModel):
+class Changed(AdminModel):
     changed: list[str]
 
 
-class AuditRecord(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class AuditRecord(AdminModel):
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     audit_id: str
     at: str
@@ -59,38 +67,38 @@ class AuditRecord(BaseModel):
     fields: list[str]
 
 
-class AuditPage(BaseModel):
+class AuditPage(AdminModel):
     records: list[AuditRecord]
     next: str | None = None
 
 
-class AuditQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class AuditQuery(AdminModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     month: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
     start: Annotated[str | None, Field(max_length=80)] = None
     limit: Annotated[int, Field(ge=1, le=500)] = 100
 
 
-class AuditOf(BaseModel):
+class AuditOf(AdminModel):
     records: list[AuditRecord]
 
 
-class Me(BaseModel):
+class Me(AdminModel):
     actor: str
     role: str
     token_id: str
 
 
-class TokenIn(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+class TokenIn(AdminModel):
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     role: Literal["admin", "staff"]
     actor: Annotated[str, Field(min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$")]
     valid_days: Annotated[int, Field(ge=1, le=730)] = 365
 
 
-class TokenIssued(BaseModel):
+class TokenIssued(AdminModel):
     token: str
     token_id: str
     role: str
@@ -98,8 +106,8 @@ class TokenIssued(BaseModel):
     valid_until: int
 
 
-class TokenRecord(BaseModel):
-    model_config = ConfigDict(extra="allow")
+class TokenRecord(AdminModel):
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     token_id: str
     role: str
@@ -109,5 +117,5 @@ class TokenRecord(BaseModel):
     revoked_at: str | None = None
 
 
-class TokenList(BaseModel):
+class TokenList(AdminModel):
     tokens: list[TokenRecord]
