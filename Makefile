@@ -9,7 +9,7 @@ PORT   ?= 8000
 STAGE  ?= prod
 OUT    ?= build
 
-.PHONY: dev test lint typecheck unit bench package clean
+.PHONY: dev test lint typecheck unit bench loadtest package clean
 
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -36,6 +36,10 @@ typecheck: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python -m tests.bench.bench_intake
 
+## 200 concurrent submissions against the local stack (LOAD_FULL changes it); prints the figures.
+loadtest: $(STAMP)
+	LOADTEST=1 $(BIN)/python -m pytest tests/load -q -s -k full_load
+
 ## The deployable SAM template and zip in build/ (offline but for PyPI wheels).
 package: $(STAMP)
 	rm -rf $(OUT) chalicelib/templates
@@ -43,6 +47,37 @@ package: $(STAMP)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-ap-northeast-1} $(BIN)/chalice package \
 	  --stage $(STAGE) --merge-template infra/resources.yaml $(OUT); \
 	  status=$$?; rm -rf chalicelib/templates; exit $$status
+
+## Deploy STAGE as the stack dx-desk-$(STAGE): package, upload, create or update.
+## Needs AWS credentials and an S3 bucket for the artefacts; the first deploy
+## also needs PUBLIC_BASE_URL and REPLY_DOMAIN (infra/DEPLOY.md). Later deploys
+## keep the stack's parameter values unless given again (or in PARAMS).
+STACK          ?= dx-desk-$(STAGE)
+DEPLOY_REGION  ?= $(or $(AWS_REGION),$(AWS_DEFAULT_REGION),ap-northeast-1)
+DEPLOY_BUCKET  ?= CHANGE-ME-artifact-bucket
+DEPLOY_PARAMS   = Stage=$(STAGE) \
+  $(if $(PUBLIC_BASE_URL),PublicBaseUrl=$(PUBLIC_BASE_URL)) \
+  $(if $(REPLY_DOMAIN),ReplyDomain=$(REPLY_DOMAIN)) \
+  $(if $(INBOUND_REGION),InboundRegion=$(INBOUND_REGION)) \
+  $(PARAMS)
+
+.PHONY: deploy deploy-settings
+deploy: export AWS_DEFAULT_REGION := $(DEPLOY_REGION)
+deploy: deploy-settings package
+	aws cloudformation package --region $(DEPLOY_REGION) \
+	  --template-file $(OUT)/sam.yaml --output-template-file $(OUT)/packaged.yaml \
+	  --s3-bucket $(DEPLOY_BUCKET) --s3-prefix $(STACK)
+	aws cloudformation deploy --region $(DEPLOY_REGION) \
+	  --template-file $(OUT)/packaged.yaml --stack-name $(STACK) \
+	  --capabilities CAPABILITY_IAM CAPABILITY_AUTO_EXPAND --no-fail-on-empty-changeset \
+	  --tags app=dx-desk stage=$(STAGE) \
+	  --parameter-overrides $(strip $(DEPLOY_PARAMS))
+	aws cloudformation describe-stacks --region $(DEPLOY_REGION) --stack-name $(STACK) \
+	  --query "Stacks[0].Outputs[].[OutputKey,OutputValue]" --output table
+
+deploy-settings:
+	@test "$(DEPLOY_BUCKET)" != CHANGE-ME-artifact-bucket || \
+	  { echo "make deploy: set DEPLOY_BUCKET to the artefact bucket (infra/DEPLOY.md)"; exit 2; }
 
 clean:
 	rm -rf $(VENV) build .pytest_cache .mypy_cache .ruff_cache chalicelib/templates

@@ -7,25 +7,41 @@ from chalice.app import Chalice
 from chalicelib.api.actions import bp as actions_bp
 from chalicelib.api.admin.access import bp as admin_access_bp
 from chalicelib.api.admin.auth import bp as admin_auth_bp
+from chalicelib.api.admin.cases import bp as admin_cases_bp
 from chalicelib.api.admin.experts import bp as admin_experts_bp
+from chalicelib.api.admin.privacy import bp as admin_privacy_bp
+from chalicelib.api.admin.reports import bp as admin_reports_bp
+from chalicelib.api.admin.roster_csv import bp as admin_roster_csv_bp
+from chalicelib.api.admin.staff import bp as admin_staff_bp
+from chalicelib.api.admin.taxonomy import bp as admin_taxonomy_bp
 from chalicelib.api.form import bp as form_bp
 from chalicelib.api.health import bp as health_bp
 from chalicelib.api.intake import bp as intake_bp
+from chalicelib.api.openapi import bp as openapi_bp
 from chalicelib.jobs.inbound import bp as inbound_jobs_bp
 from chalicelib.jobs.outbox import bp as outbox_jobs_bp
 from chalicelib.jobs.schedules import bp as schedule_jobs_bp
+from chalicelib.jobs.ses_events import bp as ses_events_bp
 
 app = Chalice(app_name="dx-desk")
 app.register_blueprint(health_bp)
 app.register_blueprint(intake_bp)
+app.register_blueprint(openapi_bp)
 app.register_blueprint(form_bp)
 app.register_blueprint(actions_bp)
 app.register_blueprint(admin_auth_bp)
 app.register_blueprint(admin_access_bp)
 app.register_blueprint(admin_experts_bp)
+app.register_blueprint(admin_privacy_bp)
+app.register_blueprint(admin_staff_bp)
+app.register_blueprint(admin_taxonomy_bp)
+app.register_blueprint(admin_roster_csv_bp)
+app.register_blueprint(admin_cases_bp)
+app.register_blueprint(admin_reports_bp)
 app.register_blueprint(outbox_jobs_bp)
 app.register_blueprint(inbound_jobs_bp)
 app.register_blueprint(schedule_jobs_bp)
+app.register_blueprint(ses_events_bp)
 
 # Lambda's root logger stops at WARNING; the desk's own modules log ids at INFO.
 logging.getLogger("chalicelib").setLevel(logging.INFO)

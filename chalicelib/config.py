@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+import threading
+import time
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from chalicelib.domain.retention import RetentionPolicy
 from chalicelib.errors import ConfigError
 
 DEFAULT_DEPLOYMENT_FILE = Path(__file__).with_name("data") / "deployment.json"
@@ -29,6 +32,9 @@ _ENV: dict[str, str | None] = {
     "RATE_LIMIT_PER_HOUR": "20",
     "CASE_RETENTION_DAYS": "1825",
     "MAIL_RETENTION_DAYS": "400",
+    "STATISTICS_RETENTION_DAYS": "3650",
+    "REFERENCE_RETENTION_DAYS": "3650",
+    "UNDELIVERABLE_RETENTION_DAYS": "365",
     "AUDIT_RETENTION_DAYS": "2555",
     "SES_CONFIGURATION_SET": "",
     "DEPLOYMENT_FILE": "",
@@ -36,6 +42,11 @@ _ENV: dict[str, str | None] = {
     "FORM_MIN_SECONDS": "3",
     "FORM_MAX_AGE_SECONDS": "86400",
     "LINK_SIGNING_KEYS": "",
+    # In AWS the signing keys live in SSM Parameter Store (SecureString), not in
+    # the environment: these name the parameters, read lazily and cached.
+    "FORM_SIGNING_KEYS_PARAM": "",
+    "LINK_SIGNING_KEYS_PARAM": "",
+    "SECRETS_CACHE_SECONDS": "300",
     "ACTION_LINK_TTL_DAYS": "14",
     "PUBLIC_BASE_URL": "",
     "MAIL_REPLY_DOMAIN": "",
@@ -44,6 +55,7 @@ _ENV: dict[str, str | None] = {
     "MAX_SESSIONS": "3",
     "REMINDER_IDLE_BUSINESS_DAYS": "3",
     "DESK_MANAGER_TO": "",
+    "DIRECTORY_CACHE_SECONDS": "60",
 }
 
 
@@ -62,6 +74,9 @@ class Settings:
     rate_limit_per_hour: int
     case_retention_days: int
     mail_retention_days: int
+    statistics_retention_days: int
+    reference_retention_days: int
+    undeliverable_retention_days: int
     audit_retention_days: int
     ses_configuration_set: str
     deployment_file: Path
@@ -69,6 +84,9 @@ class Settings:
     form_min_seconds: int
     form_max_age_seconds: int
     link_signing_keys: tuple[tuple[str, bytes], ...]
+    form_signing_keys_param: str
+    link_signing_keys_param: str
+    secrets_cache_seconds: int
     action_link_ttl_days: int
     public_base_url: str
     mail_reply_domain: str
@@ -77,18 +95,43 @@ class Settings:
     max_sessions: int
     reminder_idle_business_days: int
     desk_manager_to: tuple[str, ...]
+    directory_cache_seconds: int
 
     def form_keys(self) -> tuple[str, dict[str, bytes]]:
         """The current key id and every accepted key; fails fast when none is configured."""
-        if not self.form_signing_keys:
-            raise ConfigError("missing settings: FORM_SIGNING_KEYS")
-        return self.form_signing_keys[0][0], dict(self.form_signing_keys)
+        keys = self._keys("FORM_SIGNING_KEYS", self.form_signing_keys, self.form_signing_keys_param)
+        return keys[0][0], dict(keys)
 
     def link_keys(self) -> tuple[str, dict[str, bytes]]:
         """The current key id and every accepted key for action links in mail."""
-        if not self.link_signing_keys:
-            raise ConfigError("missing settings: LINK_SIGNING_KEYS")
-        return self.link_signing_keys[0][0], dict(self.link_signing_keys)
+        keys = self._keys("LINK_SIGNING_KEYS", self.link_signing_keys, self.link_signing_keys_param)
+        return keys[0][0], dict(keys)
+
+    def _keys(
+        self, name: str, inline: tuple[tuple[str, bytes], ...], parameter: str
+    ) -> tuple[tuple[str, bytes], ...]:
+        # The environment value (local stage, tests) or, in AWS, the SSM
+        # parameter: fetched on first use, so requests that sign nothing never
+        # wait for SSM, and re-read after SECRETS_CACHE_SECONDS (rotation).
+        if inline:
+            return inline
+        if parameter:
+            value = _parameters.get(parameter, self.secrets_cache_seconds)
+            keys = _signing_keys(f"{name}_PARAM ({parameter})", value)
+            if keys:
+                return keys
+            raise ConfigError(f"{name}_PARAM: parameter {parameter} holds no key")
+        raise ConfigError(f"missing settings: {name} (or {name}_PARAM)")
+
+    def retention(self) -> RetentionPolicy:
+        """The retention periods the stores stamp on what they write (README "Retention")."""
+        return RetentionPolicy(
+            case_days=self.case_retention_days,
+            mail_days=self.mail_retention_days,
+            statistics_days=self.statistics_retention_days,
+            reference_days=self.reference_retention_days,
+            undeliverable_days=self.undeliverable_retention_days,
+        )
 
     def base_url(self) -> str:
         """Where links in mail point (the API's public address)."""
@@ -106,6 +149,74 @@ def _signing_keys(name: str, value: str) -> tuple[tuple[str, bytes], ...]:
             raise ConfigError(f"{name}: each entry is id:secret, secret 16+ characters")
         keys.append((key_id, secret.encode("utf-8")))
     return tuple(keys)
+
+
+def _parameter_name(name: str, values: Mapping[str, str]) -> str:
+    """The SSM parameter holding setting `name`; the plain value and a parameter exclude each other."""
+    parameter = values[f"{name}_PARAM"]
+    if parameter and values[name]:
+        raise ConfigError(f"set {name} or {name}_PARAM, not both")
+    if parameter and not parameter.startswith("/"):
+        raise ConfigError(f"{name}_PARAM must be a full parameter name starting with /")
+    return parameter
+
+
+class ParameterUnavailable(ConfigError):
+    """SSM could not answer just now (throttled, unreachable); a later call may succeed."""
+
+
+class ParameterCache:
+    """SSM parameter values, fetched on first use and kept for a bounded time.
+
+    The bound is what lets a rotated key take effect without a redeploy; a
+    refresh that fails for a passing reason keeps the value already held, so a
+    throttled SSM does not turn into failed requests.
+    """
+
+    def __init__(
+        self,
+        fetch: Callable[[str], str],
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self._fetch = fetch
+        self._clock = clock
+        self._values: dict[str, tuple[float, str]] = {}
+        self._lock = threading.Lock()
+
+    def get(self, name: str, max_age_seconds: float) -> str:
+        now = self._clock()
+        with self._lock:
+            held = self._values.get(name)
+        if held is not None and now - held[0] < max_age_seconds:
+            return held[1]
+        try:
+            value = self._fetch(name)
+        except ParameterUnavailable:
+            if held is None:
+                raise
+            return held[1]
+        with self._lock:
+            self._values[name] = (now, value)
+        return value
+
+    def clear(self) -> None:
+        with self._lock:
+            self._values.clear()
+
+
+def _read_parameter(name: str) -> str:
+    # Imported here: deps builds the SSM client and imports this module.
+    from chalicelib import deps
+
+    return deps.read_parameter(name)
+
+
+_parameters = ParameterCache(_read_parameter)
+
+
+def forget_parameters() -> None:
+    """Drop every cached parameter value (tests; the next use fetches again)."""
+    _parameters.clear()
 
 
 def get_settings() -> Settings:
@@ -162,6 +273,15 @@ def _build_settings(env: tuple[tuple[str, str | None], ...]) -> Settings:
         rate_limit_per_hour=_int("RATE_LIMIT_PER_HOUR", values["RATE_LIMIT_PER_HOUR"]),
         case_retention_days=_int("CASE_RETENTION_DAYS", values["CASE_RETENTION_DAYS"]),
         mail_retention_days=_int("MAIL_RETENTION_DAYS", values["MAIL_RETENTION_DAYS"]),
+        statistics_retention_days=_int(
+            "STATISTICS_RETENTION_DAYS", values["STATISTICS_RETENTION_DAYS"]
+        ),
+        reference_retention_days=_int(
+            "REFERENCE_RETENTION_DAYS", values["REFERENCE_RETENTION_DAYS"]
+        ),
+        undeliverable_retention_days=_int(
+            "UNDELIVERABLE_RETENTION_DAYS", values["UNDELIVERABLE_RETENTION_DAYS"]
+        ),
         audit_retention_days=_int("AUDIT_RETENTION_DAYS", values["AUDIT_RETENTION_DAYS"]),
         ses_configuration_set=values["SES_CONFIGURATION_SET"],
         deployment_file=Path(values["DEPLOYMENT_FILE"] or DEFAULT_DEPLOYMENT_FILE),
@@ -169,6 +289,9 @@ def _build_settings(env: tuple[tuple[str, str | None], ...]) -> Settings:
         form_min_seconds=_int("FORM_MIN_SECONDS", values["FORM_MIN_SECONDS"]),
         form_max_age_seconds=_int("FORM_MAX_AGE_SECONDS", values["FORM_MAX_AGE_SECONDS"]),
         link_signing_keys=_signing_keys("LINK_SIGNING_KEYS", values["LINK_SIGNING_KEYS"]),
+        form_signing_keys_param=_parameter_name("FORM_SIGNING_KEYS", values),
+        link_signing_keys_param=_parameter_name("LINK_SIGNING_KEYS", values),
+        secrets_cache_seconds=_int("SECRETS_CACHE_SECONDS", values["SECRETS_CACHE_SECONDS"]),
         action_link_ttl_days=_int("ACTION_LINK_TTL_DAYS", values["ACTION_LINK_TTL_DAYS"]),
         public_base_url=values["PUBLIC_BASE_URL"],
         mail_reply_domain=values["MAIL_REPLY_DOMAIN"],
@@ -180,6 +303,7 @@ def _build_settings(env: tuple[tuple[str, str | None], ...]) -> Settings:
         ),
         # The monthly summary goes to the desk itself unless a manager is named.
         desk_manager_to=_split(values["DESK_MANAGER_TO"]) or _split(values["STAFF_NOTIFY_TO"]),
+        directory_cache_seconds=_int("DIRECTORY_CACHE_SECONDS", values["DIRECTORY_CACHE_SECONDS"]),
     )
 
 
@@ -200,6 +324,16 @@ class Deployment:
     preferred_formats: dict[str, Label]
     privacy_notice_version: str
     expected_contact_business_days: int
+    # Entries an admin deactivated (services/directory.py): still labelled for old
+    # cases and experts, no longer offered on the form or accepted from requesters.
+    inactive_categories: frozenset[str] = frozenset()
+    inactive_support_types: frozenset[str] = frozenset()
+
+    def active_categories(self) -> dict[str, Label]:
+        return {k: v for k, v in self.categories.items() if k not in self.inactive_categories}
+
+    def active_support_types(self) -> dict[str, Label]:
+        return {k: v for k, v in self.support_types.items() if k not in self.inactive_support_types}
 
 
 def get_deployment() -> Deployment:

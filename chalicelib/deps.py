@@ -4,17 +4,23 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import boto3
 from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
 
-from chalicelib.config import get_settings
+from chalicelib.config import ParameterUnavailable, forget_parameters, get_settings
+from chalicelib.errors import ConfigError
 from chalicelib.mail.ses import SesMailer
+from chalicelib.stores.addresses import AddressStore
 from chalicelib.stores.admin import AdminStore
 from chalicelib.stores.cases import CaseStore
 from chalicelib.stores.outbox import OutboxStore
 from chalicelib.stores.roster import RosterStore
+
+if TYPE_CHECKING:
+    from chalicelib.services.directory import Directory, DirectoryCache
 
 
 def now() -> datetime:
@@ -47,12 +53,48 @@ def s3() -> Any:
     return boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 3}))
 
 
+@cache
+def ssm() -> Any:
+    return boto3.client(
+        "ssm",
+        config=Config(
+            retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5
+        ),
+    )
+
+
+# SSM answers that no retry will change: the setting itself is wrong.
+_PARAMETER_MISCONFIGURED = {
+    "ParameterNotFound",
+    "ParameterVersionNotFound",
+    "AccessDeniedException",
+    "InvalidKeyId",
+    "ValidationException",
+}
+
+
+def read_parameter(name: str) -> str:
+    """The decrypted value of one SSM parameter (config.py caches it; never logged)."""
+    try:
+        response = ssm().get_parameter(Name=name, WithDecryption=True)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in _PARAMETER_MISCONFIGURED:
+            raise ConfigError(f"SSM parameter {name}: {code}") from exc
+        raise ParameterUnavailable(f"SSM parameter {name}: {code or 'error'}") from exc
+    except BotoCoreError as exc:
+        raise ParameterUnavailable(f"SSM parameter {name}: {type(exc).__name__}") from exc
+    return str(response["Parameter"]["Value"])
+
+
 def case_store() -> CaseStore:
-    return CaseStore(dynamodb(), get_settings().table_name)
+    settings = get_settings()
+    return CaseStore(dynamodb(), settings.table_name, settings.retention())
 
 
 def roster_store() -> RosterStore:
-    return RosterStore(dynamodb(), get_settings().table_name)
+    settings = get_settings()
+    return RosterStore(dynamodb(), settings.table_name, settings.retention())
 
 
 def admin_store() -> AdminStore:
@@ -60,15 +102,65 @@ def admin_store() -> AdminStore:
 
 
 def outbox_store() -> OutboxStore:
-    return OutboxStore(dynamodb(), get_settings().table_name)
+    settings = get_settings()
+    return OutboxStore(dynamodb(), settings.table_name, settings.retention())
+
+
+def address_store() -> AddressStore:
+    settings = get_settings()
+    return AddressStore(dynamodb(), settings.table_name, settings.retention())
 
 
 def mailer() -> SesMailer:
     return SesMailer(sesv2(), get_settings().ses_configuration_set)
 
 
+# The desk directory (staff list + taxonomy, services/directory.py), one per
+# configuration: read with one Query, then kept for DIRECTORY_CACHE_SECONDS. The
+# first request after a cold start (and one request per period) pays that Query;
+# warm requests read nothing.
+_directories: dict[tuple[Any, ...], DirectoryCache] = {}
+
+
+def directory() -> Directory:
+    """The staff list and taxonomy now in force (cached per process)."""
+    # Imported here: nothing of it is needed until the first request.
+    from chalicelib.config import load_deployment
+    from chalicelib.services.directory import DirectoryCache, load_directory
+
+    settings = get_settings()
+    key = (
+        settings.table_name,
+        settings.staff_notify_to,
+        settings.deployment_file,
+        settings.directory_cache_seconds,
+    )
+    held = _directories.get(key)
+    if held is None:
+
+        def load() -> Directory:
+            return load_directory(
+                AdminStore(dynamodb(), settings.table_name),
+                settings,
+                load_deployment(settings.deployment_file),
+                int(now().timestamp()),
+            )
+
+        held = _directories[key] = DirectoryCache(load, settings.directory_cache_seconds)
+    return held.get()
+
+
+def forget_directory() -> None:
+    """Read the directory again on next use (after an admin edit in this process)."""
+    _directories.clear()
+
+
 def reset() -> None:
     """Forget cached clients (tests, and the dev launcher after it moves endpoints)."""
+    forget_directory()
     dynamodb.cache_clear()
     sesv2.cache_clear()
     s3.cache_clear()
+    ssm.cache_clear()
+    # Values fetched through the old clients go too.
+    forget_parameters()

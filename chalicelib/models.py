@@ -1,7 +1,9 @@
 """Pydantic models: the public intake contract (input) and what the API returns (output).
 
-Validation needs the deployment's lists (municipalities, categories), passed as
-validation context: `ConsultationCreate.model_validate(data, context={"deployment": d})`.
+Validation needs the deployment's lists (municipalities, categories, support
+types), passed as validation context:
+`ConsultationCreate.model_validate(data, context={"deployment": d})`. Categories
+and support types are the current taxonomy's active entries (services/directory.py).
 """
 
 from __future__ import annotations
@@ -27,7 +29,6 @@ from chalicelib.domain.messages import MESSAGES, field_error
 from chalicelib.errors import FieldError, InvalidSubmission
 
 RequesterType = Literal["resident", "business", "municipality", "prefecture", "other"]
-SupportType = Literal["training", "information", "consultation"]
 PreferredFormat = Literal["online", "visit", "either"]
 
 # Length limits (characters, after normalisation).
@@ -128,7 +129,7 @@ class ConsultationCreate(BaseModel):
     email: Email
     phone: Annotated[Phone | None, BeforeValidator(_blank_to_none)] = None
     municipality: ChoiceId
-    support_types: Annotated[list[SupportType], Field(min_length=1, max_length=10)]
+    support_types: Annotated[list[ChoiceId], Field(min_length=1, max_length=10)]
     category: ChoiceId
     message: Message
     preferred_format: PreferredFormat
@@ -145,7 +146,10 @@ class ConsultationCreate(BaseModel):
 
     @field_validator("support_types")
     @classmethod
-    def _unique_support_types(cls, value: list[str]) -> list[str]:
+    def _unique_support_types(cls, value: list[str], info: ValidationInfo) -> list[str]:
+        offered = _deployment(info).active_support_types()
+        if any(item not in offered for item in value):
+            raise PydanticCustomError("invalid_choice", "invalid_choice")
         return list(dict.fromkeys(value))
 
     @field_validator("municipality")
@@ -158,7 +162,7 @@ class ConsultationCreate(BaseModel):
     @field_validator("category")
     @classmethod
     def _known_category(cls, value: str, info: ValidationInfo) -> str:
-        if value not in _deployment(info).categories:
+        if value not in _deployment(info).active_categories():
             raise PydanticCustomError("invalid_choice", "invalid_choice")
         return value
 

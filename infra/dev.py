@@ -10,6 +10,7 @@ import socket
 import sys
 import threading
 from collections.abc import Mapping
+from dataclasses import dataclass
 from pathlib import Path
 from types import FrameType
 from typing import Any
@@ -19,6 +20,8 @@ STAGE = "local"
 REGION = "ap-northeast-1"
 DEFAULT_PORT = 8000
 DRAIN_INTERVAL_SECONDS = 1.0
+# Who the local admin token acts as in audit records.
+LOCAL_ADMIN_ACTOR = "ローカル管理者"
 
 # Filled in only where the environment lacks them.
 FAKE_AWS = {
@@ -139,6 +142,68 @@ def create_resources(environ: Mapping[str, str]) -> int:
     return seed(dynamodb, environ["TABLE_NAME"])
 
 
+@dataclass(frozen=True)
+class LocalAdmin:
+    """The dev stack's admin bearer token (only its digest is stored)."""
+
+    token: str
+    from_environment: bool
+
+
+def local_admin_token(environ: Mapping[str, str]) -> LocalAdmin:
+    """LOCAL_ADMIN_TOKEN when set (and acceptable as a bearer token), else a new one."""
+    from chalicelib.domain import admin
+
+    given = environ.get("LOCAL_ADMIN_TOKEN", "")
+    if not given:
+        return LocalAdmin(admin.issue_token().token, from_environment=False)
+    if admin.token_from_header(f"Bearer {given}") != given:
+        raise SystemExit(
+            "LOCAL_ADMIN_TOKEN は空白なしの印字可能な ASCII 16〜256 文字にしてください / "
+            "LOCAL_ADMIN_TOKEN must be 16 to 256 printable ASCII characters without spaces"
+        )
+    return LocalAdmin(given, from_environment=True)
+
+
+def register_local_admin(local: LocalAdmin) -> None:
+    """Store the token's digest with role admin, audited as a bootstrap (as after a deploy)."""
+    from chalicelib import deps
+    from chalicelib.config import get_settings
+    from chalicelib.errors import VersionConflict
+    from chalicelib.services.access import bootstrap_token
+    from chalicelib.services.roster_admin import audit_expiry
+
+    now = deps.now()
+    try:
+        bootstrap_token(
+            deps.admin_store(),
+            local.token,
+            role="admin",
+            actor=LOCAL_ADMIN_ACTOR,
+            now=now,
+            audit_expires=audit_expiry(get_settings(), now),
+        )
+    except VersionConflict:
+        # A persistent local DynamoDB that already holds this token.
+        log.info("管理者トークンは登録済みです / the admin token is registered already")
+
+
+def admin_banner_lines(api: str, local: LocalAdmin) -> list[str]:
+    shown = "$LOCAL_ADMIN_TOKEN" if local.from_environment else local.token
+    source = (
+        "LOCAL_ADMIN_TOKEN の値 / from LOCAL_ADMIN_TOKEN"
+        if local.from_environment
+        else "起動のたびに新規発行 / new at each start (set LOCAL_ADMIN_TOKEN to keep one)"
+    )
+    return [
+        f"  管理API / admin API:                   {api}/admin/me",
+        f"  管理者トークン / admin token:          {shown}",
+        f"                                         {source}",
+        f'  例 / example: curl -H "Authorization: Bearer {shown}" {api}/admin/me',
+        f"  CLI: DX_DESK_URL={api} DX_DESK_TOKEN={shown} dx-desk-admin roster export roster.csv",
+    ]
+
+
 def drain_outbox(stop: threading.Event, interval: float = DRAIN_INTERVAL_SECONDS) -> None:
     """Send due mail every `interval` seconds until `stop` is set (AWS runs it on a schedule)."""
     from chalicelib.jobs.outbox import sweep_once
@@ -167,6 +232,7 @@ def print_banner(
     environ: Mapping[str, str],
     moto_url: str | None,
     mailbox_url: str | None = None,
+    local_admin: LocalAdmin | None = None,
 ) -> None:
     api = f"http://127.0.0.1:{api_port}"
     lines = [
@@ -178,6 +244,8 @@ def print_banner(
     ]
     if mailbox_url:
         lines.append(f"  メールボックス（開発用） / mailbox:    {mailbox_url}/")
+    if local_admin:
+        lines += admin_banner_lines(api, local_admin)
     if moto_url:
         lines += [
             f"  moto ダッシュボード / dashboard:       {moto_url}/moto-api/",
@@ -249,6 +317,7 @@ def main() -> int:
         os.environ.update(build_environment(os.environ, stage_env=stage_env))
         api_port = _port_setting(os.environ, "PORT", DEFAULT_PORT)
         _check_port_free(api_port)
+        local_admin = local_admin_token(os.environ)
         from infra.mailbox import bind_mailbox
 
         # Bound now (served later): a busy port fails before anything starts.
@@ -281,13 +350,14 @@ def main() -> int:
         from chalicelib import deps
 
         deps.reset()
+        register_local_admin(local_admin)
         drain = threading.Thread(
             target=drain_outbox, args=(stop,), name="outbox-drain", daemon=True
         )
         drain.start()
         mailbox.start(moto_url=moto_url)
 
-        print_banner(api_port, os.environ, moto_url, mailbox.url)
+        print_banner(api_port, os.environ, moto_url, mailbox.url, local_admin)
         return run_api(api_port)
     except Shutdown:
         return 0

@@ -10,7 +10,7 @@ from chalice.app import Blueprint, Response
 
 from chalicelib import deps
 from chalicelib.api.http import check_origin, header
-from chalicelib.config import Settings, get_deployment, get_settings
+from chalicelib.config import Settings, get_settings
 from chalicelib.domain import lifecycle
 from chalicelib.domain.actiontoken import TokenProblem, TokenRefused
 from chalicelib.errors import (
@@ -59,10 +59,12 @@ def _render(template: str, status: int, settings: Settings, **context: Any) -> R
         .get_template(f"actions/{template}.html")
         .render(
             desk={"name": settings.desk_name},
-            label=label_lookup(get_deployment()),
+            label=label_lookup(deps.directory().deployment),
             **context,
         )
     )
+    if bp.current_request.method == "HEAD":
+        body = ""  # HEAD answers the headers only (a body breaks HTTP clients)
     return Response(body=body, status_code=status, headers=_headers())
 
 
@@ -115,6 +117,7 @@ def show_action(token: str) -> Response:
             roster=deps.roster_store(),
             settings=settings,
             now=deps.now(),
+            staff=deps.directory().staff,
         )
     except TokenRefused as exc:
         return _refused(exc, settings)
@@ -164,8 +167,9 @@ def do_action(token: str) -> Response:
             store=deps.case_store(),
             roster=deps.roster_store(),
             settings=settings,
-            deployment=get_deployment(),
+            deployment=deps.directory().deployment,
             now=deps.now(),
+            staff=deps.directory().staff,
         )
     except (OriginNotAllowed, BodyTooLarge):
         return _result(
@@ -182,6 +186,7 @@ def do_action(token: str) -> Response:
             roster=deps.roster_store(),
             settings=settings,
             now=deps.now(),
+            staff=deps.directory().staff,
         )
         return _result(
             settings,

@@ -17,7 +17,7 @@ from chalice.app import Blueprint, Response
 from chalicelib import deps
 from chalicelib.api.errors import json_errors, json_response
 from chalicelib.api.http import check_form_token, check_origin, client_id, header
-from chalicelib.config import Deployment, Settings, get_deployment, get_settings
+from chalicelib.config import Deployment, Settings, get_settings
 from chalicelib.domain import formtoken
 from chalicelib.domain.receipt import new_receipt_number
 from chalicelib.errors import (
@@ -45,6 +45,11 @@ STATIC_TYPES = {
 }
 
 
+def _deployment() -> Deployment:
+    """The deployment with the current categories and support types (cached per process)."""
+    return deps.directory().deployment
+
+
 def _page(
     template: str, *, status: int, lang: str, embed: bool, settings: Settings, **context: Any
 ) -> Response:
@@ -57,7 +62,7 @@ def _page(
         lang=lang,
         embed=embed,
         settings=settings,
-        deployment=get_deployment(),
+        deployment=_deployment(),
         **context,
     )
     headers: dict[str, str | list[str]] = dict(security_headers(settings))
@@ -156,7 +161,7 @@ def _confirm_page(
     notice: str = "",
     status: int = 200,
 ) -> Response:
-    deployment = get_deployment()
+    deployment = _deployment()
     return _page(
         "confirm",
         status=status,
@@ -262,7 +267,7 @@ def form_confirm() -> Response:
         return _done_page(settings, lang, embed, new_receipt_number(deps.now()))
     token = control.get(TOKEN) if check.verdict is formtoken.Verdict.OK else None
     try:
-        consultation = parse_consultation(fields, get_deployment())
+        consultation = parse_consultation(fields, _deployment())
     except InvalidSubmission as exc:
         return _input_page(
             settings, lang, embed, values=fields, errors=exc.errors, token=token, status=422
@@ -292,7 +297,7 @@ def form_submit() -> Response:
         log.info("form: discarded a bot-like submission (%s)", check.verdict.value)
         return _done_page(settings, lang, embed, new_receipt_number(deps.now()))
     try:
-        consultation = parse_consultation(fields, get_deployment())
+        consultation = parse_consultation(fields, _deployment())
     except InvalidSubmission as exc:
         return _input_page(
             settings, lang, embed, values=fields, errors=exc.errors, token=token, status=422
@@ -314,10 +319,11 @@ def form_submit() -> Response:
             fields,
             store=deps.case_store(),
             settings=settings,
-            deployment=get_deployment(),
+            deployment=_deployment(),
             now=deps.now(),
             channel="form",
             client_id=client_id(bp.current_request),
+            staff=deps.directory().staff,
         )
     except (RateLimited, StoreBusy) as exc:
         # Nothing was stored; the confirm page comes back with everything kept.
@@ -351,7 +357,7 @@ def form_check() -> Response:
     data = decode_json_object(bp.current_request, settings.max_body_bytes)
     for name in (TOKEN, HONEYPOT):
         data.pop(name, None)
-    parse_consultation(data, get_deployment())
+    parse_consultation(data, _deployment())
     return json_response(json.dumps({"ok": True}), 200, {})
 
 
@@ -360,7 +366,14 @@ def form_static(name: str) -> Response:
     from chalicelib.templating import template_dir
 
     if name not in STATIC_TYPES:
-        return Response(body="", status_code=404)
+        return Response(
+            body="Not found",
+            status_code=404,
+            headers={
+                "Content-Type": "text/plain; charset=utf-8",
+                "X-Content-Type-Options": "nosniff",
+            },
+        )
     path: Path = template_dir() / "static" / name
     return Response(
         body=path.read_text(encoding="utf-8"),

@@ -15,7 +15,7 @@ from chalicelib.api.http import (
     decode_json_object,
     header,
 )
-from chalicelib.config import get_deployment, get_settings
+from chalicelib.config import get_settings
 from chalicelib.domain import formtoken
 from chalicelib.domain.case import STATUS_LABELS, Status
 from chalicelib.domain.receipt import new_receipt_number
@@ -64,15 +64,18 @@ def create_consultation() -> Response:
         0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isascii() and key.isprintable()
     ):
         raise MalformedBody()
+    # Cached per process: a warm request reads nothing here (deps.directory).
+    directory = deps.directory()
     result = submit_consultation(
         data,
         store=deps.case_store(),
         settings=settings,
-        deployment=get_deployment(),
+        deployment=directory.deployment,
         now=deps.now(),
         channel=channel,
         idempotency_key=key,
         client_id=client_id(request),
+        staff=directory.staff,
     )
     log.info(
         "consultation %s %s", result.receipt_number, "replayed" if result.replayed else "stored"

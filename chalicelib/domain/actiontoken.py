@@ -86,7 +86,8 @@ def verify(
 ) -> ActionClaim:
     """The claim a valid token makes; raises TokenRefused naming the problem."""
     parts = token.split(".")
-    if len(parts) != 4 or parts[0] != "a1":
+    # Signed tokens are ASCII; anything else would fail in the MAC, not verify.
+    if len(parts) != 4 or parts[0] != "a1" or not token.isascii():
         raise TokenRefused(TokenProblem.MALFORMED)
     secret = keys.get(parts[1])
     if secret is None or not hmac.compare_digest(parts[3], _mac(secret, ".".join(parts[:3]))):
@@ -101,7 +102,7 @@ def verify(
             expires_at=int(data["e"]),
             unique_id=str(data["u"]),
         )
-    except (ValueError, KeyError, TypeError, binascii.Error):
+    except (ValueError, KeyError, TypeError, OverflowError, binascii.Error):
         raise TokenRefused(TokenProblem.MALFORMED) from None
     if purpose is not None and claim.purpose != purpose:
         raise TokenRefused(TokenProblem.WRONG_PURPOSE)

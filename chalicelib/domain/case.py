@@ -11,7 +11,7 @@ from enum import StrEnum
 from typing import Any
 
 from chalicelib.domain.receipt import JST
-from chalicelib.domain.timefmt import iso
+from chalicelib.domain.timefmt import iso, parse_iso
 from chalicelib.models import ConsultationCreate
 
 
@@ -95,6 +95,117 @@ def counter_increments(case: dict[str, Any]) -> dict[str, int]:
     ]
     names += [f"support_type:{kind}" for kind in case["support_types"]]
     return dict.fromkeys(names, 1)
+
+
+# What a case's later changes count (lifecycle counters), in the month the
+# case was RECEIVED (its `month`), never the month of the change: a month's
+# report follows the cohort of cases submitted in it, so its outcomes and
+# lead times always describe the same cases as its totals and its CSV export
+# (they keep growing while those cases are open).
+OUTCOMES = (Status.CLOSED, Status.REFERRED, Status.WITHDRAWN, Status.SPAM)
+# Lead times, each measured from receipt (created_at) to the milestone:
+# first_contact: the first staff action (taking the case or starting the hearing);
+# matched: an expert accepted (matching → in progress); closed: the case reached 完了.
+LEAD_TIMES = ("first_contact", "matched", "closed")
+# Histogram of lead times in business days: (lowest, highest or None, bucket id).
+LEAD_BUCKETS: tuple[tuple[int, int | None, str], ...] = (
+    (0, 0, "0"),
+    (1, 1, "1"),
+    (2, 2, "2"),
+    (3, 5, "3-5"),
+    (6, 10, "6-10"),
+    (11, None, "11+"),
+)
+# Case attributes stamped when a milestone is reached (first time only).
+MILESTONE_FIELDS = {"first_contact": "first_contact_at", "matched": "matched_at"}
+ENDED_FIELD = "ended_at"
+
+
+def lead_bucket(business_days: int) -> str:
+    for low, high, bucket in LEAD_BUCKETS:
+        if business_days >= low and (high is None or business_days <= high):
+            return bucket
+    return LEAD_BUCKETS[0][2]
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What one change of a case stamps on it and adds to its month's counters."""
+
+    stamps: dict[str, str]
+    counters: dict[str, int]
+
+
+def lead_between(created_at: str, at: str) -> tuple[int, int]:
+    """(seconds, business days) from `created_at` to `at` (stored ISO timestamps)."""
+    # Imported here: jpholiday is not needed on the intake path (cold start).
+    from chalicelib.domain.calendar import business_days_between, jst_date
+
+    start, end = parse_iso(created_at), parse_iso(at)
+    seconds = max(int((end - start).total_seconds()), 0)
+    return seconds, business_days_between(jst_date(start), jst_date(end))
+
+
+def lead_counters(name: str, created_at: str, at: str) -> dict[str, int]:
+    """Sum, count and histogram bucket of one lead time (seconds and business days)."""
+    seconds, business_days = lead_between(created_at, at)
+    return {
+        f"lead:{name}:count": 1,
+        f"lead:{name}:seconds": seconds,
+        f"lead:{name}:business_days": business_days,
+        f"lead:{name}:bucket:{lead_bucket(business_days)}": 1,
+    }
+
+
+def change_tally(before: dict[str, Any], after: dict[str, Any], at: str) -> Tally:
+    """The counters one change moves (state-based, so every path counts alike: link, mail, admin).
+
+    - status:<s> follows each case's current status (one moves from old to new);
+    - outcome:<s> counts a case reaching 完了, 他機関紹介, 取下げ or スパム (once);
+    - category:<id> and support_type:<id> follow the desk's (re)categorisation;
+    - lead times (LEAD_TIMES) are added when their milestone is first reached.
+    """
+    counters: dict[str, int] = {}
+    stamps: dict[str, str] = {}
+
+    def add(name: str, delta: int) -> None:
+        counters[name] = counters.get(name, 0) + delta
+
+    old, new = str(before["status"]), str(after["status"])
+    if old != new:
+        add(f"status:{old}", -1)
+        add(f"status:{new}", 1)
+        if new in OUTCOMES and old not in OUTCOMES:
+            add(f"outcome:{new}", 1)
+            stamps[ENDED_FIELD] = at
+    if before.get("category") != after.get("category"):
+        if before.get("category"):
+            add(f"category:{before['category']}", -1)
+        if after.get("category"):
+            add(f"category:{after['category']}", 1)
+    old_types = set(before.get("support_types") or [])
+    new_types = set(after.get("support_types") or [])
+    for kind in old_types - new_types:
+        add(f"support_type:{kind}", -1)
+    for kind in new_types - old_types:
+        add(f"support_type:{kind}", 1)
+
+    created = str(before.get("created_at") or "")
+    reached = {
+        "first_contact": (bool(after.get("owner")) and not before.get("owner"))
+        or (old == Status.RECEIVED and new == Status.HEARING),
+        "matched": old == Status.MATCHING and new == Status.IN_PROGRESS,
+    }
+    for name, field_name in MILESTONE_FIELDS.items():
+        if reached[name] and not before.get(field_name):
+            stamps[field_name] = at
+            if created:
+                for key, value in lead_counters(name, created, at).items():
+                    add(key, value)
+    if new == Status.CLOSED and old != Status.CLOSED and created:
+        for key, value in lead_counters("closed", created, at).items():
+            add(key, value)
+    return Tally(stamps=stamps, counters={k: v for k, v in counters.items() if v})
 
 
 @dataclass(frozen=True)

@@ -49,6 +49,9 @@ def verify(
 ) -> FormCheck:
     if not token:
         return FormCheck(Verdict.MISSING)
+    if not token.isascii():
+        # Signed tokens are ASCII; anything else would fail in the MAC, not verify.
+        return FormCheck(Verdict.INVALID)
     parts = token.split(".")
     if len(parts) != 5 or parts[0] != "v1" or not parts[2].isdigit():
         return FormCheck(Verdict.INVALID)

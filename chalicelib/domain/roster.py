@@ -38,6 +38,7 @@ from typing import Annotated, Any, Literal, NamedTuple, Protocol
 
 from pydantic import AliasChoices, BaseModel, BeforeValidator, ConfigDict, Field
 
+from chalicelib.domain.taxonomy import ID_PATTERN as TAXONOMY_ID_PATTERN
 from chalicelib.domain.timefmt import parse_iso
 
 UNKNOWN_CATEGORY = "unknown"
@@ -48,7 +49,9 @@ LOCAL = 10
 SPARE_CAPACITY = 10
 
 ExpertKind = Literal["advisor", "partner"]
-SupportTypeId = Literal["training", "information", "consultation"]
+# A support type id of the desk's taxonomy (domain/taxonomy.py); which ids exist is
+# data, checked against the current taxonomy where experts are registered.
+SupportTypeId = Annotated[str, Field(pattern=TAXONOMY_ID_PATTERN)]
 
 
 def _as_list(value: Any) -> Any:

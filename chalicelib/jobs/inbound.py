@@ -49,7 +49,7 @@ def receipts(event: dict[str, Any]) -> list[Any]:
 def inbound_mail(event: dict[str, Any], context: Any) -> dict[str, int]:
     # Imported here, not at module level: the API function never needs them.
     from chalicelib import deps
-    from chalicelib.config import get_deployment, get_settings
+    from chalicelib.config import get_settings
     from chalicelib.services.inbound import MAX_INBOUND_BYTES, ingest_reply
 
     outcomes: dict[str, int] = {}
@@ -57,14 +57,16 @@ def inbound_mail(event: dict[str, Any], context: Any) -> dict[str, int]:
         body = deps.s3().get_object(Bucket=receipt.bucket, Key=receipt.key)["Body"]
         # One byte over the limit is enough to know it is too large.
         raw = body.read(MAX_INBOUND_BYTES + 1)
+        directory = deps.directory()
         outcome = ingest_reply(
             raw,
             receipt,
             store=deps.case_store(),
             settings=get_settings(),
-            deployment=get_deployment(),
+            deployment=directory.deployment,
             now=deps.now(),
             roster=deps.roster_store(),
+            staff=directory.staff,
         )
         outcomes[outcome.kind] = outcomes.get(outcome.kind, 0) + 1
     log.info("inbound: %s", outcomes)

@@ -33,7 +33,7 @@ def outbox_stream(event: dict[str, Any], context: Any) -> dict[str, int]:
     # Imported here, not at module level: the API function never needs the
     # renderer, and Jinja2 would lengthen its cold start.
     from chalicelib import deps
-    from chalicelib.config import get_deployment, get_settings
+    from chalicelib.config import get_settings
     from chalicelib.services.outbox import deliver
 
     outcomes: dict[str, int] = {}
@@ -43,7 +43,7 @@ def outbox_stream(event: dict[str, Any], context: Any) -> dict[str, int]:
             outbox=deps.outbox_store(),
             mailer=deps.mailer(),
             settings=get_settings(),
-            deployment=get_deployment(),
+            deployment=deps.directory().deployment,
             now=deps.now(),
         )
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
@@ -59,14 +59,14 @@ def outbox_sweep(event: Any) -> dict[str, int]:
 
 def sweep_once() -> dict[str, int]:
     from chalicelib import deps
-    from chalicelib.config import get_deployment, get_settings
+    from chalicelib.config import get_settings
     from chalicelib.services.outbox import drain
 
     report = drain(
         outbox=deps.outbox_store(),
         mailer=deps.mailer(),
         settings=get_settings(),
-        deployment=get_deployment(),
+        deployment=deps.directory().deployment,
         now=deps.now(),
     )
     counts = {

@@ -30,13 +30,14 @@ def run_daily(now: datetime | None = None) -> dict[str, int]:
     store = deps.case_store()
     settings = get_settings()
     moment = now or deps.now()
+    staff = deps.directory().staff
     counts: dict[str, int] = {}
     for name, job in (
         ("digest", digest.daily_digest),
         ("reminders", digest.idle_reminders),
         ("summary", digest.monthly_summary),
     ):
-        report = job(store, settings, moment)
+        report = job(store, settings, moment, staff)
         counts[f"{name}_due"] = int(report.due)
         counts[f"{name}_cases"] = report.cases
         counts[f"{name}_enqueued"] = report.enqueued

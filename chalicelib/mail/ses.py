@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from collections.abc import Mapping
 from typing import Any
 
 from botocore.exceptions import (
@@ -28,6 +30,22 @@ TRANSIENT_CODES = frozenset(
 )
 
 
+# SES accepts only these characters in tag values (and at most 256 of them).
+_TAG_UNSAFE = re.compile(r"[^A-Za-z0-9_\-]")
+MAX_TAG_LENGTH = 256
+
+
+def email_tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
+    """SES EmailTags: each value reduced to what SES accepts, so a tag never makes a send fail.
+
+    The configuration set's events carry them back (jobs/ses_events.py).
+    """
+    return [
+        {"Name": name, "Value": _TAG_UNSAFE.sub("_", value)[:MAX_TAG_LENGTH] or "_"}
+        for name, value in tags.items()
+    ]
+
+
 class SesMailer:
     """The SES client must be built without botocore's own retries (deps.sesv2):
     a retry after a read timeout could send the message twice, so every retry
@@ -37,13 +55,13 @@ class SesMailer:
         self._client = client
         self._configuration_set = configuration_set
 
-    def send(self, raw: bytes, *, sender: str, to: list[str], tag: str) -> str:
-        """Send one message; returns SES's message id."""
+    def send(self, raw: bytes, *, sender: str, to: list[str], tags: Mapping[str, str]) -> str:
+        """Send one message, tagged (e.g. receipt_number, message_id); returns SES's message id."""
         kwargs: dict[str, Any] = {
             "FromEmailAddress": sender,
             "Destination": {"ToAddresses": to},
             "Content": {"Raw": {"Data": raw}},
-            "EmailTags": [{"Name": "outbox_id", "Value": tag}],
+            "EmailTags": email_tags(tags),
         }
         if self._configuration_set:
             kwargs["ConfigurationSetName"] = self._configuration_set

@@ -6,6 +6,10 @@ Purposes of the links (bound to case and recipient by the token):
 - `case:ask_expert:<expert id>`: a staff member asks that expert;
 - `expert:accept:<expert id>` / `expert:decline:<expert id>`: the asked
   expert answers (the recipient must be one of the expert's addresses).
+
+`perform` is the action itself (rules, event, mail, expert load, audit, one
+write); the admin API (services/cases_admin.py) calls it too, and
+`rank_experts` is the one ranking behind every suggestion.
 """
 
 from __future__ import annotations
@@ -16,11 +20,13 @@ from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.config import Deployment, Settings
-from chalicelib.domain import actiontoken, lifecycle
+from chalicelib.domain import actiontoken, admin, lifecycle
 from chalicelib.domain.case import OutgoingMessage, Status
-from chalicelib.domain.roster import Expert, suggest
+from chalicelib.domain.roster import Expert, MatchResult, suggest
+from chalicelib.domain.staff import DeskStaff
 from chalicelib.domain.timefmt import iso
 from chalicelib.errors import CaseNotFound, LinkAlreadyUsed, SessionInputInvalid
+from chalicelib.services.directory import desk_staff
 from chalicelib.services.ports import CaseChanges
 
 STAFF = "case"
@@ -55,11 +61,28 @@ class Roster(Protocol):
 
 
 @dataclass(frozen=True)
+class Acting:
+    """Who does which action: from a signed link in mail, or through the admin API."""
+
+    action: lifecycle.Action
+    actor: str  # who the timeline names: the link's address, or the admin token's actor
+    expert_id: str | None = None
+    # Where the actor's own mail goes (the new owner on 担当, the suggestions on
+    # 調整開始, the accepting expert's introduction); None: no mail to the actor.
+    address: str | None = None
+    channel: str = "link"
+
+
+@dataclass(frozen=True)
 class LinkClaim:
     claim: actiontoken.ActionClaim
     action: lifecycle.Action
     actor: str
     expert_id: str | None
+
+    def acting(self) -> Acting:
+        # A link is bound to one address: it names the actor and receives their mail.
+        return Acting(self.action, self.actor, self.expert_id, self.actor, "link")
 
 
 @dataclass(frozen=True)
@@ -120,7 +143,9 @@ def _refused() -> actiontoken.TokenRefused:
     return actiontoken.TokenRefused(actiontoken.TokenProblem.WRONG_PURPOSE)
 
 
-def _read_link(token: str, settings: Settings, now: datetime, roster: Roster) -> LinkClaim:
+def _read_link(
+    token: str, settings: Settings, now: datetime, roster: Roster, staff: DeskStaff
+) -> LinkClaim:
     """The claim, its action and who may use it; raises TokenRefused."""
     _, keys = settings.link_keys()
     claim = actiontoken.verify(token, keys, now=int(now.timestamp()))
@@ -148,18 +173,24 @@ def _read_link(token: str, settings: Settings, now: datetime, roster: Roster) ->
         raise _refused()  # only an expert's own link answers for the expert
     if (action is lifecycle.Action.ASK_EXPERT) != bool(expert_id):
         raise _refused()
-    # Only registered staff act: the recipient must still be on the list.
-    for address in settings.staff_notify_to:
+    # Only registered staff act: the recipient must still be on the list, allowed to act by mail.
+    for address in staff.act_by_email:
         if actiontoken.recipient_id(address, secret) == claim.recipient:
             return LinkClaim(claim, action, address, expert_id or None)
     raise _refused()
 
 
 def describe_link(
-    token: str, *, store: CaseChanges, roster: Roster, settings: Settings, now: datetime
+    token: str,
+    *,
+    store: CaseChanges,
+    roster: Roster,
+    settings: Settings,
+    now: datetime,
+    staff: DeskStaff | None = None,
 ) -> LinkView:
     """Everything the confirmation page shows; changes nothing."""
-    link = _read_link(token, settings, now, roster)
+    link = _read_link(token, settings, now, roster, desk_staff(staff, settings))
     case = store.get_case(link.claim.receipt_number)
     if case is None:
         raise CaseNotFound()
@@ -195,20 +226,34 @@ def _link_spec(
     return spec
 
 
-def _suggestions(
-    case: dict[str, Any], roster: Roster, deployment: Deployment, now: datetime, skip: set[str]
-) -> list[dict[str, Any]]:
+def rank_experts(
+    case: dict[str, Any],
+    roster: Roster,
+    deployment: Deployment,
+    now: datetime,
+    *,
+    skip: set[str],
+    limit: int = SUGGESTIONS,
+) -> MatchResult:
+    """The one ranking every suggestion uses: the staff mail on 調整開始 and after a
+    decline, and the admin API's suggestions (active experts, minus `skip`)."""
     experts = [e for e in roster.list_active() if e.expert_id not in skip]
     ids = [e.expert_id for e in experts]
-    result = suggest(
+    return suggest(
         case,
         experts,
         roster.load_of(ids),
         roster.last_asked(ids),
-        limit=SUGGESTIONS,
+        limit=limit,
         category_labels=deployment.categories,
         now=now,
     )
+
+
+def _suggestions(
+    case: dict[str, Any], roster: Roster, deployment: Deployment, now: datetime, skip: set[str]
+) -> list[dict[str, Any]]:
+    result = rank_experts(case, roster, deployment, now, skip=skip)
     return [
         {
             "expert_id": s.expert_id,
@@ -243,13 +288,13 @@ def matching_mail(
     )
 
 
-def _staff_recipients(case: dict[str, Any], settings: Settings) -> tuple[str, ...]:
+def _staff_recipients(case: dict[str, Any], staff: DeskStaff) -> tuple[str, ...]:
     owner = case.get("owner")
-    return (owner,) if isinstance(owner, str) and owner else settings.staff_notify_to
+    return (owner,) if isinstance(owner, str) and owner else staff.notify_to
 
 
 def _messages(
-    link: LinkClaim,
+    link: Acting,
     case: dict[str, Any],
     written: dict[str, Any],
     *,
@@ -257,11 +302,14 @@ def _messages(
     settings: Settings,
     deployment: Deployment,
     now: datetime,
+    desk: DeskStaff,
 ) -> list[OutgoingMessage]:
     """The mail an action causes (written in the same transaction as the change)."""
     action = link.action
     if action is lifecycle.Action.START_MATCHING:
-        return [matching_mail(written, link.actor, roster=roster, deployment=deployment, now=now)]
+        if not link.address:
+            return []
+        return [matching_mail(written, link.address, roster=roster, deployment=deployment, now=now)]
     if action is lifecycle.Action.ASK_EXPERT and link.expert_id:
         expert = roster.get(link.expert_id)
         if expert is None:
@@ -291,10 +339,11 @@ def _messages(
         expert = roster.get(link.expert_id)
         if expert is None:
             return []
+        expert_address = link.address or expert.contact_emails[0]
         expert_view = {
             "display_name": expert.display_name,
             "organization": expert.organization or "",
-            "email": link.actor,
+            "email": expert_address,
         }
         return [
             OutgoingMessage(
@@ -308,12 +357,12 @@ def _messages(
             ),
             OutgoingMessage(
                 template="intro_expert",
-                to=(link.actor,),
+                to=(expert_address,),
                 context={
                     "case": written,
                     "expert": expert_view,
                     "max_sessions": settings.max_sessions,
-                    "recipient": link.actor,
+                    "recipient": expert_address,
                     "actions": [
                         {
                             "action": lifecycle.Action.RECORD_SESSION.value,
@@ -336,7 +385,7 @@ def _messages(
                         "recipient": address,
                     },
                 )
-                for address in _staff_recipients(written, settings)
+                for address in _staff_recipients(written, desk)
             ],
         ]
     if action is lifecycle.Action.RECORD_SESSION:
@@ -360,13 +409,17 @@ def _messages(
                     "replyable": True,
                 },
             )
-            for address in _staff_recipients(written, settings)
+            for address in _staff_recipients(written, desk)
         ]
         return [
             OutgoingMessage(
                 template="session_recorded",
-                to=(link.actor,),
-                context={**context, "for_staff": False, "recipient": link.actor},
+                to=(link.address or link.actor,),
+                context={
+                    **context,
+                    "for_staff": False,
+                    "recipient": link.address or link.actor,
+                },
             ),
             *staff,
         ]
@@ -395,13 +448,13 @@ def _messages(
                     "replyable": True,
                 },
             )
-            for address in _staff_recipients(written, settings)
+            for address in _staff_recipients(written, desk)
         ]
     return []
 
 
 def _changes(
-    link: LinkClaim,
+    link: Acting,
     case: dict[str, Any],
     outcome: lifecycle.Outcome,
     roster: Roster,
@@ -412,7 +465,7 @@ def _changes(
         changes["status"] = outcome.status.value
     action = link.action
     if action is lifecycle.Action.TAKE:
-        changes["owner"] = link.actor
+        changes["owner"] = link.address or link.actor
     elif action is lifecycle.Action.ASK_EXPERT and link.expert_id:
         expert = roster.get(link.expert_id)
         if expert is None or not expert.active:
@@ -481,18 +534,21 @@ def act_by_link(
     settings: Settings,
     deployment: Deployment,
     now: datetime,
+    staff: DeskStaff | None = None,
 ) -> ActionDone:
     """Do what the link says, once. Raises TokenRefused, CaseNotFound, IllegalTransition,
-    LinkAlreadyUsed (with what the first use did) or VersionConflict (someone else acted)."""
-    link = _read_link(token, settings, now, roster)
+    LinkAlreadyUsed (with what the first use did) or VersionConflict (someone else acted).
+    `staff` is the desk's list (deps.directory(); without it, STAFF_NOTIFY_TO)."""
+    desk = desk_staff(staff, settings)
+    link = _read_link(token, settings, now, roster, desk)
     case = store.get_case(link.claim.receipt_number)
     if case is None:
         raise CaseNotFound()
     used = store.link_use(link.claim.unique_id)
     if used is not None:
         raise LinkAlreadyUsed(used)
-    status = Status(case["status"])
-    outcome = lifecycle.apply(link.action, status)
+    # Refused before the session form is read: a closed case says so, not "bad date".
+    lifecycle.apply(link.action, Status(case["status"]))
     session = None
     if link.action is lifecycle.Action.RECORD_SESSION:
         done_sessions = len(case.get("sessions", []))
@@ -502,42 +558,123 @@ def act_by_link(
             )
         # The version condition of the write keeps two records from both taking the last place.
         session = session_record(form or {}, done_sessions + 1, now)
-    changes = _changes(link, case, outcome, roster, session)
+    return perform(
+        link.acting(),
+        case,
+        note=note,
+        session=session,
+        store=store,
+        roster=roster,
+        settings=settings,
+        deployment=deployment,
+        now=now,
+        staff=desk,
+        link_use={
+            "unique_id": link.claim.unique_id,
+            "action": link.action.value,
+            "actor": link.actor,
+            "at": iso(now),
+            "expires_at": link.claim.expires_at + 86_400,
+        },
+    )
+
+
+# What 完了 / 他機関紹介 may carry: the result, or the body the case was referred to.
+RESULT_ACTIONS = frozenset({lifecycle.Action.CLOSE, lifecycle.Action.REFER})
+MAX_RESULT = 200
+
+
+def perform(
+    acting: Acting,
+    case: dict[str, Any],
+    *,
+    note: str,
+    store: CaseChanges,
+    roster: Roster,
+    settings: Settings,
+    deployment: Deployment,
+    now: datetime,
+    staff: DeskStaff | None = None,
+    session: dict[str, Any] | None = None,
+    result: str = "",
+    link_use: dict[str, Any] | None = None,
+    audit_by: admin.Actor | None = None,
+) -> ActionDone:
+    """Apply one lifecycle action to a case as read: the rules, the timeline event, the mail
+    it causes, the expert's load and (for the admin API) the audit record, in one write.
+
+    Shared by signed links (act_by_link) and the admin API. Raises
+    IllegalTransition, VersionConflict (the case changed since it was read),
+    LinkAlreadyUsed (`link_use` was used meanwhile) or StoreBusy.
+    """
+    desk = desk_staff(staff, settings)
+    status = Status(case["status"])
+    outcome = lifecycle.apply(acting.action, status)
+    changes = _changes(acting, case, outcome, roster, session)
+    result = result.strip()[:MAX_RESULT]
+    if result and acting.action in RESULT_ACTIONS:
+        changes["outcome"] = result
     at = iso(now)
     event: dict[str, Any] = {
         "at": at,
         "event_id": uuid.uuid4().hex[:12],
         "type": "action",
-        "action": link.action.value,
-        "actor": link.actor,
-        "channel": "link",
+        "action": acting.action.value,
+        "actor": acting.actor,
+        "channel": acting.channel,
         "from_status": status.value,
         "to_status": outcome.status.value,
     }
-    if link.expert_id:
-        event["expert_id"] = link.expert_id
+    if acting.expert_id:
+        event["expert_id"] = acting.expert_id
+    if "outcome" in changes:
+        event["outcome"] = changes["outcome"]
     note = note.strip()[:MAX_NOTE]
     if note:
         event["note"] = note
     preview = {**case, **changes}
     messages = _messages(
-        link, case, preview, roster=roster, settings=settings, deployment=deployment, now=now
+        acting,
+        case,
+        preview,
+        roster=roster,
+        settings=settings,
+        deployment=deployment,
+        now=now,
+        desk=desk,
     )
+    audit = None
+    if audit_by is not None:
+        detail: dict[str, Any] = {"from_status": status.value, "to_status": outcome.status.value}
+        if acting.expert_id:
+            detail["expert_id"] = acting.expert_id
+        audit = admin.audit_entry(
+            audit_by,
+            action=f"case.{acting.action.value}",
+            target_type="case",
+            target_id=str(case["receipt_number"]),
+            at=now,
+            fields=sorted(changes),
+            detail=detail,
+        )
     written = store.apply_change(
         case,
         changes=changes,
         event=event,
         messages=messages,
-        link_use={
-            "unique_id": link.claim.unique_id,
-            "action": link.action.value,
-            "actor": link.actor,
-            "at": at,
-            "expires_at": link.claim.expires_at + 86_400,
-        },
+        link_use=link_use,
         mail_expires_at=int((now + timedelta(days=settings.mail_retention_days)).timestamp()),
-        expert_load=expert_load_change(link.action, case, link.expert_id, at),
+        expert_load=expert_load_change(acting.action, case, acting.expert_id, at),
+        audit=audit,
+        audit_expires=(
+            int((now + timedelta(days=settings.audit_retention_days)).timestamp())
+            if audit is not None
+            else None
+        ),
     )
     return ActionDone(
-        action=link.action, case=written, actor=link.actor, changed=outcome.changed or bool(changes)
+        action=acting.action,
+        case=written,
+        actor=acting.actor,
+        changed=outcome.changed or bool(changes),
     )

@@ -20,7 +20,10 @@ from chalicelib.domain.calendar import (
     previous_month,
 )
 from chalicelib.domain.case import OutgoingMessage
+from chalicelib.domain.staff import DeskStaff
 from chalicelib.domain.timefmt import iso
+from chalicelib.services import reports
+from chalicelib.services.directory import desk_staff
 
 
 class ScheduledMailStore(Protocol):
@@ -44,8 +47,13 @@ def _expires_at(settings: Settings, now: datetime) -> int:
     return int((now + timedelta(days=settings.mail_retention_days)).timestamp())
 
 
-def daily_digest(store: ScheduledMailStore, settings: Settings, now: datetime) -> JobReport:
-    """One digest of the open cases per desk address, on business days."""
+def daily_digest(
+    store: ScheduledMailStore,
+    settings: Settings,
+    now: datetime,
+    staff: DeskStaff | None = None,
+) -> JobReport:
+    """One digest of the open cases per desk address (the staff who are notified), on business days."""
     today = jst_date(now)
     if not is_business_day(today):
         return JobReport(due=False)
@@ -54,25 +62,31 @@ def daily_digest(store: ScheduledMailStore, settings: Settings, now: datetime) -
         cases,
         today=today,
         idle_limit=settings.reminder_idle_business_days,
-        staff=settings.staff_notify_to,
+        staff=desk_staff(staff, settings).notify_to,
     )
     enqueued = store.enqueue(messages, receipt, iso(now), _expires_at(settings, now))
     return JobReport(due=True, cases=len(cases), enqueued=enqueued)
 
 
-def idle_reminders(store: ScheduledMailStore, settings: Settings, now: datetime) -> JobReport:
+def idle_reminders(
+    store: ScheduledMailStore,
+    settings: Settings,
+    now: datetime,
+    staff: DeskStaff | None = None,
+) -> JobReport:
     """A reminder for each open case idle longer than REMINDER_IDLE_BUSINESS_DAYS, once a business day."""
     today = jst_date(now)
     if not is_business_day(today):
         return JobReport(due=False)
     stalled = 0
     enqueued = 0
+    notify_to = desk_staff(staff, settings).notify_to
     for case in store.open_cases(int(now.timestamp())):
         messages = digest.reminder_messages(
             case,
             today=today,
             idle_limit=settings.reminder_idle_business_days,
-            staff=settings.staff_notify_to,
+            staff=notify_to,
         )
         if not messages:
             continue
@@ -84,7 +98,12 @@ def idle_reminders(store: ScheduledMailStore, settings: Settings, now: datetime)
     return JobReport(due=True, cases=stalled, enqueued=enqueued)
 
 
-def monthly_summary(store: ScheduledMailStore, settings: Settings, now: datetime) -> JobReport:
+def monthly_summary(
+    store: ScheduledMailStore,
+    settings: Settings,
+    now: datetime,
+    staff: DeskStaff | None = None,
+) -> JobReport:
     """Last month's numbers to DESK_MANAGER_TO, from the first business day of the month on.
 
     Due on every business day from then, and idempotent per month: a job that
@@ -94,7 +113,13 @@ def monthly_summary(store: ScheduledMailStore, settings: Settings, now: datetime
     if not is_business_day(today) or today < first_business_day(today.year, today.month):
         return JobReport(due=False)
     month = previous_month(today)
-    counters = store.month_counters(month)
-    receipt, messages = digest.summary_messages(month, counters, to=settings.desk_manager_to)
+    # The same report the API answers (/admin/reports/monthly/<month>): one read, one function.
+    report = reports.monthly_report(store, month)
+    counters = {name: value for name, value in report.counters.items() if value}
+    to = settings.desk_manager_to
+    if to == settings.staff_notify_to:
+        # No manager of its own (DESK_MANAGER_TO unset or the same list): the desk as it is now.
+        to = desk_staff(staff, settings).notify_to
+    receipt, messages = digest.summary_messages(month, counters, to=to)
     enqueued = store.enqueue(messages, receipt, iso(now), _expires_at(settings, now))
-    return JobReport(due=True, cases=counters.get("cases", 0), enqueued=enqueued)
+    return JobReport(due=True, cases=report.total, enqueued=enqueued)

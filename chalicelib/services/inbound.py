@@ -23,10 +23,12 @@ from chalicelib.domain.case import OutgoingMessage, Status
 from chalicelib.domain.commands import ParsedReply, parse_reply
 from chalicelib.domain.receipt import JST
 from chalicelib.domain.replyaddress import read_reply_address
+from chalicelib.domain.staff import DeskStaff
 from chalicelib.domain.timefmt import iso
 from chalicelib.errors import AlreadyProcessed, VersionConflict
 from chalicelib.mail.inbound import InboundMail, MalformedMail, parse_inbound
 from chalicelib.services.actions import Roster, expert_load_change, matching_mail
+from chalicelib.services.directory import desk_staff
 from chalicelib.services.ports import CaseChanges
 
 log = logging.getLogger(__name__)
@@ -125,7 +127,10 @@ def ingest_reply(
     deployment: Deployment,
     now: datetime,
     roster: Roster | None = None,
+    staff: DeskStaff | None = None,
 ) -> InboundOutcome:
+    """`staff` is the desk's list (deps.directory(); without it, STAFF_NOTIFY_TO): only a
+    member who may act by mail drives a case."""
     if store.inbound_seen(receipt.message_id):
         return InboundOutcome("duplicate")
     try:
@@ -152,9 +157,12 @@ def ingest_reply(
     if target is None:
         return _quarantine(store, receipt, "no_case_address", now, settings)
     sender = mail.sender or ""
-    if sender not in {address.lower() for address in settings.staff_notify_to}:
+    if not desk_staff(staff, settings).may_act(sender):
         return _quarantine(store, receipt, "sender_not_staff", now, settings)
-    categories = {key: (label.ja, label.en) for key, label in deployment.categories.items()}
+    # Only categories still offered can be given to a case by mail.
+    categories = {
+        key: (label.ja, label.en) for key, label in deployment.active_categories().items()
+    }
     for _attempt in range(2):
         case = store.get_case(target)
         if case is None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import secrets
 import time
@@ -13,8 +14,10 @@ from typing import Any, Protocol
 from chalicelib.config import Deployment, Settings
 from chalicelib.domain import case as case_rules
 from chalicelib.domain.receipt import new_receipt_number
+from chalicelib.domain.staff import DeskStaff
 from chalicelib.errors import DuplicateSubmission, ReceiptNumberTaken, StoreBusy
 from chalicelib.models import parse_consultation
+from chalicelib.services.directory import desk_staff
 
 # A drawn receipt number that exists already is drawn again; conflicts with a
 # concurrent transaction on the same counter shard are retried after a pause.
@@ -46,6 +49,21 @@ def _digest(*parts: str) -> str:
     return hashlib.sha256("\x1f".join(parts).encode("utf-8")).hexdigest()[:40]
 
 
+def _staff_links_only_for_actors(
+    messages: list[case_rules.OutgoingMessage], desk: DeskStaff
+) -> list[case_rules.OutgoingMessage]:
+    """A member told of new cases who may not act by mail gets the notice without links
+    or a reply address (their links and replies would be refused anyway)."""
+    found = []
+    for message in messages:
+        if message.template == "intake_staff" and not desk.may_act(message.to[0]):
+            # "links" present and empty: the template's links block renders nothing to press.
+            context = {**message.context, "actions": [], "links": [], "replyable": False}
+            message = dataclasses.replace(message, context=context)
+        found.append(message)
+    return found
+
+
 def submit_consultation(
     data: Any,
     *,
@@ -58,13 +76,18 @@ def submit_consultation(
     client_id: str | None = None,
     draw_receipt: Callable[[datetime], str] = new_receipt_number,
     sleep: Callable[[float], None] = time.sleep,
+    staff: DeskStaff | None = None,
 ) -> SubmitResult:
     """Validate, then store the case with its mail in one write.
+
+    `deployment` carries the current taxonomy and `staff` the desk's list
+    (deps.directory(); without `staff`, STAFF_NOTIFY_TO).
 
     Raises InvalidSubmission, IdempotencyKeyReused, RateLimited or StoreBusy.
     A repeat of an earlier submission returns the first receipt number.
     """
     consultation = parse_consultation(data, deployment)
+    desk = desk_staff(staff, settings)
     raw_name = data.get("name") if isinstance(data.get("name"), str) else None
     fingerprint = case_rules.fingerprint(consultation)
     now_epoch = int(now.timestamp())
@@ -107,7 +130,9 @@ def submit_consultation(
             raw_name=raw_name,
             retention_days=settings.case_retention_days,
         )
-        messages = case_rules.intake_messages(case, staff_notify_to=settings.staff_notify_to)
+        messages = _staff_links_only_for_actors(
+            case_rules.intake_messages(case, staff_notify_to=desk.notify_to), desk
+        )
         try:
             store.create_case(
                 case,

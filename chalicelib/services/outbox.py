@@ -1,4 +1,12 @@
-"""Use case: send the mail waiting in the outbox, each message at most once."""
+"""Use case: send the mail waiting in the outbox, each message at most once.
+
+Before sending, the recipients are checked against the addresses marked
+undeliverable (one BatchGetItem, which also covers the staff who would be
+told): such a message is FAILED at once, never retried. Every FAILED message
+is recorded on its case's timeline and the desk is told by mail, in the same
+transaction (services/deliverability.py builds the notice; a failing notice
+never causes another).
+"""
 
 from __future__ import annotations
 
@@ -10,6 +18,8 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from chalicelib.config import Deployment, Settings
+from chalicelib.domain.case import OutgoingMessage
+from chalicelib.domain.deskmail import is_desk_receipt
 from chalicelib.domain.lifecycle import ACTION_LABELS, Action
 from chalicelib.domain.outbox import Claim
 from chalicelib.domain.replyaddress import reply_address
@@ -22,6 +32,7 @@ from chalicelib.errors import (
 )
 from chalicelib.mail.render import HeaderInjection, RenderError, build_mime, render
 from chalicelib.services.actions import link_for
+from chalicelib.services.deliverability import failure_notices, notice_candidates
 
 log = logging.getLogger(__name__)
 
@@ -37,13 +48,21 @@ class Outbox(Protocol):
     def mark_sent(self, claim: Claim, now: str, ses_message_id: str) -> bool: ...
     def release(self, claim: Claim, next_attempt_at: str, error: str) -> bool: ...
     def mark_failed(
-        self, claim: Claim, now: str, error: str, event: dict[str, Any], *, state: str = "FAILED"
+        self,
+        claim: Claim,
+        now: str,
+        error: str,
+        event: dict[str, Any],
+        *,
+        state: str = "FAILED",
+        notices: list[OutgoingMessage] | None = None,
     ) -> bool: ...
     def mark_unknown(self, message: dict[str, Any], now: str, event: dict[str, Any]) -> bool: ...
+    def undeliverable(self, addresses: list[str], now_epoch: int) -> set[str]: ...
 
 
 class Mailer(Protocol):
-    def send(self, raw: bytes, *, sender: str, to: list[str], tag: str) -> str: ...
+    def send(self, raw: bytes, *, sender: str, to: list[str], tags: dict[str, str]) -> str: ...
 
 
 @dataclass
@@ -65,6 +84,12 @@ def backoff(attempts: int, jitter: Callable[[], float] = random.random) -> timed
 def _event(
     kind: str, now: datetime, message: dict[str, Any], error: str, settings: Settings
 ) -> dict[str, Any]:
+    # Desk-wide mail has no case: its events live as long as its mail.
+    days = (
+        settings.mail_retention_days
+        if is_desk_receipt(message["receipt_number"])
+        else settings.case_retention_days
+    )
     return {
         "at": iso(now),
         "type": kind,
@@ -73,8 +98,44 @@ def _event(
         "message_id": message["message_id"],
         "template": message["template"],
         "error": error,
-        "expires_at": int((now + timedelta(days=settings.case_retention_days)).timestamp()),
+        "expires_at": int((now + timedelta(days=days)).timestamp()),
     }
+
+
+def _context_case(message: dict[str, Any]) -> dict[str, Any] | None:
+    """The case as the message's rendering context holds it (if the mail is about one)."""
+    case = (message.get("context") or {}).get("case")
+    return case if isinstance(case, dict) else None
+
+
+def _fail(
+    outbox: Outbox,
+    claim: Claim,
+    now: datetime,
+    *,
+    error: str,
+    reason: str,
+    recipients: list[str],
+    blocked: set[str],
+    settings: Settings,
+) -> str:
+    """FAILED for good: recorded on the timeline, and the desk told, in one write."""
+    held = claim.message
+    event = _event("mail_failed", now, held, error, settings)
+    event["recipients"] = recipients
+    notices = failure_notices(
+        receipt_number=held["receipt_number"],
+        template=held["template"],
+        recipients=recipients,
+        reason=reason,
+        detail=error,
+        case=_context_case(held),
+        blocked=blocked,
+        settings=settings,
+        at=iso(now),
+    )
+    outbox.mark_failed(claim, iso(now), error, event, notices=notices)
+    return "failed"
 
 
 def with_links(message: dict[str, Any], settings: Settings, now: datetime) -> dict[str, Any]:
@@ -131,6 +192,24 @@ def deliver(
     if claim is None:
         return "skipped"
     held = claim.message
+    recipients = list(held["to"])
+    # One read: the recipients, and the staff a failure notice would go to.
+    blocked = outbox.undeliverable(
+        [*recipients, *notice_candidates(_context_case(held), settings)], int(now.timestamp())
+    )
+    refused = [address for address in recipients if address.strip().lower() in blocked]
+    if refused:
+        log.warning("outbox: %s not sent: recipient marked undeliverable", held["message_id"])
+        return _fail(
+            outbox,
+            claim,
+            now,
+            error="undeliverable",
+            reason="undeliverable",
+            recipients=refused,
+            blocked=blocked,
+            settings=settings,
+        )
     try:
         rendered = render(
             held["template"],
@@ -151,14 +230,17 @@ def deliver(
         )
         raw = mime.as_bytes()
     except HeaderInjection:
-        outbox.mark_failed(
-            claim,
-            iso(now),
-            "header_injection",
-            _event("mail_failed", now, held, "header_injection", settings),
-        )
         log.error("outbox: refused to build message %s (header)", held["message_id"])
-        return "failed"
+        return _fail(
+            outbox,
+            claim,
+            now,
+            error="header_injection",
+            reason="header_injection",
+            recipients=recipients,
+            blocked=blocked,
+            settings=settings,
+        )
     except (ConfigError, RenderError) as exc:
         # A missing setting or a broken template must not lose the mail: it
         # waits, and goes out once the deployment is fixed.
@@ -167,26 +249,46 @@ def deliver(
         return "retried"
     try:
         ses_id = mailer.send(
-            raw, sender=settings.mail_from, to=list(held["to"]), tag=held["message_id"]
+            raw,
+            sender=settings.mail_from,
+            to=recipients,
+            # SES events carry these back (services/deliverability.py).
+            tags={
+                "receipt_number": held["receipt_number"],
+                "message_id": held["message_id"],
+                "template": held["template"],
+            },
         )
     except TransientSendError as exc:
         if int(held["attempts"]) >= MAX_ATTEMPTS:
-            outbox.mark_failed(
-                claim, iso(now), str(exc), _event("mail_failed", now, held, str(exc), settings)
-            )
             log.error(
                 "outbox: giving up on %s after %s attempts", held["message_id"], held["attempts"]
             )
-            return "failed"
+            return _fail(
+                outbox,
+                claim,
+                now,
+                error=str(exc),
+                reason="gave_up",
+                recipients=recipients,
+                blocked=blocked,
+                settings=settings,
+            )
         outbox.release(claim, iso(now + backoff(int(held["attempts"]), jitter)), str(exc))
         log.warning("outbox: %s will be retried (%s)", held["message_id"], exc)
         return "retried"
     except PermanentSendError as exc:
-        outbox.mark_failed(
-            claim, iso(now), str(exc), _event("mail_failed", now, held, str(exc), settings)
-        )
         log.error("outbox: SES refused %s (%s)", held["message_id"], exc)
-        return "failed"
+        return _fail(
+            outbox,
+            claim,
+            now,
+            error=str(exc),
+            reason="rejected",
+            recipients=recipients,
+            blocked=blocked,
+            settings=settings,
+        )
     except UncertainSendError as exc:
         # Sending again could deliver twice; the desk is told instead.
         outbox.mark_failed(

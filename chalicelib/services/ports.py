@@ -31,4 +31,6 @@ class CaseChanges(Protocol):
         mail_expires_at: int,
         inbound: dict[str, Any] | None = None,
         expert_load: dict[str, Any] | None = None,
+        audit: dict[str, Any] | None = None,
+        audit_expires: int | None = None,
     ) -> dict[str, Any]: ...

@@ -10,7 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.errors import NotFound, StoreBusy, VersionConflict
+from chalicelib.errors import AlreadyExists, NotFound, StoreBusy, VersionConflict
 from chalicelib.stores import keys
 from chalicelib.stores.dynamo import error_code, from_item, is_live, raise_if_busy, to_item, values
 
@@ -154,8 +154,11 @@ class AdminStore:
 
     # -- reference data: staff list and taxonomy ---------------------------------
 
-    def reference(self) -> dict[str, Any]:
-        """The staff list and the stored taxonomy (None when never edited), in one Query."""
+    def reference(self, now_epoch: int | None = None) -> dict[str, Any]:
+        """The staff list and the stored taxonomy (None when never edited), in one Query.
+
+        With `now_epoch`, staff records past their expiry are left out (TTL deletes lazily).
+        """
         items = self._query(
             {
                 "KeyConditionExpression": "pk = :pk",
@@ -163,7 +166,11 @@ class AdminStore:
                 "ConsistentRead": True,
             }
         )
-        staff = [_plain_record(item) for item in items if item.get("kind") == "staff"]
+        staff = [
+            _plain_record(item)
+            for item in items
+            if item.get("kind") == "staff" and (now_epoch is None or is_live(item, now_epoch))
+        ]
         taxonomy = next(
             (_plain_record(item) for item in items if item.get("kind") == "taxonomy"), None
         )
@@ -208,6 +215,47 @@ class AdminStore:
                 **condition_values,
             }
         }
+
+    def save_staff(
+        self,
+        member: dict[str, Any],
+        *,
+        create: bool,
+        audit: dict[str, Any],
+        audit_expires: int,
+    ) -> None:
+        """Create (id must be new) or replace (id must exist) a staff member, audited, in one write.
+
+        Raises AlreadyExists / NotFound (nothing written) or StoreBusy.
+        """
+        try:
+            self.transact(
+                [
+                    self.staff_put(member, create=create),
+                    audit_put(self._table, audit, audit_expires),
+                ]
+            )
+        except VersionConflict as exc:
+            raise (AlreadyExists() if create else NotFound("staff")) from exc
+
+    def save_taxonomy(
+        self,
+        taxonomy: dict[str, Any],
+        expected_version: int,
+        *,
+        audit: dict[str, Any],
+        audit_expires: int,
+    ) -> None:
+        """Store the taxonomy if it is still at `expected_version`, audited, in one write.
+
+        Raises VersionConflict (someone saved first; nothing written) or StoreBusy.
+        """
+        self.transact(
+            [
+                self.taxonomy_put(taxonomy, expected_version),
+                audit_put(self._table, audit, audit_expires),
+            ]
+        )
 
     # -- audit -------------------------------------------------------------------
 

@@ -8,8 +8,11 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.domain.case import IdempotencyClaim, OutgoingMessage, RateWindow
+from chalicelib.domain import retention
+from chalicelib.domain.case import IdempotencyClaim, OutgoingMessage, RateWindow, change_tally
 from chalicelib.domain.lifecycle import OPEN
+from chalicelib.domain.privacy import requester_digest
+from chalicelib.domain.timefmt import parse_iso
 from chalicelib.errors import (
     AlreadyProcessed,
     DuplicateSubmission,
@@ -21,6 +24,7 @@ from chalicelib.errors import (
     VersionConflict,
 )
 from chalicelib.stores import keys
+from chalicelib.stores.admin import audit_put
 from chalicelib.stores.dynamo import (
     error_code,
     from_item,
@@ -56,14 +60,36 @@ def _message_item(
     }
 
 
+# Case list pages: items evaluated per Query, and Queries per page at most.
+CASE_QUERY_BATCH = 100
+CASE_QUERY_CALLS = 10
+_KEY_ATTRIBUTES = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"})
+
+
+def _position(index_sort_key: str) -> tuple[str, str]:
+    """(created_at, receipt number) of a case index sort key `<created>#<receipt>`."""
+    created, _, receipt = index_sort_key.partition("#")
+    return created, receipt
+
+
+def _without_keys(item: dict[str, Any]) -> dict[str, Any]:
+    return {name: value for name, value in item.items() if name not in _KEY_ATTRIBUTES}
+
+
 def _epoch(now_epoch: int | None) -> int:
     return int(time.time()) if now_epoch is None else now_epoch
 
 
 class CaseStore:
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        retention_policy: retention.RetentionPolicy | None = None,
+    ) -> None:
         self._client = client
         self._table = table_name
+        self._retention = retention_policy or retention.RetentionPolicy()
 
     def create_case(
         self,
@@ -105,6 +131,27 @@ class CaseStore:
             }
         )
         kinds.append("case")
+
+        # Finds the requester's cases by email for personal-data requests
+        # (keys.py: the key holds a digest, the item no personal data).
+        items.append(
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(
+                        {
+                            **keys.requester_case_key(requester_digest(case["email"]), receipt),
+                            "kind": "requester_case",
+                            "receipt_number": receipt,
+                            "created_at": created,
+                            "retention_class": case["retention_class"],
+                            "expires_at": case["expires_at"],
+                        }
+                    ),
+                }
+            }
+        )
+        kinds.append("lookup")
 
         for message in messages:
             items.append(
@@ -154,10 +201,13 @@ class CaseStore:
                         keys.counter_key(case["month"], secrets.randbelow(keys.COUNTER_SHARDS))
                     ),
                     # Anonymous statistics: kept when personal data expires or is erased.
-                    "UpdateExpression": f"ADD {adds} SET kind = :kind, retention_class = :retention",
+                    "UpdateExpression": f"ADD {adds} SET kind = :kind, retention_class = :retention, expires_at = :exp",
                     "ExpressionAttributeNames": names,
                     "ExpressionAttributeValues": values(
-                        kind="counter", retention="statistics", **counter_values
+                        kind="counter",
+                        retention=retention.STATISTICS,
+                        exp=self._retention.statistics_expiry(now_epoch),
+                        **counter_values,
                     ),
                 }
             }
@@ -228,8 +278,18 @@ class CaseStore:
         mail_expires_at: int,
         inbound: dict[str, Any] | None = None,
         expert_load: dict[str, Any] | None = None,
+        audit: dict[str, Any] | None = None,
+        audit_expires: int | None = None,
     ) -> dict[str, Any]:
         """Change a case, record the event and its mail (and the link's use) in ONE transaction.
+
+        The same transaction moves the lifecycle counters of the case's month
+        (domain/case.py `change_tally`: status, outcome, recategorisation,
+        lead times; the milestones it stamps on the case are written with the
+        change), so statistics cannot drift from the cases whatever path acts.
+
+        `audit` (an admin.audit_entry, kept until `audit_expires`) records a
+        change made through the admin API.
 
         `expert_load` (`expert_id`, `delta`, optional `last_asked_at`) keeps the
         expert's open-case count and last request, which matching reads, in
@@ -243,6 +303,8 @@ class CaseStore:
         (nothing written) or StoreBusy. Returns the case as written.
         """
         receipt = case["receipt_number"]
+        tally = change_tally(case, {**case, **changes}, event["at"])
+        changes = {**changes, **tally.stamps}
         new_case = {
             **case,
             **changes,
@@ -365,6 +427,14 @@ class CaseStore:
                 }
             )
             kinds.append("inbound")
+        if tally.counters:
+            items.append(self._counter_update(case["month"], tally.counters, event["at"]))
+            kinds.append("counter")
+        if audit is not None:
+            if audit_expires is None:
+                raise ValueError("an audit record needs its expiry")
+            items.append(audit_put(self._table, audit, audit_expires))
+            kinds.append("audit")
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as exc:
@@ -383,6 +453,29 @@ class CaseStore:
             raise StoreBusy("cancelled") from exc
         return new_case
 
+    def _counter_update(self, month: str, counters: dict[str, int], at: str) -> dict[str, Any]:
+        """ADD to one random shard of the month's statistics (negative deltas move a count)."""
+        ordered = sorted(counters)
+        names = {f"#c{i}": name for i, name in enumerate(ordered)}
+        adds = ", ".join(f"#c{i} :n{i}" for i in range(len(ordered)))
+        return {
+            "Update": {
+                "TableName": self._table,
+                "Key": to_item(keys.counter_key(month, secrets.randbelow(keys.COUNTER_SHARDS))),
+                # Anonymous statistics: kept when personal data expires or is erased.
+                "UpdateExpression": (
+                    f"ADD {adds} SET kind = :kind, retention_class = :retention, expires_at = :exp"
+                ),
+                "ExpressionAttributeNames": names,
+                "ExpressionAttributeValues": values(
+                    kind="counter",
+                    retention=retention.STATISTICS,
+                    exp=self._retention.statistics_expiry(int(parse_iso(at).timestamp())),
+                    **{f"n{i}": counters[name] for i, name in enumerate(ordered)},
+                ),
+            }
+        }
+
     def record_inbound(
         self, ses_message_id: str, attributes: dict[str, Any], *, quarantined: bool
     ) -> bool:
@@ -393,7 +486,8 @@ class CaseStore:
         item = {
             **keys.inbound_key(ses_message_id),
             "kind": "inbound",
-            "retention_class": "mail",
+            "retention_class": retention.MAIL,
+            "expires_at": self._retention.mail_expiry(_epoch(None)),
             **attributes,
         }
         if quarantined:
@@ -418,7 +512,8 @@ class CaseStore:
             Key=to_item(keys.inbound_key(ses_message_id)),
             ConsistentRead=True,
         )
-        return "Item" in response
+        item = response.get("Item")
+        return item is not None and is_live(from_item(item), _epoch(None))
 
     def link_use(self, unique_id: str) -> dict[str, Any] | None:
         """What a used link did, or None if it was never used."""
@@ -426,7 +521,8 @@ class CaseStore:
             TableName=self._table, Key=to_item(keys.token_use_key(unique_id)), ConsistentRead=True
         )
         item = response.get("Item")
-        return from_item(item) if item else None
+        used = from_item(item) if item else None
+        return used if used and is_live(used, _epoch(None)) else None
 
     def get_case(self, receipt_number: str, now_epoch: int | None = None) -> dict[str, Any] | None:
         """The case, or None if there is none or it has expired."""
@@ -458,8 +554,8 @@ class CaseStore:
                 return items
             kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
 
-    def month_counters(self, month: str) -> dict[str, int]:
-        """The month's statistics counters, summed over their shards."""
+    def month_counters(self, month: str, now_epoch: int | None = None) -> dict[str, int]:
+        """The month's statistics counters, summed over their shards (expired shards left out)."""
         response = self._client.query(
             TableName=self._table,
             KeyConditionExpression="pk = :pk",
@@ -467,9 +563,13 @@ class CaseStore:
             ConsistentRead=True,
         )
         totals: dict[str, int] = {}
+        now = _epoch(now_epoch)
         for item in response.get("Items", []):
-            for name, value in from_item(item).items():
-                if name in ("pk", "sk", "kind", "retention_class"):
+            shard = from_item(item)
+            if not is_live(shard, now):
+                continue
+            for name, value in shard.items():
+                if name in ("pk", "sk", "kind", "retention_class", "expires_at"):
                     continue
                 totals[name] = totals.get(name, 0) + int(value)
         return totals
@@ -499,6 +599,125 @@ class CaseStore:
                     break
                 kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
         return cases
+
+    def cases_page(
+        self,
+        *,
+        by: str,
+        value: str,
+        low: str | None,
+        high: str | None,
+        category: str | None,
+        attributes: tuple[str, ...],
+        limit: int,
+        start: tuple[str, str] | None,
+        newest_first: bool,
+        now_epoch: int,
+    ) -> tuple[list[dict[str, Any]], tuple[str, str] | None]:
+        """Up to `limit` cases of one index partition, and where the next page starts (None: done).
+
+        A position is (created_at, receipt number) of the last case returned:
+        the page after it starts right behind it.
+
+        `by` "status" queries gsi1 STATUS#<value>, "month" queries gsi2
+        MONTH#<value>; `low` <= sort key < `high` (ISO instants: the sort key
+        is `<created>#<receipt>`, so `high` itself is never included);
+        `category` filters. Only `attributes` are read (a projection: list
+        views never fetch what they do not show). At most CASE_QUERY_CALLS
+        Queries per page: a sparse filter returns a short page with a start
+        key, never a long request.
+        """
+        index, pk_name, sk_name = (
+            ("gsi1", "gsi1pk", "gsi1sk") if by == "status" else ("gsi2", "gsi2pk", "gsi2sk")
+        )
+        partition = keys.status_partition(value) if by == "status" else keys.month_partition(value)
+        key_names = ("pk", "sk", pk_name, sk_name)
+        wanted = list(dict.fromkeys([*key_names, "kind", "expires_at", *attributes]))
+        names = {f"#a{i}": name for i, name in enumerate(wanted)}
+        names.update({"#ipk": pk_name, "#kind": "kind"})
+        condition = "#ipk = :pk"
+        named: dict[str, Any] = {"pk": partition, "case": "case"}
+        if low and high:
+            condition += " AND #isk BETWEEN :low AND :high"
+            named.update(low=low, high=high)
+        elif low:
+            condition += " AND #isk >= :low"
+            named["low"] = low
+        elif high:
+            condition += " AND #isk < :high"
+            named["high"] = high
+        if low or high:
+            names["#isk"] = sk_name
+        filters = "#kind = :case"
+        if category:
+            names["#category"] = "category"
+            filters += " AND #category = :category"
+            named["category"] = category
+        request: dict[str, Any] = {
+            "TableName": self._table,
+            "IndexName": index,
+            "KeyConditionExpression": condition,
+            "FilterExpression": filters,
+            "ProjectionExpression": ", ".join(f"#a{i}" for i in range(len(wanted))),
+            "ExpressionAttributeNames": names,
+            "ExpressionAttributeValues": values(**named),
+            "ScanIndexForward": not newest_first,
+            "Limit": CASE_QUERY_BATCH,
+        }
+        if start:
+            created, receipt = start
+            request["ExclusiveStartKey"] = to_item(
+                {
+                    **keys.case_key(receipt),
+                    pk_name: partition,
+                    sk_name: f"{created}#{receipt}",
+                }
+            )
+        found: list[dict[str, Any]] = []
+        for _ in range(CASE_QUERY_CALLS):
+            try:
+                response = self._client.query(**request)
+            except ClientError as exc:
+                raise_if_busy(exc)
+                raise
+            items = [from_item(item) for item in response.get("Items", [])]
+            last = response.get("LastEvaluatedKey")
+            for position, item in enumerate(items):
+                if not is_live(item, now_epoch):
+                    continue
+                found.append(item)
+                if len(found) == limit:
+                    more = position < len(items) - 1 or last is not None
+                    following = _position(str(item[sk_name])) if more else None
+                    return [_without_keys(case) for case in found], following
+            if last is None:
+                return [_without_keys(case) for case in found], None
+            request["ExclusiveStartKey"] = last
+        # The call budget is spent: the caller continues from the last key evaluated.
+        return [_without_keys(case) for case in found], _position(str(from_item(last)[sk_name]))
+
+    def month_cases(
+        self, month: str, attributes: tuple[str, ...], now_epoch: int
+    ) -> list[dict[str, Any]]:
+        """Every live case received in `month` (gsi2), oldest first, reading only `attributes`."""
+        cases: list[dict[str, Any]] = []
+        start: tuple[str, str] | None = None
+        while True:
+            page, start = self.cases_page(
+                by="month",
+                value=month,
+                low=None,
+                high=None,
+                category=None,
+                attributes=attributes,
+                limit=CASE_QUERY_BATCH * CASE_QUERY_CALLS,
+                start=start,
+                newest_first=False,
+                now_epoch=now_epoch,
+            )
+            cases.extend(page)
+            if start is None:
+                return cases
 
     def enqueue(
         self, messages: list[OutgoingMessage], receipt_number: str, now: str, expires_at: int

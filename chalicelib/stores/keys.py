@@ -21,8 +21,25 @@ table or a Query on an index; nothing on a request path scans.
 | audit record        | AUDIT#<YYYY-MM>            | <at>#<audit id>      | AUDIT#<target type>#<target id> / <at>#<audit id> |                            |
 | desk staff member   | REFERENCE                  | STAFF#<staff id>     |                                        |                                       |
 | categories, support types | REFERENCE            | TAXONOMY             |                                        |                                       |
+| undeliverable address | ADDRESS#<sha256 of address>| ADDRESS           |                                        |                                       |
+| SES event record    | SESEVENT#<sha256 of event id>| SESEVENT           |                                        |                                       |
+| requester's case    | REQUESTER#<requester digest> | CASE#<receipt>     |                                        |                                       |
 
 (*) only while the mail is PENDING or SENDING: the outbox index is sparse.
+
+An address is marked undeliverable (permanent bounce, complaint) under the
+SHA-256 of its lowercased form: the address never appears in a key, and the
+mark holds no copy of it. SES event records exist only to make a redelivered
+SNS notification act once. Every item carries `retention_class` and
+`expires_at` (domain/retention.py; README "Retention").
+
+A requester's case item (`kind` "requester_case") is written in the intake
+transaction beside the case. It finds a requester's cases by email for
+personal-data requests (README "Personal data requests") without a Scan: the
+key holds domain/privacy.py `requester_digest(email)`, the SHA-256 of the NFKC-normalised,
+trimmed, lowercased address, never the address; the item holds only the
+receipt number, the creation time and the case's retention class and expiry.
+Erasure deletes it.
 
 Mail about no single case (the daily digest, the monthly summary) carries a
 pseudo receipt number `DESK-<kind>-<date>` (domain/deskmail.py; e.g.
@@ -50,6 +67,12 @@ Access patterns:
   (an expert, a case, a staff member): Query gsi1 pk=AUDIT#<type>#<id>
 - the staff list and the categories / support types, together: Query
   pk=REFERENCE (a handful of items; cached for a minute per process)
+- is any of these addresses undeliverable (the sender, before each mail):
+  BatchGetItem pk=ADDRESS#<digest> (one call for the recipients and the staff
+  who would be told)
+- a requester's cases (export, erasure): Query pk=REQUESTER#<requester digest>,
+  then Query each pk=CASE#<receipt>; the inbound mail that changed a case:
+  BatchGetItem pk=INBOUND#<SES id> for the ids its timeline names
 - mail due to be sent, and claims that outlived their lease: Query gsi2
   pk=OUTBOX, sk <= now. One partition is ample for a desk's volume
   (thousands of mails a month); shard it if that ever grows by 100x.
@@ -59,6 +82,8 @@ order is time order.
 """
 
 from __future__ import annotations
+
+import hashlib
 
 from chalicelib.domain.deskmail import DESK_RECEIPT_PREFIX, is_desk_receipt
 
@@ -74,6 +99,11 @@ def case_key(receipt_number: str) -> dict[str, str]:
 def status_partition(status: str) -> str:
     """The gsi1 partition of the cases in one status."""
     return f"STATUS#{status}"
+
+
+def month_partition(month: str) -> str:
+    """The gsi2 partition of the cases received in one month (YYYY-MM, Japan time)."""
+    return f"MONTH#{month}"
 
 
 def case_indexes(status: str, month: str, created: str, receipt_number: str) -> dict[str, str]:
@@ -169,3 +199,29 @@ def staff_key(staff_id: str) -> dict[str, str]:
 
 def taxonomy_key() -> dict[str, str]:
     return {"pk": REFERENCE_PARTITION, "sk": "TAXONOMY"}
+
+
+def address_digest(address: str) -> str:
+    """How an address is named in keys: the SHA-256 of its trimmed, lowercased form."""
+    return hashlib.sha256(address.strip().lower().encode("utf-8")).hexdigest()
+
+
+def address_key(address: str) -> dict[str, str]:
+    """The undeliverable mark of one address (the address itself never appears in the key)."""
+    return {"pk": f"ADDRESS#{address_digest(address)}", "sk": "ADDRESS"}
+
+
+def ses_event_key(event_id: str) -> dict[str, str]:
+    """The record that one SES event notification was processed (makes redelivery harmless)."""
+    digest = hashlib.sha256(event_id.encode("utf-8")).hexdigest()
+    return {"pk": f"SESEVENT#{digest}", "sk": "SESEVENT"}
+
+
+def requester_partition(digest: str) -> str:
+    return f"REQUESTER#{digest}"
+
+
+def requester_case_key(digest: str, receipt_number: str) -> dict[str, str]:
+    """One case of one requester (`digest`: domain/privacy.py requester_digest); written with
+    the case, deleted on erasure."""
+    return {"pk": requester_partition(digest), "sk": f"CASE#{receipt_number}"}

@@ -6,27 +6,44 @@ sender may have crashed after SES accepted the mail: sending again could
 duplicate it, so the desk is told instead). Every transition is conditional
 on the state it leaves, so a redelivered stream record, a second sweeper or a
 retry can never send one message twice.
+
+A message that fails for good (FAILED) can bring notices for the desk with
+it: they are put in the outbox in the same transaction as the failure.
 """
 
 from __future__ import annotations
 
+import time
 import uuid
+from collections.abc import Iterable
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.domain import retention
+from chalicelib.domain.case import OutgoingMessage
+from chalicelib.domain.deskmail import is_desk_receipt
 from chalicelib.domain.outbox import Claim
+from chalicelib.domain.timefmt import parse_iso
 from chalicelib.stores import keys
-from chalicelib.stores.dynamo import error_code, from_item, to_item, values
+from chalicelib.stores.addresses import undeliverable_among
+from chalicelib.stores.cases import _message_item
+from chalicelib.stores.dynamo import error_code, from_item, is_live, to_item, values
 
 # The low-level boto3 DynamoDB client (untyped here: no stub package on purpose).
 DynamoDBClient = Any
 
 
 class OutboxStore:
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        retention_policy: retention.RetentionPolicy | None = None,
+    ) -> None:
         self._client = client
         self._table = table_name
+        self._retention = retention_policy or retention.RetentionPolicy()
 
     def due(self, now: str, limit: int = 50) -> list[dict[str, Any]]:
         """Messages whose time has come: PENDING and due, or SENDING past their lease."""
@@ -37,7 +54,9 @@ class OutboxStore:
             ExpressionAttributeValues=values(pk=keys.OUTBOX_PARTITION, now=now + "~"),
             Limit=limit,
         )
-        return [from_item(item) for item in response.get("Items", [])]
+        now_epoch = int(parse_iso(now).timestamp())
+        messages = (from_item(item) for item in response.get("Items", []))
+        return [message for message in messages if is_live(message, now_epoch)]
 
     def get(self, receipt_number: str, message_id: str) -> dict[str, Any] | None:
         response = self._client.get_item(
@@ -46,7 +65,12 @@ class OutboxStore:
             ConsistentRead=True,
         )
         item = response.get("Item")
-        return from_item(item) if item else None
+        message = from_item(item) if item else None
+        return message if message and is_live(message, int(time.time())) else None
+
+    def undeliverable(self, addresses: Iterable[str], now_epoch: int) -> set[str]:
+        """Which of these addresses are marked undeliverable (lowercased); one BatchGetItem."""
+        return undeliverable_among(self._client, self._table, addresses, now_epoch)
 
     def claim(self, message: dict[str, Any], now: str, lease_until: str) -> Claim | None:
         """Take a due PENDING message for sending; None if another sender has it or it is not due."""
@@ -104,15 +128,24 @@ class OutboxStore:
         )
 
     def mark_failed(
-        self, claim: Claim, now: str, error: str, event: dict[str, Any], *, state: str = "FAILED"
+        self,
+        claim: Claim,
+        now: str,
+        error: str,
+        event: dict[str, Any],
+        *,
+        state: str = "FAILED",
+        notices: list[OutgoingMessage] | None = None,
     ) -> bool:
-        """SENDING → FAILED (or UNKNOWN), with an event on the case's timeline, in one transaction."""
+        """SENDING → FAILED (or UNKNOWN), with an event on the case's timeline and the
+        notices that tell the desk, in one transaction."""
         return self._finish(
             claim,
             "SET #state = :failed, failed_at = :now, last_error = :err "
             "REMOVE gsi2pk, gsi2sk, lease_id, lease_until",
             {"failed": state, "now": now, "err": error},
             event=event,
+            notices=notices,
         )
 
     def mark_unknown(self, message: dict[str, Any], now: str, event: dict[str, Any]) -> bool:
@@ -158,6 +191,7 @@ class OutboxStore:
         *,
         names: dict[str, str] | None = None,
         event: dict[str, Any] | None = None,
+        notices: list[OutgoingMessage] | None = None,
     ) -> bool:
         update_op = {
             "TableName": self._table,
@@ -175,7 +209,11 @@ class OutboxStore:
                 self._client.update_item(**update_op)
             else:
                 self._client.transact_write_items(
-                    TransactItems=[{"Update": update_op}, self._event_put(claim.message, event)]
+                    TransactItems=[
+                        {"Update": update_op},
+                        self._event_put(claim.message, event),
+                        *self._notice_puts(claim.message, notices or [], event["at"]),
+                    ]
                 )
         except ClientError as exc:
             if error_code(exc) in (
@@ -196,12 +234,32 @@ class OutboxStore:
                         **keys.event_key(receipt, event["at"], uuid.uuid4().hex[:12]),
                         "kind": "event",
                         "receipt_number": receipt,
-                        "retention_class": "case",
+                        # Desk-wide mail has no case: its events live as long as its mail.
+                        "retention_class": retention.MAIL
+                        if is_desk_receipt(receipt)
+                        else retention.CASE,
                         **event,
                     }
                 ),
             }
         }
+
+    def _notice_puts(
+        self, message: dict[str, Any], notices: list[OutgoingMessage], at: str
+    ) -> list[dict[str, Any]]:
+        """Mail for the desk about this message, filed beside it (same thread)."""
+        expires_at = self._retention.mail_expiry(int(parse_iso(at).timestamp()))
+        return [
+            {
+                "Put": {
+                    "TableName": self._table,
+                    "Item": to_item(
+                        _message_item(message["receipt_number"], notice, at, expires_at)
+                    ),
+                }
+            }
+            for notice in notices
+        ]
 
     @staticmethod
     def _key(message: dict[str, Any]) -> dict[str, Any]:

@@ -6,19 +6,34 @@ and `last_asked_at` (ISO, when the desk last asked the expert to take a
 case). `put` leaves both untouched, so editing a profile never resets them.
 The item's `kind` is the table-wide item type ("expert"); the expert's own
 kind (advisor / partner) is stored as `role`.
+
+Retention (class "reference"): every profile write sets `expires_at`, from
+REFERENCE_RETENTION_DAYS for an active expert (the roster is edited a few
+times a year, so a live profile never comes near it) and from
+CASE_RETENTION_DAYS for an inactive one (its profile outlives every case that
+can name it, then goes). Reads ignore expired profiles.
 """
 
 from __future__ import annotations
 
+import time
 from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.domain import retention
 from chalicelib.domain.roster import Expert
 from chalicelib.errors import AlreadyExists, NotFound, StoreBusy
 from chalicelib.stores import keys
 from chalicelib.stores.admin import audit_put
-from chalicelib.stores.dynamo import error_code, from_item, raise_if_busy, to_item, values
+from chalicelib.stores.dynamo import (
+    error_code,
+    from_item,
+    is_live,
+    raise_if_busy,
+    to_item,
+    values,
+)
 
 DynamoDBClient = Any
 
@@ -45,9 +60,13 @@ def _expert(item: dict[str, Any]) -> Expert:
     return Expert.model_validate({**data, "kind": data["role"]})
 
 
-def _profile_update(expert: Expert) -> dict[str, Any]:
+def _profile_update(expert: Expert, expires_at: int) -> dict[str, Any]:
     """The UpdateItem arguments that write a profile (present attributes set, absent removed)."""
-    item = expert_item(expert)
+    item = {
+        **expert_item(expert),
+        "retention_class": retention.REFERENCE,
+        "expires_at": expires_at,
+    }
     key = {name: item.pop(name) for name in ("pk", "sk")}
     present = sorted(name for name, value in item.items() if value is not None)
     absent = sorted(name for name, value in item.items() if value is None)
@@ -67,14 +86,25 @@ def _profile_update(expert: Expert) -> dict[str, Any]:
 
 
 class RosterStore:
-    def __init__(self, client: DynamoDBClient, table_name: str) -> None:
+    def __init__(
+        self,
+        client: DynamoDBClient,
+        table_name: str,
+        retention_policy: retention.RetentionPolicy | None = None,
+    ) -> None:
         self._client = client
         self._table = table_name
+        self._retention = retention_policy or retention.RetentionPolicy()
+
+    def _expires_at(self, expert: Expert) -> int:
+        return self._retention.expert_expiry(int(time.time()), active=expert.active)
 
     def put(self, expert: Expert) -> None:
         """Create or replace the profile; `open_cases` and `last_asked_at` stay as they are."""
         try:
-            self._client.update_item(TableName=self._table, **_profile_update(expert))
+            self._client.update_item(
+                TableName=self._table, **_profile_update(expert, self._expires_at(expert))
+            )
         except ClientError as exc:
             raise_if_busy(exc)
             raise
@@ -87,7 +117,7 @@ class RosterStore:
         Like `put`, it leaves `open_cases` and `last_asked_at` as they are.
         Raises AlreadyExists / NotFound (nothing written) or StoreBusy.
         """
-        update = _profile_update(expert)
+        update = _profile_update(expert, self._expires_at(expert))
         update["ConditionExpression"] = (
             "attribute_not_exists(pk)" if create else "attribute_exists(pk)"
         )
@@ -116,7 +146,9 @@ class RosterStore:
             raise_if_busy(exc)
             raise
         item = response.get("Item")
-        return None if item is None else _expert(item)
+        if item is None or not is_live(from_item(item), int(time.time())):
+            return None
+        return _expert(item)
 
     def list_all(self) -> list[Expert]:
         """Every expert, active or not: advisors, then partners, each by expert id."""
@@ -151,10 +183,13 @@ class RosterStore:
             request["FilterExpression"] = "active = :yes"
             request["ExpressionAttributeValues"] = values(roster=keys.ROSTER_PARTITION, yes=True)
         items: list[dict[str, Any]] = []
+        now = int(time.time())
         try:
             while True:
                 response = self._client.query(**request)
-                items.extend(response.get("Items", []))
+                items.extend(
+                    item for item in response.get("Items", []) if is_live(from_item(item), now)
+                )
                 if "LastEvaluatedKey" not in response:
                     return items
                 request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
@@ -173,7 +208,7 @@ class RosterStore:
                         to_item(keys.expert_key(expert_id))
                         for expert_id in unique[start : start + BATCH_SIZE]
                     ],
-                    "ProjectionExpression": "expert_id, #v",
+                    "ProjectionExpression": "expert_id, expires_at, #v",
                     "ExpressionAttributeNames": {"#v": name},
                 }
             }
@@ -185,7 +220,7 @@ class RosterStore:
                     raise
                 for item in response.get("Responses", {}).get(self._table, []):
                     data = from_item(item)
-                    if name in data:
+                    if name in data and is_live(data, int(time.time())):
                         found[data["expert_id"]] = data[name]
                 pending = response.get("UnprocessedKeys") or {}
                 if not pending:

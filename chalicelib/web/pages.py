@@ -38,8 +38,9 @@ def choices(deployment: Deployment, lang: str) -> dict[str, list[tuple[str, str]
     return {
         "requester_type": pick(deployment.requester_types),
         "municipality": pick(deployment.municipalities),
-        "support_types": pick(deployment.support_types),
-        "category": pick(deployment.categories),
+        # Only what is still offered (an admin may deactivate entries).
+        "support_types": pick(deployment.active_support_types()),
+        "category": pick(deployment.active_categories()),
         "preferred_format": pick(deployment.preferred_formats),
     }
 

@@ -14,6 +14,9 @@ SAMPLE = {
     "target_type": "expert",
     "target_id": "advisor-x1",
     "token_id": "0a0a0a0a",
+    "receipt_number": "DX-261102-000012",
+    "action": "take",
+    "month": "2026-11",
 }
 
 

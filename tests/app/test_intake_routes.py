@@ -234,6 +234,9 @@ def test_dynamodb_throttling_answers_503_and_writes_nothing(
 ) -> None:
     from botocore.stub import Stubber
 
+    # The staff list and taxonomy are read once per process (one Query, then
+    # cached): read them before the stub takes over every DynamoDB call.
+    deps.directory()
     with Stubber(deps.dynamodb()) as stub:
         for _ in range(4):
             stub.add_client_error(

@@ -1,4 +1,4 @@
-"""The transactional outbox under moto: every mail once, retries, failures shown, no duplicates."""
+"""The transactional outbox under moto: every mail once, retries, failures told, no duplicates."""
 
 from __future__ import annotations
 
@@ -11,8 +11,9 @@ from botocore.exceptions import ClientError, ReadTimeoutError
 
 from chalicelib import deps
 from chalicelib.config import get_deployment, get_settings
+from chalicelib.domain.timefmt import iso
 from chalicelib.jobs.outbox import outbox_stream
-from chalicelib.mail.ses import SesMailer
+from chalicelib.mail.ses import SesMailer, email_tags
 from chalicelib.services import outbox as outbox_service
 from chalicelib.services.intake import submit_consultation
 from tests.conftest import NOW, valid_payload
@@ -82,6 +83,26 @@ def events_of(receipt: str) -> list[dict[str, Any]]:
     return [item for item in deps.case_store().case_items(receipt) if item["kind"] == "event"]
 
 
+NOTICE = "mail_undeliverable_staff"
+REQUESTER = "requester-a@example.com"
+STAFF_A = "staff-a@dx-desk.example.jp"
+STAFF_B = "staff-b@dx-desk.example.jp"
+
+
+def mark_undeliverable(*addresses: str) -> None:
+    """What a permanent bounce leaves behind (services/deliverability.py writes it the same way)."""
+    assert deps.address_store().record_event(
+        "test-bounce:" + ",".join(addresses),
+        at=iso(NOW),
+        now_epoch=int(NOW.timestamp()),
+        kind="bounce",
+        receipt_number="",
+        marks=[{"address": address, "reason": "bounce"} for address in addresses],
+        timeline=None,
+        notices=[],
+    )
+
+
 def test_drain_sends_each_mail_once_and_forgets_the_personal_data(
     aws: dict[str, Any], mailbox: Any
 ) -> None:
@@ -136,10 +157,10 @@ def test_backoff_waits_before_the_next_try(aws: dict[str, Any], mailbox: Any) ->
     assert all(m["state"] == "SENT" for m in messages_of(receipt))
 
 
-def test_rejected_mail_is_recorded_and_shown_on_the_timeline(
+def test_ses_rejects_a_mail_it_is_recorded_and_staff_are_told(
     aws: dict[str, Any], mailbox: Any
 ) -> None:
-    receipt = submit()
+    receipt = submit(requester_type="resident", organization=None)
     flaky = FlakySes(deps.sesv2(), [ses_error("MessageRejected")])
     report = drain(SesMailer(flaky))
     assert report.failed == 1 and report.sent == 2
@@ -149,8 +170,57 @@ def test_rejected_mail_is_recorded_and_shown_on_the_timeline(
     (event,) = events_of(receipt)
     assert event["type"] == "mail_failed"
     assert event["message_id"] == failed[0]["message_id"]
-    assert drain(at=timedelta(days=1)).sent == 0  # never retried
-    assert len(mailbox()) == 2
+    # The desk is told, in the same write: one notice per desk address, threaded with the case.
+    notices = [m for m in messages_of(receipt) if m["template"] == NOTICE]
+    assert sorted(m["to"][0] for m in notices) == [STAFF_A, STAFF_B]
+    assert drain(at=timedelta(minutes=1)).sent == 2
+    told = [m for m in mailbox() if str(m["Subject"]).startswith("【配信不能】")]
+    assert sorted(m["To"] for m in told) == [STAFF_A, STAFF_B]
+    for message in told:
+        assert receipt in str(message["Subject"])
+        text = message.get_body(("plain",)).get_content()
+        assert "送信を拒否しました" in text and "MessageRejected" in text
+    assert drain(at=timedelta(days=1)).sent == 0  # the rejected mail is never retried
+    assert len(mailbox()) == 4
+
+
+def test_mail_to_an_undeliverable_address_fails_at_once_and_staff_are_told(
+    aws: dict[str, Any], mailbox: Any
+) -> None:
+    mark_undeliverable("Requester-A@Example.com")
+    receipt = submit()
+    flaky = FlakySes(deps.sesv2(), [])
+    report = drain(SesMailer(flaky))
+    assert report.failed == 1 and report.sent == 2
+    assert flaky.calls == 2  # SES never saw the undeliverable address
+    (failed,) = [m for m in messages_of(receipt) if m["state"] == "FAILED"]
+    assert failed["template"] == "intake_ack" and failed["last_error"] == "undeliverable"
+    (event,) = events_of(receipt)
+    assert event["type"] == "mail_failed" and event["error"] == "undeliverable"
+    assert event["recipients"] == [REQUESTER]
+    assert drain(at=timedelta(minutes=1)).sent == 2
+    assert REQUESTER not in [m["To"] for m in mailbox()]
+    notice = next(m for m in mailbox() if str(m["Subject"]).startswith("【配信不能】"))
+    assert "以前に配信不能" in notice.get_body(("plain",)).get_content()
+    assert drain(at=timedelta(days=2)).sent == 0  # no retry loop
+    assert len(mailbox()) == 4
+
+
+def test_notices_skip_undeliverable_staff_and_a_failing_notice_causes_no_other(
+    aws: dict[str, Any], mailbox: Any
+) -> None:
+    mark_undeliverable(REQUESTER, STAFF_A)
+    receipt = submit()
+    assert drain().failed == 2  # the acknowledgement and staff A's notification
+    notices = [m for m in messages_of(receipt) if m["template"] == NOTICE]
+    assert [m["to"] for m in notices] == [[STAFF_B], [STAFF_B]]
+    # Staff B's mailbox goes too before the notices leave: they fail, and nothing follows.
+    mark_undeliverable(STAFF_B)
+    report = drain(at=timedelta(minutes=1))
+    assert report.failed == 2 and report.sent == 0
+    assert len([m for m in messages_of(receipt) if m["template"] == NOTICE]) == 2
+    assert drain(at=timedelta(days=1)).sent == 0
+    assert [m["To"] for m in mailbox()] == [STAFF_B]  # only staff B's notification went out
 
 
 def test_crash_after_send_before_mark_sent_never_sends_twice(
@@ -253,7 +323,10 @@ def test_ses_errors_are_translated_at_the_adapter(
         stub.add_client_error("send_email", service_error_code=code, http_status_code=status)
         with pytest.raises(Exception) as info:
             SesMailer(client).send(
-                b"raw", sender="desk@dx-desk.example.jp", to=["a@example.com"], tag="t"
+                b"raw",
+                sender="desk@dx-desk.example.jp",
+                to=["a@example.com"],
+                tags={"message_id": "t"},
             )
     assert type(info.value).__name__ == kind
 
@@ -291,3 +364,12 @@ def test_a_broken_template_keeps_the_mail_waiting(
     assert report.retried == 1 and report.sent == 2
     waiting = [m for m in messages_of(receipt) if m["state"] == "PENDING"]
     assert len(waiting) == 1 and waiting[0]["last_error"] == "RenderError"
+
+
+def test_tag_values_are_reduced_to_what_ses_accepts() -> None:
+    assert email_tags({"receipt_number": "DX-261126-482175", "message_id": "a.b@c d"}) == [
+        {"Name": "receipt_number", "Value": "DX-261126-482175"},
+        {"Name": "message_id", "Value": "a_b_c_d"},
+    ]
+    assert email_tags({"template": ""}) == [{"Name": "template", "Value": "_"}]
+    assert len(email_tags({"message_id": "x" * 300})[0]["Value"]) == 256

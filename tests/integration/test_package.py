@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import fnmatch
+import json
+import re
 import subprocess
 import zipfile
 from pathlib import Path
@@ -69,7 +72,8 @@ def test_merged_template_has_the_table_stream_trigger_and_table_setting(package:
     assert (
         resources["DeskTable"]["Properties"]["StreamSpecification"]["StreamViewType"] == "NEW_IMAGE"
     )
-    assert resources["OutboxStreamMapping"]["Properties"]["EventSourceArn"] == {
+    # The table's own stream, unless a restored table is in use (RUNBOOK.md).
+    assert resources["OutboxStreamMapping"]["Properties"]["EventSourceArn"]["Fn::If"][2] == {
         "Fn::GetAtt": ["DeskTable", "StreamArn"]
     }
     assert "OutboxSweep" in resources
@@ -118,3 +122,282 @@ def test_failures_raise_alarms_and_logs_expire(package: Path) -> None:
         assert group["RetentionInDays"] > 0, name
     throttle = resources["RestAPI"]["Properties"]["MethodSettings"][0]
     assert throttle["ThrottlingRateLimit"] > 0 and throttle["ThrottlingBurstLimit"] > 0
+
+
+# --- Least-privilege roles: the ARNs in each function's policy resolve to the
+# resources the stack creates (and, after a restore, to the restored table).
+
+ACCOUNT = "123456789012"
+REGION = "ap-northeast-1"
+
+
+class _Stack:
+    """Just enough of CloudFormation to resolve the intrinsics the policies use."""
+
+    def __init__(self, template: dict[str, Any], **parameters: str) -> None:
+        self.template = template
+        self.values: dict[str, Any] = {
+            name: spec.get("Default", "") for name, spec in template["Parameters"].items()
+        }
+        self.values.update(parameters)
+        self.values.update(
+            {
+                "AWS::AccountId": ACCOUNT,
+                "AWS::Region": REGION,
+                "AWS::Partition": "aws",
+                "AWS::StackName": "dx-desk-prod",
+                "AWS::URLSuffix": "amazonaws.com",
+            }
+        )
+
+    def condition(self, name: str) -> bool:
+        return bool(self._condition(self.template["Conditions"][name]))
+
+    def _condition(self, node: Any) -> Any:
+        if isinstance(node, dict):
+            ((fn, args),) = node.items()
+            if fn == "Fn::Equals":
+                return self.resolve(args[0]) == self.resolve(args[1])
+            if fn == "Fn::Not":
+                return not self._condition(args[0])
+            if fn == "Fn::Or":
+                return any(self._condition(a) for a in args)
+            if fn == "Fn::And":
+                return all(self._condition(a) for a in args)
+            if fn == "Condition":
+                return self.condition(args)
+        return node
+
+    def ref(self, name: str) -> str:
+        if name in self.values:
+            return str(self.values[name])
+        if name == "DeskTable":
+            return str(
+                self.resolve(self.template["Resources"]["DeskTable"]["Properties"]["TableName"])
+            )
+        return f"<{name}>"
+
+    def attribute(self, resource: str, attribute: str) -> str:
+        if resource == "DeskTable" and attribute == "Arn":
+            return f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{self.ref('DeskTable')}"
+        if resource == "DeskTable" and attribute == "StreamArn":
+            return self.attribute("DeskTable", "Arn") + "/stream/<label>"
+        return f"<{resource}.{attribute}>"
+
+    def resolve(self, node: Any) -> Any:
+        if isinstance(node, list):
+            return [self.resolve(n) for n in node]
+        if not isinstance(node, dict):
+            return node
+        if len(node) == 1:
+            ((fn, args),) = node.items()
+            if fn == "Ref":
+                return self.ref(args)
+            if fn == "Fn::GetAtt":
+                return self.attribute(*args)
+            if fn == "Fn::If":
+                return self.resolve(args[1] if self.condition(args[0]) else args[2])
+            if fn == "Fn::Sub":
+                text, extra = (args, {}) if isinstance(args, str) else args
+                extra = {k: self.resolve(v) for k, v in extra.items()}
+
+                def substitute(match: re.Match[str]) -> str:
+                    name = match.group(1)
+                    if name in extra:
+                        return str(extra[name])
+                    if "." in name and not name.startswith("AWS::"):
+                        return self.attribute(*name.split(".", 1))
+                    return self.ref(name)
+
+                return re.sub(r"\$\{([^}]+)\}", substitute, text)
+        return {k: self.resolve(v) for k, v in node.items()}
+
+
+def _template(package: Path) -> dict[str, Any]:
+    from infra.local import load_template
+
+    return dict(load_template(package / "sam.yaml"))
+
+
+def _functions(template: dict[str, Any]) -> dict[str, dict[str, Any]]:
+    return {
+        name: r
+        for name, r in template["Resources"].items()
+        if r["Type"] == "AWS::Serverless::Function"
+    }
+
+
+def _policy_of(template: dict[str, Any], function: str) -> dict[str, Any]:
+    role = template["Resources"][function]["Properties"]["Role"]["Fn::GetAtt"][0]
+    (policy,) = template["Resources"][role]["Properties"]["Policies"]
+    return dict(policy["PolicyDocument"])
+
+
+def test_the_table_has_a_fixed_name_and_outlives_the_stack(package: Path) -> None:
+    template = _template(package)
+    table = template["Resources"]["DeskTable"]
+    assert _Stack(template, Stage="prod").ref("DeskTable") == "dx-desk-prod"
+    assert _Stack(template, Stage="staging").ref("DeskTable") == "dx-desk-staging"
+    assert table["DeletionPolicy"] == table["UpdateReplacePolicy"] == "Retain"
+
+
+def test_each_function_runs_with_its_own_role_from_its_own_policy_file(package: Path) -> None:
+    template = _template(package)
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    files = {name: f["iam_policy_file"] for name, f in config["lambda_functions"].items()}
+    roles = set()
+    for logical_id, function in _functions(template).items():
+        roles.add(function["Properties"]["Role"]["Fn::GetAtt"][0])
+        name = "api_handler" if logical_id == "APIHandler" else _snake(logical_id)
+        expected = json.loads((ROOT / ".chalice" / files[name]).read_text(encoding="utf-8"))
+        assert _policy_of(template, logical_id) == expected, logical_id
+    assert len(roles) == len(_functions(template))
+
+
+def _snake(logical_id: str) -> str:
+    return re.sub(r"(?<!^)(?=[A-Z])", "_", logical_id).lower()
+
+
+@pytest.mark.parametrize("restored", [False, True], ids=["desk-table", "restored-table"])
+def test_policies_env_and_stream_trigger_name_the_same_table(package: Path, restored: bool) -> None:
+    template = _template(package)
+    parameters = {"Stage": "prod", "PublicBaseUrl": "https://desk.example.jp/api"}
+    if restored:
+        parameters |= {
+            "RestoredTableName": "dx-desk-prod-restored-20260301",
+            "RestoredTableStreamLabel": "2026-03-01T04:05:06.789",
+        }
+    stack = _Stack(template, **parameters)
+    name = parameters.get("RestoredTableName", "dx-desk-prod")
+    table_arn = f"arn:aws:dynamodb:{REGION}:{ACCOUNT}:table/{name}"
+    env = stack.resolve(template["Globals"]["Function"]["Environment"]["Variables"])
+    assert env["TABLE_NAME"] == name
+    stream = stack.resolve(
+        template["Resources"]["OutboxStreamMapping"]["Properties"]["EventSourceArn"]
+    )
+    assert stream.startswith(table_arn + "/stream/")
+    for function in _functions(template):
+        table_resources = [
+            resource
+            for statement in stack.resolve(_policy_of(template, function))["Statement"]
+            if any(a.startswith("dynamodb:") for a in statement["Action"])
+            for resource in statement["Resource"]
+        ]
+        assert table_arn in table_resources, function
+        allowed = {table_arn, f"{table_arn}/index/*", f"{table_arn}/stream/*"}
+        assert set(table_resources) <= allowed, function
+
+
+def test_functions_may_read_exactly_the_signing_keys_they_are_told_to(package: Path) -> None:
+    template = _template(package)
+    stack = _Stack(template, Stage="prod", PublicBaseUrl="https://desk.example.jp/api")
+    env = stack.resolve(template["Globals"]["Function"]["Environment"]["Variables"])
+    assert env["FORM_SIGNING_KEYS_PARAM"] == "/dx-desk/prod/form-signing-keys"
+    assert env["LINK_SIGNING_KEYS_PARAM"] == "/dx-desk/prod/link-signing-keys"
+    assert env["PUBLIC_BASE_URL"] == "https://desk.example.jp/api"
+    prefix = f"arn:aws:ssm:{REGION}:{ACCOUNT}:parameter"
+    readers = 0
+    for function in _functions(template):
+        for statement in stack.resolve(_policy_of(template, function))["Statement"]:
+            if "ssm:GetParameter" in statement["Action"]:
+                readers += 1
+                for parameter in (env["FORM_SIGNING_KEYS_PARAM"], env["LINK_SIGNING_KEYS_PARAM"]):
+                    assert any(
+                        fnmatch.fnmatchcase(prefix + parameter, pattern)
+                        for pattern in statement["Resource"]
+                    ), function
+                assert statement["Resource"] == [f"{prefix}/dx-desk/prod/*"]
+    assert readers >= 1
+    # Deployed stages carry no keys, and no stage value shadows the template's.
+    config = json.loads((ROOT / ".chalice" / "config.json").read_text(encoding="utf-8"))
+    for name, stage in config["stages"].items():
+        if name != "local":
+            assert not {
+                "FORM_SIGNING_KEYS",
+                "LINK_SIGNING_KEYS",
+                "FORM_SIGNING_KEYS_PARAM",
+                "LINK_SIGNING_KEYS_PARAM",
+            } & set(stage["environment_variables"]), name
+
+
+@pytest.mark.parametrize(
+    ("inbound_region", "here"),
+    [("", True), (REGION, True), ("us-east-1", False)],
+    ids=["default", "same-region", "other-region"],
+)
+def test_receipt_rules_exist_only_in_a_receiving_region(
+    package: Path, inbound_region: str, here: bool
+) -> None:
+    template = _template(package)
+    stack = _Stack(template, Stage="prod", InboundRegion=inbound_region)
+    resources = template["Resources"]
+    assert resources["InboundRuleSet"]["Condition"] == "ReceiveMailHere"
+    assert resources["InboundRule"]["Condition"] == "ReceiveMailHere"
+    assert resources["InboundMailWriterRole"]["Condition"] == "ReceiveMailElsewhere"
+    assert stack.condition("ReceiveMailHere") is here
+    assert stack.condition("ReceiveMailElsewhere") is not here
+    mx = stack.resolve(template["Outputs"]["InboundMxRecord"]["Value"])
+    assert mx == f"10 inbound-smtp.{inbound_region or REGION}.amazonaws.com"
+
+
+def test_ses_sending_events_reach_their_handler(package: Path) -> None:
+    resources = _resources(package)
+    config_set = resources["MailConfigurationSet"]
+    assert config_set["Type"] == "AWS::SES::ConfigurationSet"
+    destination = resources["MailEventDestination"]
+    assert destination["Type"] == "AWS::SES::ConfigurationSetEventDestination"
+    assert destination["Properties"]["ConfigurationSetName"] == {"Ref": "MailConfigurationSet"}
+    event_destination = destination["Properties"]["EventDestination"]
+    assert event_destination["Enabled"] is True
+    assert {"bounce", "complaint", "delivery", "reject"} <= set(
+        event_destination["MatchingEventTypes"]
+    )
+    assert event_destination["SnsDestination"]["TopicARN"] == {"Ref": "SesEventsTopic"}
+    assert resources["SesEventsTopic"]["Type"] == "AWS::SNS::Topic"
+    # SES may publish to the topic, only for this account's configuration set.
+    (statement,) = resources["SesEventsTopicPolicy"]["Properties"]["PolicyDocument"]["Statement"]
+    assert statement["Principal"] == {"Service": "ses.amazonaws.com"}
+    assert statement["Action"] == "sns:Publish"
+    subscription = resources["SesEventsSubscription"]["Properties"]
+    assert subscription["TopicArn"] == {"Ref": "SesEventsTopic"}
+    assert subscription["Protocol"] == "lambda"
+    assert subscription["Endpoint"] == {"Fn::GetAtt": ["SesEvents", "Arn"]}
+    assert resources["SesEvents"]["Type"] == "AWS::Serverless::Function"
+    assert resources["SesEvents"]["Properties"]["Handler"].endswith("ses_events.ses_events")
+    assert resources["SesEventsInvokePermission"]["Properties"]["SourceArn"] == {
+        "Ref": "SesEventsTopic"
+    }
+    assert resources["SesEventsLogGroup"]["Properties"]["RetentionInDays"] == 90
+    # Every function sends with the configuration set.
+    from infra.local import load_template
+
+    variables = load_template(package / "sam.yaml")["Globals"]["Function"]["Environment"]
+    assert variables["Variables"]["SES_CONFIGURATION_SET"] == {"Ref": "MailConfigurationSet"}
+
+
+def _make(*args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        ["make", "--no-print-directory", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+
+def test_make_deploy_packages_uploads_and_deploys_one_stage() -> None:
+    result = _make("-n", "deploy", "STAGE=prod", "DEPLOY_BUCKET=example-artifacts")
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "chalice package" in out and "--stage prod" in out
+    assert "aws cloudformation package" in out and "--s3-bucket example-artifacts" in out
+    assert "--stack-name dx-desk-prod" in out
+    assert "CAPABILITY_IAM CAPABILITY_AUTO_EXPAND" in out
+    assert "--parameter-overrides Stage=prod" in out
+
+
+def test_make_deploy_without_an_artefact_bucket_stops_before_anything_runs() -> None:
+    result = _make("deploy", "STAGE=prod")
+    assert result.returncode != 0
+    assert "DEPLOY_BUCKET" in result.stdout + result.stderr
+    assert "chalice" not in result.stdout

@@ -242,7 +242,14 @@ def test_expert_loads_the_demo_roster_shape() -> None:
 
 @pytest.mark.parametrize(
     "override",
-    [{"capacity": 0}, {"contact_emails": []}, {"kind": "vendor"}, {"support_types": ["lunch"]}],
+    [
+        {"capacity": 0},
+        {"contact_emails": []},
+        {"kind": "vendor"},
+        # Support types are taxonomy data; an expert holds ids of the id pattern
+        # (which ids exist is checked against the taxonomy where experts are saved).
+        {"support_types": ["Lunch break"]},
+    ],
 )
 def test_expert_rejects_an_invalid_profile(override: dict[str, Any]) -> None:
     with pytest.raises(ValidationError):

@@ -13,7 +13,7 @@ from chalicelib.api.admin.schemas import (
     ExpertList,
     ExpertOut,
 )
-from chalicelib.config import get_deployment, get_settings
+from chalicelib.config import get_settings
 from chalicelib.domain.admin import Actor
 from chalicelib.domain.roster import Expert
 from chalicelib.errors import NotFound
@@ -23,11 +23,14 @@ bp = Blueprint(__name__)
 
 
 def _known_ids() -> tuple[list[str], list[str], list[str]]:
-    deployment = get_deployment()
+    # The current taxonomy's active entries: a deactivated category or support
+    # type is given to no expert any more (stored profiles keep it until an
+    # admin next saves them, which then has to leave it out).
+    directory = deps.directory()
     return (
-        list(deployment.categories),
-        list(deployment.support_types),
-        list(deployment.municipalities),
+        directory.taxonomy.active_ids("categories"),
+        directory.taxonomy.active_ids("support_types"),
+        list(directory.deployment.municipalities),
     )
 
 
