@@ -17,6 +17,7 @@ from chalicelib.stores.addresses import AddressStore
 from chalicelib.stores.admin import AdminStore
 from chalicelib.stores.cases import CaseStore
 from chalicelib.stores.outbox import OutboxStore
+from chalicelib.stores.privacy import PrivacyStore
 from chalicelib.stores.roster import RosterStore
 
 if TYPE_CHECKING:
@@ -104,6 +105,10 @@ def admin_store() -> AdminStore:
 def outbox_store() -> OutboxStore:
     settings = get_settings()
     return OutboxStore(dynamodb(), settings.table_name, settings.retention())
+
+
+def privacy_store() -> PrivacyStore:
+    return PrivacyStore(dynamodb(), get_settings().table_name)
 
 
 def address_store() -> AddressStore:

@@ -10,8 +10,10 @@ accepting moves the case to in_progress.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 from chalicelib.domain.case import STATUS_LABELS, Status
 
@@ -76,6 +78,16 @@ class IllegalTransition(ValueError):
         self.status = status
 
 
+class CaseAnonymised(IllegalTransition):
+    """The requester's personal data was erased: nothing may act on the case any more."""
+
+    def __init__(self, action: Action, status: Status) -> None:
+        super().__init__(action, status)
+        self.message = "この案件は相談者の個人情報を消去済みのため、操作できません。"
+        self.message_en = "The requester's personal data was erased: the case cannot be acted on."
+        self.args = (self.message_en,)
+
+
 @dataclass(frozen=True)
 class Outcome:
     status: Status
@@ -90,6 +102,15 @@ def apply(action: Action, status: Status) -> Outcome:
     if target is None:
         return Outcome(status, False)
     return Outcome(target, target != status)
+
+
+def apply_to_case(action: Action, case: Mapping[str, Any]) -> Outcome:
+    """`apply` for a stored case: an anonymised case (personal data erased) takes no action,
+    since every action mails or names the requester."""
+    status = Status(case["status"])
+    if case.get("anonymised_at"):
+        raise CaseAnonymised(action, status)
+    return apply(action, status)
 
 
 def available(status: Status) -> list[Action]:

@@ -37,14 +37,16 @@ def outbox_stream(event: dict[str, Any], context: Any) -> dict[str, int]:
     from chalicelib.services.outbox import deliver
 
     outcomes: dict[str, int] = {}
+    directory = deps.directory()
     for message in _new_messages(event):
         outcome = deliver(
             message,
             outbox=deps.outbox_store(),
             mailer=deps.mailer(),
             settings=get_settings(),
-            deployment=deps.directory().deployment,
+            deployment=directory.deployment,
             now=deps.now(),
+            desk=directory.staff.notify_to,
         )
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     log.info("outbox stream: %s", outcomes)
@@ -62,12 +64,14 @@ def sweep_once() -> dict[str, int]:
     from chalicelib.config import get_settings
     from chalicelib.services.outbox import drain
 
+    directory = deps.directory()
     report = drain(
         outbox=deps.outbox_store(),
         mailer=deps.mailer(),
         settings=get_settings(),
-        deployment=deps.directory().deployment,
+        deployment=directory.deployment,
         now=deps.now(),
+        desk=directory.staff.notify_to,
     )
     counts = {
         "sent": report.sent,

@@ -45,6 +45,7 @@ def ses_events(event: dict[str, Any], context: Any) -> dict[str, int]:
             cases=deps.case_store(),
             settings=get_settings(),
             now=now,
+            desk=deps.directory().staff.notify_to,
         )
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     log.info("ses events: %s", outcomes)

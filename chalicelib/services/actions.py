@@ -198,7 +198,7 @@ def describe_link(
     refusal = None
     if used is None:
         try:
-            lifecycle.apply(link.action, Status(case["status"]))
+            lifecycle.apply_to_case(link.action, case)
         except lifecycle.IllegalTransition as exc:
             refusal = exc
     expert = roster.get(link.expert_id) if link.expert_id else None
@@ -548,7 +548,7 @@ def act_by_link(
     if used is not None:
         raise LinkAlreadyUsed(used)
     # Refused before the session form is read: a closed case says so, not "bad date".
-    lifecycle.apply(link.action, Status(case["status"]))
+    lifecycle.apply_to_case(link.action, case)
     session = None
     if link.action is lifecycle.Action.RECORD_SESSION:
         done_sessions = len(case.get("sessions", []))
@@ -609,7 +609,7 @@ def perform(
     """
     desk = desk_staff(staff, settings)
     status = Status(case["status"])
-    outcome = lifecycle.apply(acting.action, status)
+    outcome = lifecycle.apply_to_case(acting.action, case)
     changes = _changes(acting, case, outcome, roster, session)
     result = result.strip()[:MAX_RESULT]
     if result and acting.action in RESULT_ACTIONS:

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Protocol
@@ -235,10 +235,12 @@ def notice_recipients(
     return tuple(a for a in staff if a.strip().lower() not in blocked)
 
 
-def notice_candidates(case: dict[str, Any] | None, settings: Settings) -> list[str]:
-    """Everyone a notice about this case might go to (checked for deliverability in one read)."""
+def notice_candidates(case: dict[str, Any] | None, desk: Sequence[str]) -> list[str]:
+    """Everyone a notice about this case might go to (checked for deliverability in one read).
+
+    `desk`: the addresses told of new cases (deps.directory().staff.notify_to)."""
     owner = (case or {}).get("owner")
-    return [*([owner] if isinstance(owner, str) and owner else []), *settings.staff_notify_to]
+    return [*([owner] if isinstance(owner, str) and owner else []), *desk]
 
 
 def failure_notices(
@@ -250,6 +252,7 @@ def failure_notices(
     detail: str,
     case: dict[str, Any] | None,
     blocked: set[str],
+    desk: Sequence[str],
     settings: Settings,
     at: str,
 ) -> list[OutgoingMessage]:
@@ -262,9 +265,7 @@ def failure_notices(
         log.error("deliverability: a notice to the desk failed (%s); not told again", reason)
         return []
     owner = (case or {}).get("owner")
-    to = notice_recipients(
-        owner if isinstance(owner, str) else None, settings.staff_notify_to, blocked
-    )
+    to = notice_recipients(owner if isinstance(owner, str) else None, desk, blocked)
     if not to:
         log.error("deliverability: no deliverable desk address to tell about %s", receipt_number)
         return []
@@ -310,8 +311,9 @@ def handle_event(
     cases: CaseLookup,
     settings: Settings,
     now: datetime,
+    desk: Sequence[str] | None = None,
 ) -> str:
-    """Apply one SES event. Returns undeliverable | recorded | delivered | ignored | duplicate."""
+    """Apply one SES event (`desk`: the staff told of new cases; default STAFF_NOTIFY_TO). Returns undeliverable | recorded | delivered | ignored | duplicate."""
     now_epoch = int(now.timestamp())
     receipt = event.receipt_number
     if event.kind == "delivery":
@@ -365,7 +367,8 @@ def handle_event(
             else int((now + timedelta(days=settings.mail_retention_days)).timestamp()),
         }
         if event.permanent or event.kind == "reject":
-            candidates = notice_candidates(case, settings)
+            staff = settings.staff_notify_to if desk is None else desk
+            candidates = notice_candidates(case, staff)
             blocked = store.undeliverable(candidates, now_epoch) | {
                 mark["address"].strip().lower() for mark in marks
             }
@@ -377,6 +380,7 @@ def handle_event(
                 detail=event.detail,
                 case=case,
                 blocked=blocked,
+                desk=staff,
                 settings=settings,
                 at=event.at,
             )

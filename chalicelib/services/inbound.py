@@ -19,7 +19,7 @@ from typing import Any
 
 from chalicelib.config import Deployment, Settings
 from chalicelib.domain import lifecycle
-from chalicelib.domain.case import OutgoingMessage, Status
+from chalicelib.domain.case import OutgoingMessage
 from chalicelib.domain.commands import ParsedReply, parse_reply
 from chalicelib.domain.receipt import JST
 from chalicelib.domain.replyaddress import read_reply_address
@@ -98,7 +98,7 @@ def _changes_for(
         if command.kind == "action" and command.action:
             action = lifecycle.Action(command.action)
             try:
-                outcome = lifecycle.apply(action, Status(case["status"]))
+                outcome = lifecycle.apply_to_case(action, case)
             except lifecycle.IllegalTransition as exc:
                 problems.append(f"{command.line}行目：{exc.message}")
                 continue
@@ -167,6 +167,9 @@ def ingest_reply(
         case = store.get_case(target)
         if case is None:
             return _quarantine(store, receipt, "unknown_case", now, settings)
+        if case.get("anonymised_at"):
+            # The requester's data was erased: a reply must not bring new notes about them.
+            return _quarantine(store, receipt, "case_anonymised", now, settings)
         parsed = parse_reply(mail.text, categories=categories)
         try:
             return _apply(

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
@@ -117,6 +117,7 @@ def _fail(
     reason: str,
     recipients: list[str],
     blocked: set[str],
+    desk: Sequence[str],
     settings: Settings,
 ) -> str:
     """FAILED for good: recorded on the timeline, and the desk told, in one write."""
@@ -131,6 +132,7 @@ def _fail(
         detail=error,
         case=_context_case(held),
         blocked=blocked,
+        desk=desk,
         settings=settings,
         at=iso(now),
     )
@@ -186,8 +188,13 @@ def deliver(
     deployment: Deployment,
     now: datetime,
     jitter: Callable[[], float] = random.random,
+    desk: Sequence[str] | None = None,
 ) -> str:
-    """Claim, render, send and record one message. Returns what happened to it."""
+    """Claim, render, send and record one message. Returns what happened to it.
+
+    `desk`: the staff a failure notice goes to (deps.directory().staff.notify_to;
+    default STAFF_NOTIFY_TO)."""
+    staff = settings.staff_notify_to if desk is None else tuple(desk)
     claim = outbox.claim(message, iso(now), iso(now + LEASE))
     if claim is None:
         return "skipped"
@@ -195,7 +202,7 @@ def deliver(
     recipients = list(held["to"])
     # One read: the recipients, and the staff a failure notice would go to.
     blocked = outbox.undeliverable(
-        [*recipients, *notice_candidates(_context_case(held), settings)], int(now.timestamp())
+        [*recipients, *notice_candidates(_context_case(held), staff)], int(now.timestamp())
     )
     refused = [address for address in recipients if address.strip().lower() in blocked]
     if refused:
@@ -208,6 +215,7 @@ def deliver(
             reason="undeliverable",
             recipients=refused,
             blocked=blocked,
+            desk=staff,
             settings=settings,
         )
     try:
@@ -239,6 +247,7 @@ def deliver(
             reason="header_injection",
             recipients=recipients,
             blocked=blocked,
+            desk=staff,
             settings=settings,
         )
     except (ConfigError, RenderError) as exc:
@@ -272,6 +281,7 @@ def deliver(
                 reason="gave_up",
                 recipients=recipients,
                 blocked=blocked,
+                desk=staff,
                 settings=settings,
             )
         outbox.release(claim, iso(now + backoff(int(held["attempts"]), jitter)), str(exc))
@@ -287,6 +297,7 @@ def deliver(
             reason="rejected",
             recipients=recipients,
             blocked=blocked,
+            desk=staff,
             settings=settings,
         )
     except UncertainSendError as exc:
@@ -314,6 +325,7 @@ def drain(
     now: datetime,
     limit: int = 50,
     jitter: Callable[[], float] = random.random,
+    desk: Sequence[str] | None = None,
 ) -> DrainReport:
     """Send what is due; mark claims that outlived their lease as UNKNOWN."""
     report = DrainReport()
@@ -333,6 +345,7 @@ def drain(
             deployment=deployment,
             now=now,
             jitter=jitter,
+            desk=desk,
         )
         report.outcomes.append(outcome)
         setattr(report, outcome, getattr(report, outcome) + 1)

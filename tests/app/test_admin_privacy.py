@@ -544,3 +544,42 @@ def test_erasure_plan_keeps_numbers_dates_and_flags_of_fields_added_later() -> N
     for gone in ("email", "name", "hearing_summary", "closing_remark_at"):
         assert gone not in kept
     assert plan.requester_digests == [privacy_rules.requester_digest("requester-a@example.com")]
+
+
+def test_an_erased_case_that_was_still_open_takes_no_more_actions(
+    client: Any, admin_headers: dict[str, str], staff_headers: dict[str, str]
+) -> None:
+    """Every action mails or names the requester: after erasure, links and the admin API refuse."""
+    from chalicelib.domain.lifecycle import Action
+    from chalicelib.services.actions import link_for
+
+    receipt = submit(client, ASKER, MESSAGES[0])
+    url = link_for(
+        get_settings(), action=Action.TAKE, receipt_number=receipt, recipient=STAFF, now=deps.now()
+    )
+    path = "/actions/" + url.rsplit("/", 1)[1]
+    erased = post(
+        client,
+        "/admin/requesters/erase",
+        admin_headers,
+        {"receipt_number": receipt, "confirm": True},
+    )
+    assert erased.status_code == 200
+    before = deps.case_store().get_case(receipt)
+    assert before is not None and before["status"] == "received"
+
+    page = client.http.get(path)
+    assert "個人情報を消去済み" in page.body.decode("utf-8")
+    pressed = client.http.post(
+        path, headers={"Content-Type": "application/x-www-form-urlencoded"}, body=b""
+    )
+    assert "個人情報を消去済み" in pressed.body.decode("utf-8")
+    by_api = post(
+        client,
+        f"/admin/cases/{receipt}/actions/start_hearing",
+        staff_headers,
+        {"version": before["version"]},
+    )
+    assert by_api.status_code == 409
+    after = deps.case_store().get_case(receipt)
+    assert after == before

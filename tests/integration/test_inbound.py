@@ -277,3 +277,26 @@ def test_matching_started_by_reply_sends_the_suggestions(
     (suggestions,) = [m for m in mailbox() if m["To"] == STAFF_A and "専門家の候補" in m["Subject"]]
     body = suggestions.get_body(("plain",))
     assert body is not None and "に依頼する" in body.get_content()
+
+
+def test_a_reply_about_an_erased_case_is_quarantined(
+    replied_case: tuple[str, EmailMessage], mailbox: Any
+) -> None:
+    """After a personal-data erasure, a reply must not add notes about the requester again."""
+    from chalicelib.services import privacy
+    from chalicelib.services.access import SYSTEM
+
+    receipt, original = replied_case
+    privacy.erase_requester(
+        deps.privacy_store(),
+        SYSTEM,
+        receipt_number=receipt,
+        email=None,
+        now=deps.now(),
+        settings=get_settings(),
+    )
+    erased = case(receipt)
+    assert deliver(reply(original, "ヒアリング開始\n相談者Aさんに電話済み")) == {"quarantined": 1}
+    assert case(receipt) == erased
+    sweep_once()
+    assert answers(mailbox, receipt) == []

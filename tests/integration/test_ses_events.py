@@ -278,3 +278,30 @@ def test_unreadable_and_foreign_notifications_change_nothing(aws: dict[str, Any]
         ]
     }
     assert ses_events(records, None) == {"unreadable": 1, "ignored": 1}
+
+
+def test_notices_go_to_the_stored_staff_list_not_the_fallback(
+    ses: RecordingSes, mailbox: Any
+) -> None:
+    """Once admins keep the staff list, bounce notices follow it (STAFF_NOTIFY_TO is a fallback)."""
+    from chalicelib.domain.staff import StaffMember
+    from chalicelib.services import directory
+    from chalicelib.services.access import SYSTEM
+
+    desk_c = "staff-c@dx-desk.example.jp"
+    directory.save_staff(
+        deps.admin_store(),
+        SYSTEM,
+        StaffMember(staff_id="staff-c", display_name="職員C", email=desk_c),
+        create=True,
+        now=deps.now(),
+        settings=get_settings(),
+    )
+    deps.forget_directory()
+    receipt = submit()
+    drain(ses)
+    ack = sent_message(receipt, "intake_ack")
+    assert ses_events(notification(ses, ack, "Bounce"), None) == {"undeliverable": 1}
+    drain(ses, at=timedelta(hours=1))
+    notices = [m for m in mailbox() if str(m["Subject"]).startswith("【配信不能】")]
+    assert [m["To"] for m in notices] == [desk_c]

@@ -91,7 +91,7 @@ class ErasureResult(BaseModel):
 
 
 def _store() -> PrivacyStore:
-    return PrivacyStore(deps.dynamodb(), get_settings().table_name)
+    return deps.privacy_store()
 
 
 @admin_route(
