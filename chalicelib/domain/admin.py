@@ -53,6 +53,10 @@ STAFF_ROUTES: tuple[tuple[str, str], ...] = (
     ("GET", "/admin/staff"),
     ("GET", "/admin/taxonomy"),
 )
+# A token's record outlives its validity by a year (audit records name its id).
+TOKEN_RECORD_GRACE_SECONDS = 365 * 86400
+BOOTSTRAP_VALID_DAYS = 365
+
 ADMIN_ROUTES: tuple[tuple[str, str], ...] = (("*", "/admin/*"),)
 
 
@@ -90,15 +94,23 @@ def token_id_of(token: str) -> str:
     return match.group(1) if match else token_digest(token)[:8]
 
 
-def bootstrap_record(token: str, role: Role, actor: str, created_at: str) -> dict[str, Any]:
-    """The stored record of a token given from outside (the dev stack's, the first admin's)."""
+def bootstrap_record(
+    token: str, role: Role, actor: str, created_at: str, valid_until: int
+) -> dict[str, Any]:
+    """The stored record of a token given from outside (the dev stack's, the first admin's).
+
+    Like an issued token it stops at `valid_until` and its record expires a
+    year later, so the audit log's token ids stay explainable meanwhile.
+    """
     return {
         "token_id": token_id_of(token),
         "role": role,
         "actor": actor,
         "created_at": created_at,
         "created_by": "bootstrap",
+        "valid_until": valid_until,
         "retention_class": "access",
+        "expires_at": valid_until + TOKEN_RECORD_GRACE_SECONDS,
     }
 
 

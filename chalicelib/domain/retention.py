@@ -27,12 +27,27 @@ RATE_LIMIT = "rate_limit"
 LINK = "link"
 # Anonymous monthly counters.
 STATISTICS = "statistics"
-# The roster of experts: reference data, renewed by every edit.
+# The roster of experts, the staff list, the categories: reference data, renewed by every edit.
 REFERENCE = "reference"
+# Admin audit records (AUDIT_RETENTION_DAYS).
+AUDIT = "audit"
+# Admin bearer tokens (as digests): a year past their validity.
+ACCESS = "access"
 # Addresses marked undeliverable after a permanent bounce or a complaint.
 DELIVERABILITY = "deliverability"
 
-CLASSES = (CASE, MAIL, IDEMPOTENCY, RATE_LIMIT, LINK, STATISTICS, REFERENCE, DELIVERABILITY)
+CLASSES = (
+    CASE,
+    MAIL,
+    IDEMPOTENCY,
+    RATE_LIMIT,
+    LINK,
+    STATISTICS,
+    REFERENCE,
+    DELIVERABILITY,
+    AUDIT,
+    ACCESS,
+)
 
 
 @dataclass(frozen=True)

@@ -283,6 +283,9 @@ def save_taxonomy(
     record = {
         **proposed.model_dump(mode="json", exclude={"version"}),
         "updated_at": iso(now),
+        # Renewed by every edit, like the roster; were it ever to lapse, the
+        # deployment file's lists would apply again.
+        "expires_at": int((now + timedelta(days=settings.reference_retention_days)).timestamp()),
     }
     store.save_taxonomy(
         record, before.version, audit=entry, audit_expires=_audit_expiry(settings, now)

@@ -42,6 +42,11 @@ EXPECTED_CLASS = {
     "counter": retention.STATISTICS,
     "expert": retention.REFERENCE,
     "address": retention.DELIVERABILITY,
+    "requester_case": retention.CASE,
+    "admin_token": retention.ACCESS,
+    "audit": retention.AUDIT,
+    "staff": retention.REFERENCE,
+    "taxonomy": retention.REFERENCE,
 }
 
 
@@ -164,6 +169,44 @@ def write_one_of_everything(aws: dict[str, Any]) -> str:
     assert ses_events(bounce(ack), None) == {"undeliverable": 1}
     # Desk-wide scheduled mail.
     assert digest.daily_digest(deps.case_store(), settings, NOW).enqueued > 0
+    # Admin data: a token (digest only), a staff member, the taxonomy, each with its audit record.
+    from chalicelib.domain.staff import StaffMember
+    from chalicelib.services import directory
+    from chalicelib.services.access import SYSTEM, bootstrap_token
+
+    bootstrap_token(
+        deps.admin_store(),
+        "retention-test-token-0123456789",
+        role="staff",
+        actor="職員R",
+        now=NOW,
+        audit_expires=int(NOW.timestamp()) + settings.audit_retention_days * DAY,
+    )
+    directory.save_staff(
+        deps.admin_store(),
+        SYSTEM,
+        StaffMember(staff_id="staff-r", display_name="職員R", email="staff-r@dx-desk.example.jp"),
+        create=True,
+        now=NOW,
+        settings=settings,
+    )
+    taxonomy = directory.current_taxonomy(deps.admin_store(), get_deployment(), NOW)
+    relabelled = taxonomy.model_copy(
+        update={
+            "categories": [
+                entry.model_copy(update={"en": entry.en + " (edited)"})
+                for entry in taxonomy.categories
+            ]
+        }
+    )
+    directory.save_taxonomy(
+        deps.admin_store(),
+        SYSTEM,
+        relabelled,
+        deployment=get_deployment(),
+        now=NOW,
+        settings=settings,
+    )
     return receipt
 
 
@@ -210,6 +253,10 @@ def test_periods_follow_the_settings(aws: dict[str, Any]) -> None:
     inactive = expiry("expert", expert_id="advisor-r2") - wall
     assert abs(active - settings.reference_retention_days * DAY) < 60
     assert abs(inactive - settings.case_retention_days * DAY) < 60
+    assert expiry("audit") == start + settings.audit_retention_days * DAY
+    assert expiry("taxonomy") == start + settings.reference_retention_days * DAY
+    token = next(i for i in items if i["kind"] == "admin_token")
+    assert token["expires_at"] == token["valid_until"] + 365 * DAY
 
 
 def test_retention_periods_are_configuration(

@@ -55,7 +55,7 @@ def issue_token(actor: admin.Actor) -> Response:
         "valid_until": valid_until,
         "retention_class": "access",
         # Kept a year past validity, so the audit log's token ids stay explainable.
-        "expires_at": valid_until + 365 * 86400,
+        "expires_at": valid_until + admin.TOKEN_RECORD_GRACE_SECONDS,
     }
     entry = admin.audit_entry(
         actor,
