@@ -18,7 +18,13 @@ from datetime import UTC, datetime, timedelta, timezone
 from email import message_from_bytes
 from email.message import EmailMessage
 from email.policy import default as default_policy
-from email.utils import format_datetime, make_msgid, parseaddr, parsedate_to_datetime
+from email.utils import (
+    format_datetime,
+    getaddresses,
+    make_msgid,
+    parseaddr,
+    parsedate_to_datetime,
+)
 from http import HTTPStatus
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from importlib import import_module
@@ -165,6 +171,13 @@ def readable(message: EmailMessage) -> str:
 
 def staff_addresses(environ: Mapping[str, str]) -> list[str]:
     return [a.strip() for a in environ.get("STAFF_NOTIFY_TO", "").split(",") if a.strip()]
+
+
+def reply_senders(original: EmailMessage, environ: Mapping[str, str]) -> list[str]:
+    """Who may reply: whom the mail went to (a staff member, stored or from the
+    environment), then the STAFF_NOTIFY_TO addresses."""
+    addressed = [addr for _, addr in getaddresses([_header(original, "To")]) if addr]
+    return list(dict.fromkeys([*addressed, *staff_addresses(environ)]))
 
 
 def attribution(original: EmailMessage) -> str:
@@ -401,15 +414,15 @@ class Mailbox:
             )
         reply_to = _header(message, "Reply-To")
         if reply_to:
-            parts.append(self.reply_form(sent.number, reply_to))
+            parts.append(self.reply_form(sent.number, reply_to, message))
         parts.append(
             f"<details><summary>元のメール / raw message</summary><pre>{esc(sent.raw)}</pre></details>"
         )
         title = _header(message, "Subject") or f"メール {number}"
         return Response(HTTPStatus.OK, layout(title, "".join(parts)))
 
-    def reply_form(self, number: int, reply_to: str) -> str:
-        staff = staff_addresses(self.environ)
+    def reply_form(self, number: int, reply_to: str, original: EmailMessage) -> str:
+        staff = reply_senders(original, self.environ)
         if not staff:
             return '<p class="error">STAFF_NOTIFY_TO が空のため返信できません。</p>'
         options = "".join(f'<option value="{esc(a)}">{esc(a)}</option>' for a in staff)
@@ -436,7 +449,7 @@ class Mailbox:
         if not reply_to:
             return error_page(HTTPStatus.BAD_REQUEST, "このメールには返信先がありません")
         sender = form.get("sender", "")
-        if sender not in staff_addresses(self.environ):
+        if sender not in reply_senders(original, self.environ):
             return error_page(
                 HTTPStatus.BAD_REQUEST, "差出人は事務局スタッフから選んでください / unknown sender"
             )
