@@ -12,7 +12,7 @@ from datetime import date
 from typing import Any
 
 from chalicelib.domain.calendar import business_days_between, jst_date
-from chalicelib.domain.case import OutgoingMessage, Status
+from chalicelib.domain.case import STATUS_LABELS, OutgoingMessage, Status
 from chalicelib.domain.deskmail import desk_receipt_number
 from chalicelib.domain.timefmt import parse_iso
 
@@ -20,7 +20,20 @@ from chalicelib.domain.timefmt import parse_iso
 OPEN_ORDER = (Status.RECEIVED, Status.HEARING, Status.MATCHING, Status.IN_PROGRESS)
 
 # Counter name prefixes (domain/case.py counter_increments) the summary breaks down by.
-SUMMARY_KINDS = ("requester_type", "category", "support_type", "municipality", "channel")
+SUMMARY_KINDS = (
+    "requester_type",
+    "category",
+    "support_type",
+    "municipality",
+    "channel",
+    "outcome",
+)
+# The lead times the summary reports, with their Japanese names.
+SUMMARY_LEADS = (
+    ("first_contact", "受付から初回連絡まで"),
+    ("matched", "受付から専門家決定まで"),
+    ("closed", "受付から完了まで"),
+)
 
 WEEKDAYS_JA = "月火水木金土日"
 
@@ -130,12 +143,22 @@ def summary_context(month: str, counters: dict[str, int]) -> dict[str, Any]:
             breakdown[kind].append({"id": value, "count": count})
     for rows in breakdown.values():
         rows.sort(key=lambda row: (-row["count"], row["id"]))
+    for row in breakdown["outcome"]:
+        known = row["id"] in {status.value for status in Status}
+        row["label"] = STATUS_LABELS[Status(row["id"])][0] if known else row["id"]
+    leads = []
+    for name, title in SUMMARY_LEADS:
+        count = counters.get(f"lead:{name}:count", 0)
+        if count:
+            days = counters.get(f"lead:{name}:business_days", 0) / count
+            leads.append({"title": title, "count": count, "business_days": f"{days:.1f}"})
     year, _, number = month.partition("-")
     return {
         "month": month,
         "month_label": f"{int(year)}年{int(number)}月",
         "total": counters.get("cases", 0),
         "breakdown": breakdown,
+        "leads": leads,
     }
 
 

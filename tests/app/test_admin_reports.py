@@ -462,6 +462,15 @@ def test_the_monthly_mail_and_the_api_agree(
         mailed = {row["id"]: row["count"] for row in context["breakdown"][kind]}
         answered = {r["id"]: r["count"] for r in report["counts"][kind]["rows"] if r["count"]}
         assert mailed == answered, kind
+    mailed_leads = {
+        lead["title"]: (lead["count"], lead["business_days"]) for lead in context["leads"]
+    }
+    for name, title in digest_rules.SUMMARY_LEADS:
+        lead = report["lead_times"][name]
+        if lead["count"]:
+            expected = (lead["count"], f"{lead['average_business_days']:.1f}")
+            assert mailed_leads[title] == expected, name
+    assert mailed_leads, "the scenario reaches every milestone"
 
 
 @pytest.mark.parametrize("month", ["2026-13", "26-11", "2026-1", "latest"])
