@@ -213,6 +213,21 @@ _SUPPORT_WORDS: dict[str, str] = {
     }.items()
     for word in words
 }
+
+
+def _support_words(support_types: dict[str, tuple[str, str]] | None) -> dict[str, str]:
+    """Words for each support type: the built-in synonyms of the three default types, and
+    every offered type's id and labels (an admin may add types). With `support_types`
+    given, only those types are accepted."""
+    if support_types is None:
+        return _SUPPORT_WORDS
+    words = {word: sid for word, sid in _SUPPORT_WORDS.items() if sid in support_types}
+    for sid, (ja, en) in support_types.items():
+        for word in (sid, ja, en):
+            words.setdefault(_fold_value(word), sid)
+    return words
+
+
 _SUPPORT_SPLIT = re.compile(r"[,、，;；/／・･\s]+")
 _PARENTHESES = re.compile(r"\([^()]*\)")
 
@@ -277,8 +292,21 @@ def _original_value(raw: str, normalized: str, start: int) -> str:
 
 
 class _Reader:
-    def __init__(self, categories: dict[str, tuple[str, str]]) -> None:
+    def __init__(
+        self,
+        categories: dict[str, tuple[str, str]],
+        support_types: dict[str, tuple[str, str]] | None = None,
+    ) -> None:
         self.categories = categories
+        self.support_words = _support_words(support_types)
+        self.support_names = (
+            "、".join(ja for ja, _ in support_types.values())
+            if support_types
+            else "人材育成、情報提供、相談"
+        )
+        self.support_names_en = (
+            ", ".join(support_types) if support_types else ("training, information, consultation")
+        )
         self.commands: list[Command] = []
         self.errors: list[CommandError] = []
         self.notes: list[str] = []
@@ -444,14 +472,14 @@ class _Reader:
         if "support_types" in self.seen:
             self.error(number, raw, "「支援」が2回あります。", "“support” appears twice.")
             return
-        whole = _SUPPORT_WORDS.get(_fold_value(found.value))
+        whole = self.support_words.get(_fold_value(found.value))
         items = [whole] if whole else []
         unknown = []
         if whole is None:
             for item in _SUPPORT_SPLIT.split(_PARENTHESES.sub(" ", found.value)):
                 if not item:
                     continue
-                support = _SUPPORT_WORDS.get(_fold_value(item))
+                support = self.support_words.get(_fold_value(item))
                 if support is None:
                     unknown.append(item)
                 elif support not in items:
@@ -462,8 +490,8 @@ class _Reader:
             self.error(
                 number,
                 raw,
-                f"支援{what}がわかりません。使える支援：人材育成、情報提供、相談",
-                f"Unknown support type{what_en}. Use: training, information, consultation",
+                f"支援{what}がわかりません。使える支援：{self.support_names}",
+                f"Unknown support type{what_en}. Use: {self.support_names_en}",
             )
             return
         self.seen.add("support_types")
@@ -503,10 +531,17 @@ def _category_candidates(value: str, categories: dict[str, tuple[str, str]]) -> 
     ]
 
 
-def parse_reply(text: str, *, categories: dict[str, tuple[str, str]]) -> ParsedReply:
-    """The commands at the top of `text`, the errors among them, and the note (never raises)."""
+def parse_reply(
+    text: str,
+    *,
+    categories: dict[str, tuple[str, str]],
+    support_types: dict[str, tuple[str, str]] | None = None,
+) -> ParsedReply:
+    """The commands at the top of `text`, the errors among them, and the note (never raises).
+
+    `support_types`: the types offered now (id → ja, en); None: the three defaults."""
     lines = str(text).replace("\r\n", "\n").replace("\r", "\n").split("\n")
-    reader = _Reader(dict(categories))
+    reader = _Reader(dict(categories), support_types)
     end = len(lines)
     command_lines = 0
     for index, raw in enumerate(lines):

@@ -163,6 +163,9 @@ def ingest_reply(
     categories = {
         key: (label.ja, label.en) for key, label in deployment.active_categories().items()
     }
+    support_types = {
+        key: (label.ja, label.en) for key, label in deployment.active_support_types().items()
+    }
     for _attempt in range(2):
         case = store.get_case(target)
         if case is None:
@@ -170,7 +173,7 @@ def ingest_reply(
         if case.get("anonymised_at"):
             # The requester's data was erased: a reply must not bring new notes about them.
             return _quarantine(store, receipt, "case_anonymised", now, settings)
-        parsed = parse_reply(mail.text, categories=categories)
+        parsed = parse_reply(mail.text, categories=categories, support_types=support_types)
         try:
             return _apply(
                 store, case, parsed, mail, receipt, sender, settings, now, roster, deployment

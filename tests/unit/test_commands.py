@@ -474,3 +474,22 @@ def test_keyword_soup_never_raises(pieces: list[str]) -> None:
 def test_any_category_table_never_raises(categories: dict[str, tuple[str, str]]) -> None:
     parse_reply("分野: データ\n分野: x", categories=categories)
     parse_reply("category: ", categories=categories)
+
+
+def test_support_types_an_admin_added_or_withdrew() -> None:
+    offered = {
+        "training": ("人材育成（セミナー・研修）", "Training (seminars, workshops)"),
+        "consultation": ("課題解決のための相談", "Advice on a concrete problem"),
+        "visit_support": ("現地での伴走支援", "On-site support"),
+    }
+    parsed = parse_reply(
+        "支援: 現地での伴走支援、研修", categories=CATEGORIES, support_types=offered
+    )
+    assert parsed.errors == []
+    assert [c.value for c in parsed.commands if c.kind == "support_types"] == [
+        ["visit_support", "training"]
+    ]
+    # "information" is no longer offered: refused, and the message lists what is.
+    refused = parse_reply("支援: 情報提供", categories=CATEGORIES, support_types=offered)
+    assert refused.commands == []
+    assert "現地での伴走支援" in refused.errors[0].message
