@@ -6,7 +6,12 @@ import secrets
 import time
 from typing import Any
 
-from botocore.exceptions import ClientError
+from botocore.exceptions import (
+    ClientError,
+    ConnectTimeoutError,
+    EndpointConnectionError,
+    ReadTimeoutError,
+)
 
 from chalicelib.domain import retention
 from chalicelib.domain.case import IdempotencyClaim, OutgoingMessage, RateWindow, change_tally
@@ -238,6 +243,10 @@ class CaseStore:
                 self._raise_cancelled(exc, kinds, claims)
             raise_if_busy(exc)
             raise
+        except (ReadTimeoutError, ConnectTimeoutError, EndpointConnectionError) as exc:
+            # The write may or may not have happened: "send again" is the right answer
+            # either way, since a resend of the same submission returns its first receipt.
+            raise StoreBusy("timeout") from exc
 
     @staticmethod
     def _raise_cancelled(

@@ -173,9 +173,11 @@ def test_an_intake_write_whose_answer_is_lost_is_not_stored_twice_on_resend(
         "after-call.dynamodb.TransactWriteItems", lose_the_answer_once, unique_id="lose-answer"
     )
     lost = post(client, valid_payload())
-    assert lost.status_code >= 500
-    assert "requester-a@example.com" not in lost.body.decode("utf-8", "replace")
+    # A timeout is "busy" to the store; the intake's own retry then meets the write that
+    # did happen (same content within the replay window) and answers its receipt number.
+    assert lost.status_code == 201
     (stored,) = [i for i in all_items(aws) if i["kind"]["S"] == "case"]
+    assert lost.json_body["receipt_number"] == stored["receipt_number"]["S"]
 
     resent = post(client, valid_payload())
     assert resent.status_code == 201
