@@ -12,7 +12,15 @@ from botocore.exceptions import ClientError
 
 from chalicelib.errors import AlreadyExists, NotFound, StoreBusy, VersionConflict
 from chalicelib.stores import keys
-from chalicelib.stores.dynamo import error_code, from_item, is_live, raise_if_busy, to_item, values
+from chalicelib.stores.dynamo import (
+    error_code,
+    from_item,
+    is_live,
+    query_all,
+    raise_if_busy,
+    to_item,
+    values,
+)
 
 DynamoDBClient = Any
 
@@ -301,10 +309,4 @@ class AdminStore:
         return response
 
     def _query(self, request: dict[str, Any]) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        while True:
-            response = self._page(request)
-            items.extend(from_item(item) for item in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return items
-            request = {**request, "ExclusiveStartKey": response["LastEvaluatedKey"]}
+        return query_all(self._client, {"TableName": self._table, **request})

@@ -34,6 +34,7 @@ from chalicelib.stores.dynamo import (
     error_code,
     from_item,
     is_live,
+    query_all,
     raise_if_busy,
     to_item,
     values,
@@ -547,21 +548,13 @@ class CaseStore:
     def case_items(self, receipt_number: str, now_epoch: int | None = None) -> list[dict[str, Any]]:
         """The case with everything stored under it (timeline, mail), in key order; expired items left out."""
         now = _epoch(now_epoch)
-        items: list[dict[str, Any]] = []
         kwargs: dict[str, Any] = {
             "TableName": self._table,
             "KeyConditionExpression": "pk = :pk",
             "ExpressionAttributeValues": values(pk=f"CASE#{receipt_number}"),
             "ConsistentRead": True,
         }
-        while True:
-            response = self._client.query(**kwargs)
-            items.extend(
-                item for item in map(from_item, response.get("Items", [])) if is_live(item, now)
-            )
-            if "LastEvaluatedKey" not in response:
-                return items
-            kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+        return [item for item in query_all(self._client, kwargs) if is_live(item, now)]
 
     def month_counters(self, month: str, now_epoch: int | None = None) -> dict[str, int]:
         """The month's statistics counters, summed over their shards (expired shards left out)."""
@@ -597,16 +590,11 @@ class CaseStore:
                 "KeyConditionExpression": "gsi1pk = :pk",
                 "ExpressionAttributeValues": values(pk=keys.status_partition(status.value)),
             }
-            while True:
-                response = self._client.query(**kwargs)
-                cases.extend(
-                    item
-                    for item in map(from_item, response.get("Items", []))
-                    if item.get("kind") == "case" and is_live(item, now)
-                )
-                if "LastEvaluatedKey" not in response:
-                    break
-                kwargs["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+            cases.extend(
+                item
+                for item in query_all(self._client, kwargs)
+                if item.get("kind") == "case" and is_live(item, now)
+            )
         return cases
 
     def cases_page(

@@ -67,3 +67,19 @@ def error_code(exc: ClientError) -> str:
 def raise_if_busy(exc: ClientError) -> None:
     if error_code(exc) in BUSY_CODES:
         raise StoreBusy(error_code(exc)) from exc
+
+
+def query_all(client: Any, request: Mapping[str, Any]) -> list[dict[str, Any]]:
+    """Every item a Query matches, page after page, as plain values (throttling: StoreBusy)."""
+    items: list[dict[str, Any]] = []
+    page = dict(request)
+    while True:
+        try:
+            response = client.query(**page)
+        except ClientError as exc:
+            raise_if_busy(exc)
+            raise
+        items.extend(from_item(item) for item in response.get("Items", []))
+        if "LastEvaluatedKey" not in response:
+            return items
+        page["ExclusiveStartKey"] = response["LastEvaluatedKey"]

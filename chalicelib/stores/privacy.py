@@ -16,7 +16,15 @@ from chalicelib.domain.privacy import ErasurePart
 from chalicelib.errors import StoreBusy, VersionConflict
 from chalicelib.stores import keys
 from chalicelib.stores.admin import audit_put
-from chalicelib.stores.dynamo import error_code, from_item, is_live, raise_if_busy, to_item, values
+from chalicelib.stores.dynamo import (
+    error_code,
+    from_item,
+    is_live,
+    query_all,
+    raise_if_busy,
+    to_item,
+    values,
+)
 
 # The low-level boto3 DynamoDB client (untyped here: no stub package on purpose).
 DynamoDBClient = Any
@@ -176,14 +184,4 @@ class PrivacyStore:
             raise StoreBusy("cancelled") from exc
 
     def _query(self, request: dict[str, Any]) -> list[dict[str, Any]]:
-        items: list[dict[str, Any]] = []
-        while True:
-            try:
-                response = self._client.query(TableName=self._table, **request)
-            except ClientError as exc:
-                raise_if_busy(exc)
-                raise
-            items.extend(from_item(item) for item in response.get("Items", []))
-            if "LastEvaluatedKey" not in response:
-                return items
-            request = {**request, "ExclusiveStartKey": response["LastEvaluatedKey"]}
+        return query_all(self._client, {"TableName": self._table, **request})

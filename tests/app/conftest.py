@@ -26,6 +26,8 @@ def admin_headers(aws: dict[str, Any]) -> dict[str, str]:
         actor="管理者A",
         now=deps.now(),
         audit_expires=2**31,
+        # Tests move the clock years ahead (retention); the tokens outlive them.
+        valid_days=7300,
     )
     return bearer(ADMIN_TOKEN)
 
@@ -39,5 +41,7 @@ def staff_headers(aws: dict[str, Any]) -> dict[str, str]:
         actor="職員A",
         now=deps.now(),
         audit_expires=2**31,
+        # Tests move the clock years ahead (retention); the tokens outlive them.
+        valid_days=7300,
     )
     return bearer(STAFF_TOKEN)

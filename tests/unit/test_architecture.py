@@ -333,6 +333,40 @@ class _Reach:
     unresolved: set[str]  # `module.name` references the analysis could not follow
 
 
+# Helpers in chalicelib/stores/dynamo.py that make a call on the client they are given.
+CLIENT_HELPERS: dict[Ref, str] = {("function", "chalicelib.stores.dynamo", "query_all"): "query"}
+
+
+def _is_self_client(node: ast.AST) -> bool:
+    return (
+        isinstance(node, ast.Attribute)
+        and node.attr == "_client"
+        and isinstance(node.value, ast.Name)
+        and node.value.id == "self"
+    )
+
+
+def test_client_helpers_are_all_known() -> None:
+    """Every function of stores/dynamo.py that calls a method on a client it is given is
+    listed in CLIENT_HELPERS, so the IAM analysis sees the calls it makes."""
+    tree = ast.parse((ROOT / "chalicelib" / "stores" / "dynamo.py").read_text(encoding="utf-8"))
+    calling = set()
+    for function in tree.body:
+        if not isinstance(function, ast.FunctionDef) or not function.args.args:
+            continue
+        first = function.args.args[0].arg
+        for sub in ast.walk(function):
+            if (
+                isinstance(sub, ast.Call)
+                and isinstance(sub.func, ast.Attribute)
+                and isinstance(sub.func.value, ast.Name)
+                and sub.func.value.id == first
+                and first == "client"
+            ):
+                calling.add(("function", "chalicelib.stores.dynamo", function.name))
+    assert calling == set(CLIENT_HELPERS)
+
+
 def _reached_aws_calls(entries: list[Ref]) -> _Reach:
     """What the code reachable from `entries` calls on AWS."""
     index = _code_index()
@@ -388,6 +422,16 @@ def _reached_aws_calls(entries: list[Ref]) -> _Reach:
                     for k in sub.keys
                     if isinstance(k, ast.Constant) and k.value in TRANSACT_ITEM_ACTIONS
                 )
+            if (
+                isinstance(sub, ast.Call)
+                and cls in bindings
+                and sub.args
+                and _is_self_client(sub.args[0])
+                and _resolve(module, sub.func) in CLIENT_HELPERS
+            ):
+                # A shared helper handed this store's client makes the call for it.
+                helper = _resolve(module, sub.func)
+                operations.setdefault(bindings[cls], set()).add(CLIENT_HELPERS[helper])  # type: ignore[index]
             if not (isinstance(sub, ast.Call) and isinstance(sub.func, ast.Attribute)):
                 continue
             target = sub.func.value
