@@ -41,10 +41,12 @@ DESCRIPTION = (
 )
 
 
+# The models below only describe bodies: they build their schemas on first use
+# (defer_build), so the Lambda functions that import the app never pay for them.
 class FieldErrorBody(BaseModel):
     """One field at fault (api/errors.py error_response)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     field: str
     code: str
@@ -56,7 +58,7 @@ class FieldErrorBody(BaseModel):
 class ErrorBody(BaseModel):
     """Every error the desk answers itself (api/errors.py error_response)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     error: str
     message: str
@@ -68,11 +70,15 @@ class ErrorBody(BaseModel):
 
 
 class HealthStatus(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     status: Literal["ok"]
     service: str
 
 
 class FormCheckOk(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     ok: Literal[True]
 
 

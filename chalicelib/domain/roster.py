@@ -62,7 +62,8 @@ def _as_list(value: Any) -> Any:
 class Expert(BaseModel):
     """An advisor or partner as stored (also loads the demo roster's label/role/email shape)."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    # Built on first use: the intake path never reads the roster (cold start).
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     expert_id: Annotated[str, Field(min_length=1, max_length=64)]
     kind: Annotated[ExpertKind, Field(validation_alias=AliasChoices("kind", "role"))]

@@ -1,9 +1,11 @@
 """Concurrent submissions against the live local stack: every case stored once, every mail sent once.
 
 `make test` runs a small round (LOAD_SMALL concurrent submissions);
-`make loadtest` (LOADTEST=1) runs LOAD_FULL and prints the figures. Both go
-through `python -m infra.dev` over real HTTP: chalice local, the outbox
-drain and moto, whose DynamoDB operations infra/local.py serialises.
+`make loadtest` (LOADTEST=1) runs LOAD_FULL and prints the figures (also
+written to test-artifacts/load-<N>.json). Both go over real HTTP to the
+`make dev` stack: chalice local, the outbox drain and moto, whose DynamoDB
+operations infra/local.py serialises, started through tests/load/launcher.py,
+which lifts two limits of those local tools (see there).
 
 Every request comes from 127.0.0.1, so the stack runs with a high
 RATE_LIMIT_PER_HOUR; otherwise the per-client limit (20 an hour) would
@@ -50,9 +52,10 @@ RECEIPT = re.compile(r"DX-\d{6}-\d{6}")
 @dataclass
 class Answer:
     index: int
-    status: int
+    status: int  # 0: no HTTP answer (see error)
     receipt: str | None
     seconds: float
+    error: str = ""
 
 
 @dataclass
@@ -133,7 +136,7 @@ def submit_all(api: str, count: int) -> tuple[list[Answer], float, float]:
         try:
             status, body = post_json(f"{api}/consultations", payload)
         except OSError as exc:  # a refused or dropped connection is a lost submission
-            return Answer(index, 0, f"error:{type(exc).__name__}", time.perf_counter() - started)
+            return Answer(index, 0, None, time.perf_counter() - started, type(exc).__name__)
         seconds = time.perf_counter() - started
         receipt = json.loads(body).get("receipt_number") if status == 201 else None
         return Answer(index, status, receipt, seconds)
@@ -262,9 +265,7 @@ def run_load(stack: Stack, count: int) -> Figures:
     return Figures(
         submissions=count,
         answered_201=len(accepted),
-        other_statuses=dict(
-            Counter(str(a.status or a.receipt) for a in answers if a.status != 201)
-        ),
+        other_statuses=dict(Counter(str(a.status or a.error) for a in answers if a.status != 201)),
         cases=len(cases),
         distinct_receipts=len(receipts),
         cases_with_the_wrong_requester=wrong_requester,

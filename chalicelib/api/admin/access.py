@@ -20,9 +20,11 @@ from chalicelib.api.admin.schemas import (
 from chalicelib.config import get_settings
 from chalicelib.domain import admin
 from chalicelib.domain.timefmt import iso
-from chalicelib.services.roster_admin import audit_expiry
 
 bp = Blueprint(__name__)
+
+# Every Lambda function imports this module and only an admin request uses it:
+# the services behind the views are imported inside them (cold start).
 
 AUDIT_TARGETS = ("expert", "staff", "token", "taxonomy", "case", "requester")
 
@@ -42,6 +44,8 @@ def who_am_i(actor: admin.Actor) -> Response:
     response=TokenIssued,
 )
 def issue_token(actor: admin.Actor) -> Response:
+    from chalicelib.services.roster_admin import audit_expiry
+
     request: TokenIn = parse_body(bp.current_request, TokenIn)
     now = deps.now()
     issued = admin.issue_token()
@@ -92,6 +96,8 @@ def list_tokens(actor: admin.Actor) -> Response:
     response=TokenList,
 )
 def revoke_token(actor: admin.Actor, token_id: str) -> Response:
+    from chalicelib.services.roster_admin import audit_expiry
+
     now = deps.now()
     entry = admin.audit_entry(
         actor,

@@ -22,12 +22,15 @@ from chalicelib.services import cases_admin
 
 bp = Blueprint(__name__)
 
+# Every Lambda function imports this module and only an admin request uses it:
+# the models build their validators on first use (defer_build, cold start).
+
 # Free text staff type: one line or several, no other control characters.
 _TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]*$"
 
 
 class CaseListQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid", populate_by_name=True)
+    model_config = ConfigDict(extra="forbid", populate_by_name=True, defer_build=True)
 
     status: Status | None = None
     category: Annotated[str | None, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = None
@@ -39,7 +42,7 @@ class CaseListQuery(BaseModel):
 
 
 class CaseRow(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     receipt_number: str
     status: str
@@ -51,13 +54,15 @@ class CaseRow(BaseModel):
 
 
 class CasePage(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     cases: list[CaseRow]
     count: int
     next: str | None = None
 
 
 class CaseDetail(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     case: dict[str, Any]
     summary: CaseRow
@@ -71,7 +76,7 @@ class CaseDetail(BaseModel):
 class ActionIn(BaseModel):
     """What an action may carry; `version` is the case's version as the caller read it."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     version: Annotated[int, Field(ge=1)]
     expert_id: ExpertId | None = None
@@ -81,19 +86,21 @@ class ActionIn(BaseModel):
 
 
 class ActionOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     action: str
     changed: bool
     case: CaseRow
 
 
 class SuggestionQuery(BaseModel):
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     limit: Annotated[int, Field(ge=1, le=30)] = 5
 
 
 class SuggestionList(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     receipt_number: str
     suggestions: list[dict[str, Any]]

@@ -17,9 +17,11 @@ from chalicelib.config import get_settings
 from chalicelib.domain.admin import Actor
 from chalicelib.domain.roster import Expert
 from chalicelib.errors import NotFound
-from chalicelib.services import roster_admin
 
 bp = Blueprint(__name__)
+
+# Every Lambda function imports this module and only an admin request uses it:
+# the services behind the views are imported inside them (cold start).
 
 
 def _known_ids() -> tuple[list[str], list[str], list[str]]:
@@ -35,6 +37,8 @@ def _known_ids() -> tuple[list[str], list[str], list[str]]:
 
 
 def _validated(expert: Expert) -> Expert:
+    from chalicelib.services import roster_admin
+
     roster_admin.check_references(expert, *_known_ids())
     return Expert.model_validate(expert.model_dump())
 
@@ -92,6 +96,8 @@ def list_experts(actor: Actor) -> Response:
     response=ExpertOut,
 )
 def create_expert(actor: Actor) -> Response:
+    from chalicelib.services import roster_admin
+
     expert = _validated(parse_body(bp.current_request, ExpertIn))
     roster_admin.save_expert(
         deps.roster_store(), actor, expert, create=True, now=deps.now(), settings=get_settings()
@@ -124,6 +130,8 @@ def read_expert(actor: Actor, expert_id: str) -> Response:
     response=Changed,
 )
 def update_expert(actor: Actor, expert_id: str) -> Response:
+    from chalicelib.services import roster_admin
+
     expert = _validated(parse_body(bp.current_request, ExpertIn))
     if expert.expert_id != expert_id:
         raise NotFound("expert")
@@ -142,6 +150,8 @@ def update_expert(actor: Actor, expert_id: str) -> Response:
     response=ExpertOut,
 )
 def deactivate_expert(actor: Actor, expert_id: str) -> Response:
+    from chalicelib.services import roster_admin
+
     expert = roster_admin.set_active(
         deps.roster_store(), actor, expert_id, False, now=deps.now(), settings=get_settings()
     )
@@ -157,6 +167,8 @@ def deactivate_expert(actor: Actor, expert_id: str) -> Response:
     response=ExpertOut,
 )
 def activate_expert(actor: Actor, expert_id: str) -> Response:
+    from chalicelib.services import roster_admin
+
     expert = roster_admin.set_active(
         deps.roster_store(), actor, expert_id, True, now=deps.now(), settings=get_settings()
     )

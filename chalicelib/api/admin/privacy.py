@@ -17,10 +17,13 @@ from chalicelib.api.admin.auth import admin_route, ok, parse_body
 from chalicelib.config import get_settings
 from chalicelib.domain.admin import Actor
 from chalicelib.models import MAX_EMAIL, Email
-from chalicelib.services import privacy
 from chalicelib.stores.privacy import PrivacyStore
 
 bp = Blueprint(__name__)
+
+# Every Lambda function imports this module and only an admin request uses it:
+# the models build their validators on first use (defer_build), and the
+# services behind the views are imported inside them (cold start).
 
 ReceiptNumber = Annotated[str, Field(pattern=r"^DX-\d{6}-\d{6}$", max_length=16)]
 _ONE_OF: dict[str, JsonValue] = {
@@ -34,7 +37,7 @@ _ONE_OF: dict[str, JsonValue] = {
 class RequesterIn(BaseModel):
     """Who the request is about: a receipt number, or the address the requester gave."""
 
-    model_config = ConfigDict(extra="forbid", json_schema_extra=_ONE_OF)
+    model_config = ConfigDict(extra="forbid", json_schema_extra=_ONE_OF, defer_build=True)
 
     receipt_number: ReceiptNumber | None = None
     email: Annotated[Email, Field(max_length=MAX_EMAIL)] | None = None
@@ -57,6 +60,8 @@ class EraseIn(RequesterIn):
 class RequesterCase(BaseModel):
     """One case as stored, with everything filed under it (key attributes left out)."""
 
+    model_config = ConfigDict(defer_build=True)
+
     case: dict[str, Any]
     timeline: list[dict[str, Any]]
     mail: list[dict[str, Any]]
@@ -66,6 +71,8 @@ class RequesterCase(BaseModel):
 
 
 class RequesterExport(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     found_by: Literal["receipt_number", "email"]
     requester_digest: str | None
     exported_at: str
@@ -74,6 +81,8 @@ class RequesterExport(BaseModel):
 
 
 class ErasedCase(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     receipt_number: str
     changed: bool
     items: int
@@ -83,6 +92,8 @@ class ErasedCase(BaseModel):
 
 
 class ErasureResult(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     found_by: Literal["receipt_number", "email"]
     requester_digest: str | None
     erased_at: str
@@ -104,6 +115,8 @@ def _store() -> PrivacyStore:
     response=RequesterExport,
 )
 def export_requester(actor: Actor) -> Response:
+    from chalicelib.services import privacy
+
     request: RequesterIn = parse_body(bp.current_request, RequesterIn)
     result = privacy.export_requester(
         _store(),
@@ -126,6 +139,8 @@ def export_requester(actor: Actor) -> Response:
     response=ErasureResult,
 )
 def erase_requester(actor: Actor) -> Response:
+    from chalicelib.services import privacy
+
     request: EraseIn = parse_body(bp.current_request, EraseIn)
     result = privacy.erase_requester(
         _store(),

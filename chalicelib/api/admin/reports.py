@@ -12,15 +12,18 @@ from chalicelib import deps
 from chalicelib.api.admin.auth import ADMIN_HEADERS, admin_route, ok
 from chalicelib.domain.admin import Actor
 from chalicelib.errors import FieldError, InvalidAdminInput
-from chalicelib.services import reports
 
 bp = Blueprint(__name__)
+
+# Every Lambda function imports this module and only an admin request uses it:
+# the models build their validators on first use (defer_build), and the
+# services behind the views are imported inside them (cold start).
 
 _MONTH = re.compile(r"^(20\d\d)-(0[1-9]|1[0-2])$")
 
 
 class MonthlyReportOut(BaseModel):
-    model_config = ConfigDict(extra="allow")
+    model_config = ConfigDict(extra="allow", defer_build=True)
 
     month: str
     month_label: str
@@ -60,6 +63,8 @@ def _month(value: str) -> str:
     response=MonthlyReportOut,
 )
 def monthly_report(actor: Actor, month: str) -> Response:
+    from chalicelib.services import reports
+
     report = reports.monthly_report(deps.case_store(), _month(month), deps.directory().deployment)
     return ok(report.body)
 
@@ -75,6 +80,8 @@ def monthly_report(actor: Actor, month: str) -> Response:
     ),
 )
 def monthly_cases_csv(actor: Actor, month: str) -> Response:
+    from chalicelib.services import reports
+
     checked = _month(month)
     text = reports.monthly_csv(
         deps.case_store(),

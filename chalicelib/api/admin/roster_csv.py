@@ -8,7 +8,7 @@ domain/rostercsv.py and README "Roster CSV".
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import TYPE_CHECKING, Annotated, Any, Literal
 
 from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
@@ -25,13 +25,18 @@ from chalicelib.api.admin.auth import (
 )
 from chalicelib.api.admin.schemas import ExpertIn
 from chalicelib.config import get_settings
-from chalicelib.domain import admin, rostercsv
+from chalicelib.domain import admin
 from chalicelib.domain.receipt import JST
-from chalicelib.services import roster_import
-from chalicelib.services.roster_admin import audit_expiry
 from chalicelib.stores.admin import audit_put
 
+if TYPE_CHECKING:
+    from chalicelib.services import roster_import
+
 bp = Blueprint(__name__)
+
+# Every Lambda function imports this module and only an admin request uses it:
+# the models build their validators on first use (defer_build), and the
+# services behind the views are imported inside them (cold start).
 
 CSV_TYPE = "text/csv"
 
@@ -176,6 +181,9 @@ def _result_body(result: roster_import.ImportResult) -> dict[str, Any]:
     summary="The whole roster as CSV for Excel (UTF-8 with BOM; contains contact addresses)",
 )
 def export_roster(actor: admin.Actor) -> Response:
+    from chalicelib.domain import rostercsv
+    from chalicelib.services.roster_admin import audit_expiry
+
     roster = deps.roster_store().list_all()
     now = deps.now()
     entry = admin.audit_entry(
@@ -210,6 +218,9 @@ def export_roster(actor: admin.Actor) -> Response:
     content_types=[CSV_TYPE, "application/json"],
 )
 def import_roster(actor: admin.Actor) -> Response:
+    from chalicelib.domain import rostercsv
+    from chalicelib.services import roster_import
+
     query: ImportQuery = parse_query(bp.current_request, ImportQuery)
     text = _csv_text()
     if isinstance(text, Response):

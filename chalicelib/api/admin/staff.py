@@ -27,11 +27,14 @@ from chalicelib.services import directory
 
 bp = Blueprint(__name__)
 
+# Every Lambda function imports this module and only an admin request uses it:
+# the models build their validators on first use (defer_build, cold start).
+
 
 class StaffIn(BaseModel):
     """A staff member as an admin sends it (unknown fields refused)."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     staff_id: Annotated[str, Field(pattern=STAFF_ID_PATTERN)]
     # A role label such as "職員A" (shown in lists and the audit log's targets).
@@ -43,10 +46,14 @@ class StaffIn(BaseModel):
 
 
 class StaffOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     staff: StaffMember
 
 
 class StaffList(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     staff: list[StaffMember]
     count: int
     # "environment": nobody is stored yet, so STAFF_NOTIFY_TO is the list.

@@ -23,11 +23,14 @@ from chalicelib.services import directory
 
 bp = Blueprint(__name__)
 
+# Every Lambda function imports this module and only an admin request uses it:
+# the models build their validators on first use (defer_build, cold start).
+
 
 class TaxonomyIn(BaseModel):
     """The whole taxonomy as an admin sends it, with the version it was read at."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     version: Annotated[int, Field(ge=0)]
     categories: Annotated[list[Entry], Field(min_length=1, max_length=MAX_ENTRIES)]
@@ -35,6 +38,8 @@ class TaxonomyIn(BaseModel):
 
 
 class TaxonomyOut(BaseModel):
+    model_config = ConfigDict(defer_build=True)
+
     version: int
     # "deployment": never edited, the deployment file's lists.
     source: Literal["stored", "deployment"]
