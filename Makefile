@@ -47,6 +47,7 @@ package: $(STAMP)
 	AWS_DEFAULT_REGION=$${AWS_DEFAULT_REGION:-ap-northeast-1} $(BIN)/chalice package \
 	  --stage $(STAGE) --merge-template infra/resources.yaml $(OUT); \
 	  status=$$?; rm -rf chalicelib/templates; exit $$status
+	$(BIN)/python -m infra.precompile $(OUT)/deployment.zip $(OUT)/sam.yaml
 
 ## Deploy STAGE as the stack dx-desk-$(STAGE): package, upload, create or update.
 ## Needs AWS credentials and an S3 bucket for the artefacts; the first deploy
