@@ -60,6 +60,7 @@ DEPLOY_PARAMS   = Stage=$(STAGE) \
   $(if $(PUBLIC_BASE_URL),PublicBaseUrl=$(PUBLIC_BASE_URL)) \
   $(if $(REPLY_DOMAIN),ReplyDomain=$(REPLY_DOMAIN)) \
   $(if $(INBOUND_REGION),InboundRegion=$(INBOUND_REGION)) \
+  $(if $(ALARM_EMAIL),AlarmEmail=$(ALARM_EMAIL)) \
   $(PARAMS)
 
 .PHONY: deploy deploy-settings

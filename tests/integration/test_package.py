@@ -397,6 +397,138 @@ def test_ses_sending_events_reach_their_handler(package: Path) -> None:
     assert variables["Variables"]["SES_CONFIGURATION_SET"] == {"Ref": "MailConfigurationSet"}
 
 
+# --- Failures reach someone: asynchronous events are parked, never dropped, and
+# every alarm notifies the alarm topic (infra/RUNBOOK.md, "Alarms").
+
+
+def _invoked_asynchronously(template: dict[str, Any]) -> set[str]:
+    """Functions that an SNS topic or an EventBridge schedule invokes (asynchronous invocations)."""
+    found = {
+        name
+        for name, function in _functions(template).items()
+        for event in function["Properties"].get("Events", {}).values()
+        if event["Type"] in {"Schedule", "SNS", "CloudWatchEvent", "EventBridgeRule"}
+    }
+    for resource in template["Resources"].values():
+        properties = resource.get("Properties", {})
+        if resource["Type"] == "AWS::SNS::Subscription" and properties["Protocol"] == "lambda":
+            found.add(properties["Endpoint"]["Fn::GetAtt"][0])
+    return found
+
+
+def _send_message_resources(template: dict[str, Any], function: str) -> list[Any]:
+    return [
+        resource
+        for statement in _policy_of(template, function)["Statement"]
+        if "sqs:SendMessage" in statement["Action"]
+        for resource in statement["Resource"]
+    ]
+
+
+def test_asynchronous_functions_park_failed_events_in_a_dead_letter_queue(package: Path) -> None:
+    template = _template(package)
+    resources = template["Resources"]
+    queue = {"Fn::GetAtt": ["AsyncDeadLetterQueue", "Arn"]}
+    configs = {
+        r["Properties"]["FunctionName"]["Ref"]: r["Properties"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::EventInvokeConfig"
+    }
+    # Every function invoked asynchronously has one, and only those.
+    assert set(configs) == _invoked_asynchronously(template)
+    assert set(configs) == {"InboundMail", "SesEvents", "OutboxSweep", "DailyMail"}
+    assert len(configs) == sum(
+        r["Type"] == "AWS::Lambda::EventInvokeConfig" for r in resources.values()
+    )
+    for function, config in configs.items():
+        assert resources[function]["Type"] == "AWS::Serverless::Function", function
+        assert config["Qualifier"] == "$LATEST", function
+        assert config["MaximumRetryAttempts"] == 2, function
+        assert 60 <= config["MaximumEventAgeInSeconds"] <= 21600, function
+        assert config["DestinationConfig"]["OnFailure"]["Destination"] == queue, function
+        # Lambda sends the failed event with the function's own role.
+        assert _send_message_resources(template, function) == [queue], function
+    # Functions without an on-failure destination may send to no queue.
+    stream_consumers = {
+        r["Properties"]["FunctionName"]["Ref"]
+        for r in resources.values()
+        if r["Type"] == "AWS::Lambda::EventSourceMapping" and "DestinationConfig" in r["Properties"]
+    }
+    assert stream_consumers == {"OutboxStream"}
+    for function in set(_functions(template)) - set(configs) - stream_consumers:
+        assert _send_message_resources(template, function) == [], function
+    # Kept 14 days, encrypted like the outbox queue, watched like it.
+    properties = resources["AsyncDeadLetterQueue"]["Properties"]
+    assert properties["MessageRetentionPeriod"] == 1209600
+    assert (
+        properties["KmsMasterKeyId"]
+        == resources["OutboxDeadLetterQueue"]["Properties"]["KmsMasterKeyId"]
+        == "alias/aws/sqs"
+    )
+    alarm = resources["AsyncDeadLetterAlarm"]["Properties"]
+    assert alarm["Namespace"] == "AWS/SQS"
+    assert alarm["MetricName"] == "ApproximateNumberOfMessagesVisible"
+    assert alarm["Dimensions"] == [
+        {"Name": "QueueName", "Value": {"Fn::GetAtt": ["AsyncDeadLetterQueue", "QueueName"]}}
+    ]
+    assert alarm["Threshold"] == 0 and alarm["ComparisonOperator"] == "GreaterThanThreshold"
+
+
+def test_every_alarm_notifies_the_alarm_topic(package: Path) -> None:
+    template = _template(package)
+    resources = template["Resources"]
+    topic = {"Ref": "AlarmTopic"}
+    alarms = {n: r for n, r in resources.items() if r["Type"] == "AWS::CloudWatch::Alarm"}
+    assert {"OutboxDeadLetterAlarm", "AsyncDeadLetterAlarm", "InboundQuarantineAlarm"} <= set(
+        alarms
+    )
+    for name, alarm in alarms.items():
+        assert topic in alarm["Properties"].get("AlarmActions", []), name
+        assert topic in alarm["Properties"].get("OKActions", []), name
+        assert alarm["Properties"].get("ActionsEnabled", True) is True, name
+    assert resources["AlarmTopic"]["Type"] == "AWS::SNS::Topic"
+    assert template["Outputs"]["AlarmTopicArn"]["Value"] == topic
+
+
+def test_the_alarm_topic_is_encrypted_with_a_key_cloudwatch_may_use(package: Path) -> None:
+    """The AWS managed SNS key refuses CloudWatch: the desk's key allows it, for this topic only."""
+    template = _template(package)
+    resources = template["Resources"]
+    stack = _Stack(template, Stage="prod", PublicBaseUrl="https://desk.example.jp/api")
+    properties = resources["AlarmTopic"]["Properties"]
+    assert properties["KmsMasterKeyId"] == {"Ref": "DataKey"}
+    topic_arn = f"arn:aws:sns:{REGION}:{ACCOUNT}:" + stack.resolve(properties["TopicName"])
+    statements = resources["DataKey"]["Properties"]["KeyPolicy"]["Statement"]
+    (statement,) = [
+        s for s in statements if s["Principal"] == {"Service": "cloudwatch.amazonaws.com"}
+    ]
+    assert statement["Effect"] == "Allow"
+    assert sorted(statement["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert stack.resolve(statement["Condition"]) == {
+        "StringEquals": {"kms:EncryptionContext:aws:sns:topicArn": topic_arn}
+    }
+
+
+@pytest.mark.parametrize("address", ["", "oncall@example.jp"], ids=["no-address", "address"])
+def test_alarm_mail_is_subscribed_only_when_an_address_is_given(
+    package: Path, address: str
+) -> None:
+    template = _template(package)
+    parameter = template["Parameters"]["AlarmEmail"]
+    assert parameter["Default"] == ""
+    assert re.fullmatch(parameter["AllowedPattern"], address)
+    assert not re.fullmatch(parameter["AllowedPattern"], "not an address")
+    subscription = template["Resources"]["AlarmEmailSubscription"]
+    assert subscription["Condition"] == "HasAlarmEmail"
+    assert subscription["Properties"] == {
+        "TopicArn": {"Ref": "AlarmTopic"},
+        "Protocol": "email",
+        "Endpoint": {"Ref": "AlarmEmail"},
+    }
+    stack = _Stack(template, Stage="prod", AlarmEmail=address)
+    assert stack.condition("HasAlarmEmail") is bool(address)
+
+
 def _make(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["make", "--no-print-directory", *args],

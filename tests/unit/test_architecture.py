@@ -507,15 +507,18 @@ def _iam_actions(service: str, operation: str) -> set[str]:
     return {f"{prefix}:{camel}"}
 
 
-# The stream consumer reads the table's stream and parks failed batches in the
-# dead-letter queue (OutboxStreamMapping in infra/resources.yaml).
+# The stream consumer reads the table's stream (OutboxStreamMapping in infra/resources.yaml).
 STREAM_CONSUMER_ACTIONS = {
     "dynamodb:DescribeStream",
     "dynamodb:GetRecords",
     "dynamodb:GetShardIterator",
     "dynamodb:ListStreams",
-    "sqs:SendMessage",
 }
+# Lambda parks what a function failed to process in the function's on-failure
+# queue, with the function's own role: failed stream batches (an event source
+# mapping's DestinationConfig) and failed asynchronous events (an
+# AWS::Lambda::EventInvokeConfig's DestinationConfig).
+FAILURE_DESTINATION_ACTIONS = {"sqs:SendMessage"}
 # The table is encrypted with the desk's own key: DynamoDB uses it on the caller's behalf.
 TABLE_KEY_ACTIONS = {"kms:Decrypt", "kms:Encrypt", "kms:GenerateDataKey", "kms:DescribeKey"}
 # Inbound mail objects are encrypted with the same key by S3.
@@ -533,6 +536,31 @@ def _stream_consumers() -> set[str]:
             logical_id = resource["Properties"]["FunctionName"]["Ref"]
             consumers.add(_function_name_of(logical_id))
     return consumers
+
+
+def _failure_destinations() -> dict[str, list[Any]]:
+    """Function → the on-failure queues the template gives it (as the template names them)."""
+    from infra.local import load_template
+
+    resources = load_template()["Resources"]
+    found: dict[str, list[Any]] = {}
+    for resource in resources.values():
+        if resource["Type"] not in {
+            "AWS::Lambda::EventSourceMapping",
+            "AWS::Lambda::EventInvokeConfig",
+        }:
+            continue
+        properties = resource["Properties"]
+        destination = properties.get("DestinationConfig", {}).get("OnFailure", {})
+        if "Destination" not in destination:
+            continue
+        target = destination["Destination"]["Fn::GetAtt"]  # "Queue.Arn" (short form) or a list
+        queue, attribute = target.split(".", 1) if isinstance(target, str) else target
+        # An SQS queue: anything else (SNS, another function) needs other grants.
+        assert resources[queue]["Type"] == "AWS::SQS::Queue" and attribute == "Arn", queue
+        function = _function_name_of(properties["FunctionName"]["Ref"])
+        found.setdefault(function, []).append({"Fn::GetAtt": [queue, attribute]})
+    return found
 
 
 def _function_name_of(logical_id: str) -> str:
@@ -561,6 +589,8 @@ def _needed_actions(function: str, entries: list[Ref]) -> set[str]:
         needed |= BUCKET_KEY_ACTIONS
     if function in _stream_consumers():
         needed |= STREAM_CONSUMER_ACTIONS
+    if function in _failure_destinations():
+        needed |= FAILURE_DESTINATION_ACTIONS
     return needed
 
 
@@ -590,6 +620,15 @@ def test_the_analysis_finds_the_calls_it_must_find() -> None:
     assert {"ses:SendEmail", "dynamodb:UpdateItem"} <= outbox
     assert "s3:GetObject" in _needed_actions("inbound_mail", functions["inbound_mail"])
     assert _stream_consumers() == {"outbox_stream"}
+    # The stream's failed batches, and the events of the asynchronously invoked functions.
+    assert set(_failure_destinations()) == {
+        "outbox_stream",
+        "inbound_mail",
+        "ses_events",
+        "outbox_sweep",
+        "daily_mail",
+    }
+    assert "sqs:SendMessage" not in _needed_actions("api_handler", functions["api_handler"])
 
 
 @pytest.mark.parametrize("function", sorted(_lambda_functions()))
@@ -655,7 +694,10 @@ RESOURCES_BY_ACTION = {
     "dynamodb:GetRecords": [_table("/stream/*")],
     "dynamodb:GetShardIterator": [_table("/stream/*")],
     "dynamodb:ListStreams": [_table("/stream/*")],
-    "sqs:SendMessage": [{"Fn::GetAtt": ["OutboxDeadLetterQueue", "Arn"]}],
+    "sqs:SendMessage": [
+        {"Fn::GetAtt": ["OutboxDeadLetterQueue", "Arn"]},
+        {"Fn::GetAtt": ["AsyncDeadLetterQueue", "Arn"]},
+    ],
     "s3:GetObject": [{"Fn::Sub": "${InboundMailBucket.Arn}/*"}],
     "ssm:GetParameter": [
         {
@@ -698,6 +740,19 @@ def test_policies_name_only_the_desks_own_resources(name: str) -> None:
                 {"Fn::Sub": "dynamodb.${AWS::Region}.amazonaws.com"},
                 {"Fn::Sub": "s3.${AWS::Region}.amazonaws.com"},
             ), statement["Sid"]
+
+
+@pytest.mark.parametrize("function", sorted(_lambda_functions()))
+def test_each_function_parks_failures_only_in_its_own_dead_letter_queue(function: str) -> None:
+    """sqs:SendMessage names exactly the queues the template sends this function's failures to."""
+    granted = [
+        resource
+        for statement in _policy_of(function)["Statement"]
+        if "sqs:SendMessage" in statement["Action"]
+        for resource in statement["Resource"]
+    ]
+    expected = _failure_destinations().get(function, [])
+    assert sorted(granted, key=json.dumps) == sorted(expected, key=json.dumps)
 
 
 @pytest.mark.parametrize("function", sorted(_lambda_functions()))
