@@ -61,6 +61,7 @@ DEPLOY_PARAMS   = Stage=$(STAGE) \
   $(if $(REPLY_DOMAIN),ReplyDomain=$(REPLY_DOMAIN)) \
   $(if $(INBOUND_REGION),InboundRegion=$(INBOUND_REGION)) \
   $(if $(ALARM_EMAIL),AlarmEmail=$(ALARM_EMAIL)) \
+  $(if $(MAIL_DOMAIN),MailDomain=$(MAIL_DOMAIN)) \
   $(PARAMS)
 
 .PHONY: deploy deploy-settings

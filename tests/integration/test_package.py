@@ -529,6 +529,37 @@ def test_alarm_mail_is_subscribed_only_when_an_address_is_given(
     assert stack.condition("HasAlarmEmail") is bool(address)
 
 
+@pytest.mark.parametrize("domain", ["", "dx.pref.example.jp"])
+def test_the_sending_identity_signs_aligns_and_uses_the_configuration_set(
+    package: Path, domain: str
+) -> None:
+    template = _template(package)
+    parameter = template["Parameters"]["MailDomain"]
+    assert parameter["Default"] == ""
+    assert re.fullmatch(parameter["AllowedPattern"], domain)
+    for wrong in ("Example.JP", "desk@example.jp", "example", "-x.example.jp"):
+        assert not re.fullmatch(parameter["AllowedPattern"], wrong), wrong
+    identity = template["Resources"]["MailIdentity"]
+    assert identity["Type"] == "AWS::SES::EmailIdentity"
+    assert identity["Condition"] == "HasMailDomain"
+    properties = identity["Properties"]
+    assert properties["DkimSigningAttributes"] == {"NextSigningKeyLength": "RSA_2048_BIT"}
+    assert properties["DkimAttributes"] == {"SigningEnabled": True}
+    assert properties["ConfigurationSetAttributes"] == {
+        "ConfigurationSetName": {"Ref": "MailConfigurationSet"}
+    }
+    assert properties["FeedbackAttributes"] == {"EmailForwardingEnabled": False}
+    stack = _Stack(template, Stage="prod", MailDomain=domain)
+    assert stack.condition("HasMailDomain") is bool(domain)
+    if domain:
+        assert stack.resolve(properties["EmailIdentity"]) == domain
+        mail_from = stack.resolve(properties["MailFromAttributes"]["MailFromDomain"])
+        assert mail_from == f"bounce.{domain}"
+    outputs = template["Outputs"]
+    assert outputs["MailDkimRecords"]["Condition"] == "HasMailDomain"
+    assert outputs["MailFromRecords"]["Condition"] == "HasMailDomain"
+
+
 def _make(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         ["make", "--no-print-directory", *args],
