@@ -17,6 +17,7 @@ can name it, then goes). Reads ignore expired profiles.
 from __future__ import annotations
 
 import time
+from dataclasses import dataclass
 from typing import Any
 
 from botocore.exceptions import ClientError
@@ -58,6 +59,26 @@ def expert_item(expert: Expert) -> dict[str, Any]:
 def _expert(item: dict[str, Any]) -> Expert:
     data = from_item(item)
     return Expert.model_validate({**data, "kind": data["role"]})
+
+
+@dataclass(frozen=True)
+class RosterEntry:
+    """An expert with the standing the workflow keeps on the same item."""
+
+    expert: Expert
+    open_cases: int
+    last_asked_at: str | None
+
+
+def _entry(item: dict[str, Any]) -> RosterEntry:
+    data = from_item(item)
+    asked = data.get("last_asked_at")
+    return RosterEntry(
+        expert=_expert(item),
+        # Never below zero, whatever a hand edit or a replayed decrement left behind.
+        open_cases=max(int(data.get("open_cases", 0)), 0),
+        last_asked_at=str(asked) if asked else None,
+    )
 
 
 def _profile_update(expert: Expert, expires_at: int) -> dict[str, Any]:
@@ -138,6 +159,11 @@ class RosterStore:
             raise
 
     def get(self, expert_id: str) -> Expert | None:
+        entry = self.entry(expert_id)
+        return entry.expert if entry is not None else None
+
+    def entry(self, expert_id: str) -> RosterEntry | None:
+        """One expert with its open cases and last request (one consistent GetItem)."""
         try:
             response = self._client.get_item(
                 TableName=self._table, Key=to_item(keys.expert_key(expert_id)), ConsistentRead=True
@@ -148,7 +174,11 @@ class RosterStore:
         item = response.get("Item")
         if item is None or not is_live(from_item(item), int(time.time())):
             return None
-        return _expert(item)
+        return _entry(item)
+
+    def entries(self) -> list[RosterEntry]:
+        """Every expert with its standing, from the roster Query (no read per expert)."""
+        return [_entry(item) for item in self._roster_items(active_only=False)]
 
     def list_all(self) -> list[Expert]:
         """Every expert, active or not: advisors, then partners, each by expert id."""

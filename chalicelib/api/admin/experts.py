@@ -17,6 +17,7 @@ from chalicelib.config import get_settings
 from chalicelib.domain.admin import Actor
 from chalicelib.domain.roster import Expert
 from chalicelib.errors import NotFound
+from chalicelib.stores.roster import RosterEntry
 
 bp = Blueprint(__name__)
 
@@ -43,19 +44,10 @@ def _validated(expert: Expert) -> Expert:
     return Expert.model_validate(expert.model_dump())
 
 
-def _with_load(experts: list[Expert]) -> list[ExpertOut]:
-    store = deps.roster_store()
-    ids = [expert.expert_id for expert in experts]
-    load = store.load_of(ids) if ids else {}
-    asked = store.last_asked(ids) if ids else {}
-    return [
-        ExpertOut(
-            expert=expert,
-            open_cases=load.get(expert.expert_id, 0),
-            last_asked_at=asked.get(expert.expert_id),
-        )
-        for expert in experts
-    ]
+def _out(entry: RosterEntry) -> ExpertOut:
+    return ExpertOut(
+        expert=entry.expert, open_cases=entry.open_cases, last_asked_at=entry.last_asked_at
+    )
 
 
 def _matches(expert: Expert, filters: ExpertFilters) -> bool:
@@ -81,8 +73,7 @@ def _matches(expert: Expert, filters: ExpertFilters) -> bool:
 )
 def list_experts(actor: Actor) -> Response:
     filters: ExpertFilters = parse_query(bp.current_request, ExpertFilters)
-    experts = [e for e in deps.roster_store().list_all() if _matches(e, filters)]
-    rows = _with_load(experts)
+    rows = [_out(e) for e in deps.roster_store().entries() if _matches(e.expert, filters)]
     return ok(ExpertList(experts=rows, count=len(rows)).model_dump(mode="json"))
 
 
@@ -114,10 +105,10 @@ def create_expert(actor: Actor) -> Response:
     response=ExpertOut,
 )
 def read_expert(actor: Actor, expert_id: str) -> Response:
-    expert = deps.roster_store().get(expert_id)
-    if expert is None:
+    entry = deps.roster_store().entry(expert_id)
+    if entry is None:
         raise NotFound("expert")
-    return ok(_with_load([expert])[0].model_dump(mode="json"))
+    return ok(_out(entry).model_dump(mode="json"))
 
 
 @admin_route(
