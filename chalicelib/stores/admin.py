@@ -10,15 +10,15 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
-from chalicelib.errors import AlreadyExists, NotFound, StoreBusy, VersionConflict
+from chalicelib.errors import AlreadyExists, NotFound, VersionConflict
 from chalicelib.stores import keys
 from chalicelib.stores.dynamo import (
-    error_code,
     from_item,
     is_live,
     query_all,
     raise_if_busy,
     to_item,
+    transact,
     values,
 )
 
@@ -70,17 +70,12 @@ class AdminStore:
     # -- transactions ---------------------------------------------------------
 
     def transact(self, items: list[dict[str, Any]]) -> None:
-        """Write items atomically; a failed condition on the first item means NotFound/conflict."""
-        try:
-            self._client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if error_code(exc) != "TransactionCanceledException":
-                raise_if_busy(exc)
-                raise
-            reasons = exc.response.get("CancellationReasons") or []
-            if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                raise VersionConflict() from exc
-            raise StoreBusy("cancelled") from exc
+        """Write items atomically; a failed condition means VersionConflict (nothing written)."""
+        transact(self._client, items)
+
+    def put_audit(self, entry: dict[str, Any], expires_at: int) -> None:
+        """An audit record on its own (an export, an import's summary)."""
+        self.transact([audit_put(self._table, entry, expires_at)])
 
     # -- tokens ---------------------------------------------------------------
 

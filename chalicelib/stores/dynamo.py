@@ -8,7 +8,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
-from chalicelib.errors import StoreBusy
+from chalicelib.errors import StoreBusy, VersionConflict
 
 _serializer = TypeSerializer()
 _deserializer = TypeDeserializer()
@@ -83,3 +83,18 @@ def query_all(client: Any, request: Mapping[str, Any]) -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in response:
             return items
         page["ExclusiveStartKey"] = response["LastEvaluatedKey"]
+
+
+def transact(client: Any, items: list[dict[str, Any]]) -> None:
+    """TransactWriteItems: a failed condition on any item is VersionConflict (nothing
+    written; the caller re-reads or says so), throttling or a conflict StoreBusy."""
+    try:
+        client.transact_write_items(TransactItems=items)
+    except ClientError as exc:
+        if error_code(exc) != "TransactionCanceledException":
+            raise_if_busy(exc)
+            raise
+        reasons = exc.response.get("CancellationReasons") or []
+        if any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons):
+            raise VersionConflict() from exc
+        raise StoreBusy("cancelled") from exc

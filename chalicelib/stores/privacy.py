@@ -13,16 +13,15 @@ from typing import Any
 from botocore.exceptions import ClientError
 
 from chalicelib.domain.privacy import ErasurePart
-from chalicelib.errors import StoreBusy, VersionConflict
 from chalicelib.stores import keys
 from chalicelib.stores.admin import audit_put
 from chalicelib.stores.dynamo import (
-    error_code,
     from_item,
     is_live,
     query_all,
     raise_if_busy,
     to_item,
+    transact,
     values,
 )
 
@@ -94,7 +93,7 @@ class PrivacyStore:
 
     def record_audit(self, entries: list[dict[str, Any]], audit_expires: int) -> None:
         """Audit records of a request that changed nothing (an export), in one transaction."""
-        self._transact([audit_put(self._table, entry, audit_expires) for entry in entries])
+        transact(self._client, [audit_put(self._table, entry, audit_expires) for entry in entries])
 
     def erase_part(
         self,
@@ -169,19 +168,7 @@ class PrivacyStore:
         items.extend(audit_put(self._table, entry, audit_expires) for entry in audits)
         if len(items) > TRANSACTION_LIMIT:
             raise ValueError(f"{len(items)} items do not fit one transaction")
-        self._transact(items)
-
-    def _transact(self, items: list[dict[str, Any]]) -> None:
-        try:
-            self._client.transact_write_items(TransactItems=items)
-        except ClientError as exc:
-            if error_code(exc) != "TransactionCanceledException":
-                raise_if_busy(exc)
-                raise
-            reasons = exc.response.get("CancellationReasons") or []
-            if any(reason.get("Code") == "ConditionalCheckFailed" for reason in reasons):
-                raise VersionConflict() from exc
-            raise StoreBusy("cancelled") from exc
+        transact(self._client, items)
 
     def _query(self, request: dict[str, Any]) -> list[dict[str, Any]]:
         return query_all(self._client, {"TableName": self._table, **request})

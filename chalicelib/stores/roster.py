@@ -24,15 +24,15 @@ from botocore.exceptions import ClientError
 
 from chalicelib.domain import retention
 from chalicelib.domain.roster import Expert
-from chalicelib.errors import AlreadyExists, NotFound, StoreBusy
+from chalicelib.errors import AlreadyExists, NotFound, StoreBusy, VersionConflict
 from chalicelib.stores import keys
 from chalicelib.stores.admin import audit_put
 from chalicelib.stores.dynamo import (
-    error_code,
     from_item,
     is_live,
     raise_if_busy,
     to_item,
+    transact,
     values,
 )
 
@@ -143,20 +143,15 @@ class RosterStore:
             "attribute_not_exists(pk)" if create else "attribute_exists(pk)"
         )
         try:
-            self._client.transact_write_items(
-                TransactItems=[
+            transact(
+                self._client,
+                [
                     {"Update": {"TableName": self._table, **update}},
                     audit_put(self._table, audit, audit_expires),
-                ]
+                ],
             )
-        except ClientError as exc:
-            if error_code(exc) == "TransactionCanceledException":
-                reasons = exc.response.get("CancellationReasons") or []
-                if reasons and reasons[0].get("Code") == "ConditionalCheckFailed":
-                    raise (AlreadyExists() if create else NotFound("expert")) from exc
-                raise StoreBusy("cancelled") from exc
-            raise_if_busy(exc)
-            raise
+        except VersionConflict as exc:
+            raise (AlreadyExists() if create else NotFound("expert")) from exc
 
     def get(self, expert_id: str) -> Expert | None:
         entry = self.entry(expert_id)

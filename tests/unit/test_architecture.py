@@ -334,7 +334,10 @@ class _Reach:
 
 
 # Helpers in chalicelib/stores/dynamo.py that make a call on the client they are given.
-CLIENT_HELPERS: dict[Ref, str] = {("function", "chalicelib.stores.dynamo", "query_all"): "query"}
+CLIENT_HELPERS: dict[Ref, str] = {
+    ("function", "chalicelib.stores.dynamo", "query_all"): "query",
+    ("function", "chalicelib.stores.dynamo", "transact"): "transact_write_items",
+}
 
 
 def _is_self_client(node: ast.AST) -> bool:

@@ -27,7 +27,6 @@ from chalicelib.api.admin.schemas import ExpertIn
 from chalicelib.config import get_settings
 from chalicelib.domain import admin
 from chalicelib.domain.receipt import JST
-from chalicelib.stores.admin import audit_put
 
 if TYPE_CHECKING:
     from chalicelib.services import roster_import
@@ -91,8 +90,7 @@ class ImportOut(BaseModel):
 
 def _write_audit(entry: dict[str, Any], expires: int) -> None:
     """An audit record on its own (an export, an import's summary): one put, conditional."""
-    store = deps.admin_store()
-    store.transact([audit_put(store.table, entry, expires)])
+    deps.admin_store().put_audit(entry, expires)
 
 
 def _refuse(status: int, code: str, message: str, message_en: str) -> Response:
