@@ -30,6 +30,7 @@ from chalicelib.stores.admin import audit_put
 from chalicelib.stores.dynamo import (
     from_item,
     is_live,
+    query_all,
     raise_if_busy,
     to_item,
     transact,
@@ -56,8 +57,8 @@ def expert_item(expert: Expert) -> dict[str, Any]:
     }
 
 
-def _expert(item: dict[str, Any]) -> Expert:
-    data = from_item(item)
+def _expert(data: dict[str, Any]) -> Expert:
+    """An expert from its item's plain values."""
     return Expert.model_validate({**data, "kind": data["role"]})
 
 
@@ -70,11 +71,10 @@ class RosterEntry:
     last_asked_at: str | None
 
 
-def _entry(item: dict[str, Any]) -> RosterEntry:
-    data = from_item(item)
+def _entry(data: dict[str, Any]) -> RosterEntry:
     asked = data.get("last_asked_at")
     return RosterEntry(
-        expert=_expert(item),
+        expert=_expert(data),
         # Never below zero, whatever a hand edit or a replayed decrement left behind.
         open_cases=max(int(data.get("open_cases", 0)), 0),
         last_asked_at=str(asked) if asked else None,
@@ -167,9 +167,10 @@ class RosterStore:
             raise_if_busy(exc)
             raise
         item = response.get("Item")
-        if item is None or not is_live(from_item(item), int(time.time())):
+        if item is None:
             return None
-        return _entry(item)
+        data = from_item(item)
+        return _entry(data) if is_live(data, int(time.time())) else None
 
     def entries(self) -> list[RosterEntry]:
         """Every expert with its standing, from the roster Query (no read per expert)."""
@@ -207,20 +208,8 @@ class RosterStore:
             # and the partition is a few dozen items.
             request["FilterExpression"] = "active = :yes"
             request["ExpressionAttributeValues"] = values(roster=keys.ROSTER_PARTITION, yes=True)
-        items: list[dict[str, Any]] = []
         now = int(time.time())
-        try:
-            while True:
-                response = self._client.query(**request)
-                items.extend(
-                    item for item in response.get("Items", []) if is_live(from_item(item), now)
-                )
-                if "LastEvaluatedKey" not in response:
-                    return items
-                request["ExclusiveStartKey"] = response["LastEvaluatedKey"]
-        except ClientError as exc:
-            raise_if_busy(exc)
-            raise
+        return [item for item in query_all(self._client, request) if is_live(item, now)]
 
     def _attributes(self, expert_ids: list[str], name: str) -> dict[str, Any]:
         """One attribute of several experts by BatchGetItem (absent attributes left out)."""
