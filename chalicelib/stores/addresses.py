@@ -20,7 +20,15 @@ from chalicelib.domain.case import OutgoingMessage
 from chalicelib.errors import StoreBusy
 from chalicelib.stores import keys
 from chalicelib.stores.cases import _message_item
-from chalicelib.stores.dynamo import error_code, from_item, is_live, raise_if_busy, to_item, values
+from chalicelib.stores.dynamo import (
+    TableStore,
+    error_code,
+    from_item,
+    is_live,
+    raise_if_busy,
+    to_item,
+    values,
+)
 
 DynamoDBClient = Any
 
@@ -68,17 +76,7 @@ def undeliverable_among(
     return found
 
 
-class AddressStore:
-    def __init__(
-        self,
-        client: DynamoDBClient,
-        table_name: str,
-        retention_policy: retention.RetentionPolicy | None = None,
-    ) -> None:
-        self._client = client
-        self._table = table_name
-        self._retention = retention_policy or retention.RetentionPolicy()
-
+class AddressStore(TableStore):
     def undeliverable(self, addresses: Iterable[str], now_epoch: int) -> set[str]:
         return undeliverable_among(self._client, self._table, addresses, now_epoch)
 

@@ -31,6 +31,7 @@ from chalicelib.errors import (
 from chalicelib.stores import keys
 from chalicelib.stores.admin import audit_put
 from chalicelib.stores.dynamo import (
+    TableStore,
     error_code,
     from_item,
     is_live,
@@ -86,17 +87,7 @@ def _epoch(now_epoch: int | None) -> int:
     return int(time.time()) if now_epoch is None else now_epoch
 
 
-class CaseStore:
-    def __init__(
-        self,
-        client: DynamoDBClient,
-        table_name: str,
-        retention_policy: retention.RetentionPolicy | None = None,
-    ) -> None:
-        self._client = client
-        self._table = table_name
-        self._retention = retention_policy or retention.RetentionPolicy()
-
+class CaseStore(TableStore):
     def create_case(
         self,
         case: dict[str, Any],

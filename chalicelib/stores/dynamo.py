@@ -8,6 +8,7 @@ from typing import Any
 from boto3.dynamodb.types import TypeDeserializer, TypeSerializer
 from botocore.exceptions import ClientError
 
+from chalicelib.domain import retention
 from chalicelib.errors import StoreBusy, VersionConflict
 
 _serializer = TypeSerializer()
@@ -24,6 +25,20 @@ BUSY_CODES = frozenset(
         "TransactionInProgressException",
     }
 )
+
+
+class TableStore:
+    """A store on the desk table: the low-level client, the table, the retention periods."""
+
+    def __init__(
+        self,
+        client: Any,
+        table_name: str,
+        retention_policy: retention.RetentionPolicy | None = None,
+    ) -> None:
+        self._client = client
+        self._table = table_name
+        self._retention = retention_policy or retention.RetentionPolicy()
 
 
 def to_item(values: Mapping[str, Any]) -> dict[str, Any]:

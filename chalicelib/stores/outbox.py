@@ -28,23 +28,13 @@ from chalicelib.domain.timefmt import parse_iso
 from chalicelib.stores import keys
 from chalicelib.stores.addresses import undeliverable_among
 from chalicelib.stores.cases import _message_item
-from chalicelib.stores.dynamo import error_code, from_item, is_live, to_item, values
+from chalicelib.stores.dynamo import TableStore, error_code, from_item, is_live, to_item, values
 
 # The low-level boto3 DynamoDB client (untyped here: no stub package on purpose).
 DynamoDBClient = Any
 
 
-class OutboxStore:
-    def __init__(
-        self,
-        client: DynamoDBClient,
-        table_name: str,
-        retention_policy: retention.RetentionPolicy | None = None,
-    ) -> None:
-        self._client = client
-        self._table = table_name
-        self._retention = retention_policy or retention.RetentionPolicy()
-
+class OutboxStore(TableStore):
     def due(self, now: str, limit: int = 50) -> list[dict[str, Any]]:
         """Messages whose time has come: PENDING and due, or SENDING past their lease."""
         response = self._client.query(

@@ -28,6 +28,7 @@ from chalicelib.errors import AlreadyExists, NotFound, StoreBusy, VersionConflic
 from chalicelib.stores import keys
 from chalicelib.stores.admin import audit_put
 from chalicelib.stores.dynamo import (
+    TableStore,
     from_item,
     is_live,
     query_all,
@@ -106,17 +107,7 @@ def _profile_update(expert: Expert, expires_at: int) -> dict[str, Any]:
     }
 
 
-class RosterStore:
-    def __init__(
-        self,
-        client: DynamoDBClient,
-        table_name: str,
-        retention_policy: retention.RetentionPolicy | None = None,
-    ) -> None:
-        self._client = client
-        self._table = table_name
-        self._retention = retention_policy or retention.RetentionPolicy()
-
+class RosterStore(TableStore):
     def _expires_at(self, expert: Expert) -> int:
         return self._retention.expert_expiry(int(time.time()), active=expert.active)
 
