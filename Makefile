@@ -17,12 +17,20 @@ $(STAMP): pyproject.toml requirements.txt
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	touch $(STAMP)
 
+## axe-core for the browser tests' accessibility checks (npm, pinned by the lock file).
+## Chromium itself comes from apt: bash tests/browser/install.sh (as .ci/run does).
+AXE := tests/browser/node_modules/axe-core/axe.min.js
+$(AXE): tests/browser/package-lock.json
+	@if command -v npm >/dev/null 2>&1 && npm ci --prefix tests/browser --no-audit --no-fund --loglevel=error; \
+	then touch $@; \
+	else echo "axe-core not installed (no npm or no registry): the accessibility tests will skip"; fi
+
 ## The local stack: embedded moto + Chalice local API on http://127.0.0.1:$(PORT)
 dev: $(STAMP)
 	PORT=$(PORT) $(BIN)/python -m infra.dev
 
 ## Every test: lint, types, unit, integration, route and package tests.
-test: $(STAMP) lint typecheck
+test: $(STAMP) $(AXE) lint typecheck
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
