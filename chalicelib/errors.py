@@ -58,9 +58,20 @@ class ReceiptNumberTaken(DeskError):
 
 @dataclass
 class DuplicateSubmission(DeskError):
-    """The same submission was stored before; carries the first receipt number."""
+    """The same submission was stored before; carries the first receipt number and the
+    status it was stored with (received, or suspected_spam for a held one)."""
 
     receipt_number: str
+    status: str = "received"
+
+
+class FormTokenUsed(DeskError):
+    """The form's render token already produced a stored case, and this is a different one.
+
+    Nothing was written: the person confirms once more with a fresh token, so one
+    rendered form cannot post case after case, while a second, different
+    consultation sent from the same page is still stored after that one press.
+    """
 
 
 class StoreBusy(DeskError):

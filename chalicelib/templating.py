@@ -7,6 +7,7 @@ from pathlib import Path
 
 import jinja2
 
+from chalicelib.domain.text import display_phone
 from chalicelib.domain.timefmt import jst_display
 
 _HERE = Path(__file__).resolve().parent
@@ -34,4 +35,5 @@ def environment() -> jinja2.Environment:
         keep_trailing_newline=True,
     )
     env.filters["jst"] = jst_display
+    env.filters["phone"] = display_phone
     return env

@@ -19,9 +19,10 @@ from chalicelib.api.errors import json_errors, json_response
 from chalicelib.api.http import check_form_token, check_origin, client_id, header
 from chalicelib.config import Deployment, Settings, get_settings
 from chalicelib.domain import formtoken
-from chalicelib.domain.receipt import new_receipt_number
+from chalicelib.domain.case import Status
 from chalicelib.errors import (
     BodyTooLarge,
+    FormTokenUsed,
     InvalidSubmission,
     MalformedBody,
     OriginNotAllowed,
@@ -110,6 +111,7 @@ def _input_page(
 def _review(
     consultation: ConsultationCreate, deployment: Deployment, lang: str
 ) -> list[dict[str, Any]]:
+    from chalicelib.domain.text import display_phone
     from chalicelib.web.pages import choices, field_labels
 
     labels = field_labels(lang)
@@ -127,6 +129,8 @@ def _review(
             shown = separator.join(str(options[name].get(v, v)) for v in value)
         elif name in options:
             shown = options[name].get(value, value)
+        elif name == "phone":
+            shown = display_phone(value)
         else:
             shown = str(value)
         rows.append({"label": labels[name], "value": shown, "multiline": name == "message"})
@@ -158,6 +162,7 @@ def _confirm_page(
     fields: dict[str, Any],
     token: str,
     *,
+    honeypot: str = "",
     notice: str = "",
     status: int = 200,
 ) -> Response:
@@ -170,13 +175,18 @@ def _confirm_page(
         settings=settings,
         review=_review(consultation, deployment, lang),
         hidden=_hidden(fields),
+        honeypot=honeypot,
         token=token,
         notice=notice,
         step="confirm",
     )
 
 
-def _done_page(settings: Settings, lang: str, embed: bool, receipt_number: str) -> Response:
+def _done_page(
+    settings: Settings, lang: str, embed: bool, receipt_number: str, *, held: bool
+) -> Response:
+    """完了: only ever for a case that is stored. A held case (suspected spam) says
+    honestly that the mail follows once staff have looked at it."""
     return _page(
         "done",
         status=200,
@@ -184,6 +194,7 @@ def _done_page(settings: Settings, lang: str, embed: bool, receipt_number: str) 
         embed=embed,
         settings=settings,
         receipt_number=receipt_number,
+        held=held,
         step="done",
     )
 
@@ -255,6 +266,7 @@ def form_input() -> Response:
 
 @bp.route("/form/confirm", methods=["POST"], content_types=FORM_CONTENT_TYPES)
 def form_confirm() -> Response:
+    """入力 → 確認: validation first, whatever the timing; nothing is stored here."""
     settings = get_settings()
     try:
         fields, control = _read_form(settings)
@@ -262,10 +274,9 @@ def form_confirm() -> Response:
         return _plain_error(exc, settings, "ja")
     lang, embed = _page_options(control)
     check = _check_token(control.get(TOKEN), settings)
-    if formtoken.is_bot(control.get(HONEYPOT), check):
-        log.info("form: discarded a bot-like submission (%s)", check.verdict.value)
-        return _done_page(settings, lang, embed, new_receipt_number(deps.now()))
-    token = control.get(TOKEN) if check.verdict is formtoken.Verdict.OK else None
+    # A signed token keeps counting from the first render (too fast is judged on 送信する).
+    readable = check.verdict in (formtoken.Verdict.OK, formtoken.Verdict.TOO_FAST)
+    token = control.get(TOKEN) if readable else None
     try:
         consultation = parse_consultation(fields, _deployment())
     except InvalidSubmission as exc:
@@ -278,11 +289,21 @@ def form_confirm() -> Response:
         return _input_page(
             settings, lang, embed, values=fields, notice=UI[lang][notice_key], status=400
         )
-    return _confirm_page(settings, lang, embed, consultation, fields, token)
+    return _confirm_page(
+        settings,
+        lang,
+        embed,
+        consultation,
+        fields,
+        token,
+        honeypot=control.get(HONEYPOT) or "",
+    )
 
 
 @bp.route("/form/submit", methods=["POST"], content_types=FORM_CONTENT_TYPES)
 def form_submit() -> Response:
+    """確認 → 完了: a case is stored, or the person is asked to press again with
+    everything kept; a receipt number is shown only for a stored case."""
     settings = get_settings()
     try:
         fields, control = _read_form(settings)
@@ -290,20 +311,19 @@ def form_submit() -> Response:
         return _plain_error(exc, settings, "ja")
     lang, embed = _page_options(control)
     token = control.get(TOKEN)
+    honeypot = control.get(HONEYPOT) or ""
     if control.get("action") == "back":
         return _input_page(settings, lang, embed, values=fields, token=token)
     check = _check_token(token, settings)
-    if formtoken.is_bot(control.get(HONEYPOT), check):
-        log.info("form: discarded a bot-like submission (%s)", check.verdict.value)
-        return _done_page(settings, lang, embed, new_receipt_number(deps.now()))
     try:
         consultation = parse_consultation(fields, _deployment())
     except InvalidSubmission as exc:
         return _input_page(
             settings, lang, embed, values=fields, errors=exc.errors, token=token, status=422
         )
-    if check.verdict is not formtoken.Verdict.OK:
-        notice_key = _token_notice(check)
+
+    def again(notice_key: str, status: int) -> Response:
+        # The confirm page once more, with a fresh token: one more press stores it.
         return _confirm_page(
             settings,
             lang,
@@ -311,9 +331,16 @@ def form_submit() -> Response:
             consultation,
             fields,
             _new_token(settings),
+            honeypot=honeypot,
             notice=UI[lang][notice_key],
-            status=400,
+            status=status,
         )
+
+    if check.verdict is formtoken.Verdict.TOO_FAST:
+        log.info("form: sent %ss after rendering, asked to confirm again", check.age_seconds)
+        return again("too_fast", 400)
+    if check.verdict is not formtoken.Verdict.OK:
+        return again(_token_notice(check), 400)
     try:
         result = submit_consultation(
             fields,
@@ -324,7 +351,11 @@ def form_submit() -> Response:
             channel="form",
             client_id=client_id(bp.current_request),
             staff=deps.directory().staff,
+            form_token=token,
+            held=formtoken.honeypot_filled(honeypot),
         )
+    except FormTokenUsed:
+        return again("token_used", 409)
     except (RateLimited, StoreBusy) as exc:
         # Nothing was stored; the confirm page comes back with everything kept.
         notice, status = ("rate_limited", 429) if isinstance(exc, RateLimited) else ("busy", 503)
@@ -335,15 +366,23 @@ def form_submit() -> Response:
             consultation,
             fields,
             str(token),
+            honeypot=honeypot,
             notice=UI[lang][notice],
             status=status,
         )
     log.info(
-        "form: consultation %s %s",
+        "form: consultation %s %s (%s)",
         result.receipt_number,
         "replayed" if result.replayed else "stored",
+        result.status,
     )
-    return _done_page(settings, lang, embed, result.receipt_number)
+    return _done_page(
+        settings,
+        lang,
+        embed,
+        result.receipt_number,
+        held=result.status == Status.SUSPECTED_SPAM.value,
+    )
 
 
 @bp.route("/form/check", methods=["POST"], content_types=["application/json"])

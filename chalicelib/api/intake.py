@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import logging
 
 from chalice.app import Blueprint, Response
@@ -15,14 +16,14 @@ from chalicelib.api.http import (
     decode_json_object,
     header,
 )
-from chalicelib.config import get_settings
+from chalicelib.config import Settings, get_settings
 from chalicelib.domain import formtoken
 from chalicelib.domain.case import STATUS_LABELS, Status
-from chalicelib.domain.receipt import new_receipt_number
-from chalicelib.errors import ConfigError, MalformedBody, OriginNotAllowed
-from chalicelib.models import ConsultationReceipt
+from chalicelib.errors import ConfigError, FormTokenUsed, MalformedBody, OriginNotAllowed
+from chalicelib.models import ConsultationReceipt, parse_consultation
 from chalicelib.services.intake import submit_consultation
 from chalicelib.web.formdata import HONEYPOT, TOKEN
+from chalicelib.web.i18n import UI
 
 log = logging.getLogger(__name__)
 
@@ -48,17 +49,8 @@ def create_consultation() -> Response:
     data = decode_json_object(request, settings.max_body_bytes)
     # The enhanced form sends its render token and honeypot along; other
     # clients need neither.
-    token, honeypot = data.pop(TOKEN, None), data.pop(HONEYPOT, None)
-    channel = "api"
-    if token is not None:
-        check = check_form_token(token if isinstance(token, str) else None, settings)
-        if formtoken.is_bot(honeypot if isinstance(honeypot, str) else None, check):
-            log.info("intake: discarded a bot-like submission (%s)", check.verdict.value)
-            return _receipt_response(new_receipt_number(deps.now()), Status.RECEIVED.value, cors)
-        if check.verdict is formtoken.Verdict.OK:
-            channel = "form"
-    elif isinstance(honeypot, str) and honeypot.strip():
-        return _receipt_response(new_receipt_number(deps.now()), Status.RECEIVED.value, cors)
+    token = data.pop(TOKEN, None)
+    held = formtoken.honeypot_filled(data.pop(HONEYPOT, None))
     key = header(request, "idempotency-key")
     if key is not None and not (
         0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isascii() and key.isprintable()
@@ -66,34 +58,81 @@ def create_consultation() -> Response:
         raise MalformedBody()
     # Cached per process: a warm request reads nothing here (deps.directory).
     directory = deps.directory()
-    result = submit_consultation(
-        data,
-        store=deps.case_store(),
-        settings=settings,
-        deployment=directory.deployment,
-        now=deps.now(),
-        channel=channel,
-        idempotency_key=key,
-        client_id=client_id(request),
-        staff=directory.staff,
-    )
+    channel, form_token = "api", None
+    if token is not None:
+        check = check_form_token(token if isinstance(token, str) else None, settings)
+        if check.verdict is formtoken.Verdict.TOO_FAST:
+            # Validation first: an invalid submission hears what to fix, whatever the timing.
+            parse_consultation(data, directory.deployment)
+            log.info("intake: sent %ss after rendering, asked to confirm again", check.age_seconds)
+            return _confirm_again("too_fast", settings, cors)
+        if check.verdict is formtoken.Verdict.OK:
+            channel, form_token = "form", str(token)
+    try:
+        result = submit_consultation(
+            data,
+            store=deps.case_store(),
+            settings=settings,
+            deployment=directory.deployment,
+            now=deps.now(),
+            channel=channel,
+            idempotency_key=key,
+            client_id=client_id(request),
+            staff=directory.staff,
+            form_token=form_token,
+            held=held,
+        )
+    except FormTokenUsed:
+        return _confirm_again("token_used", settings, cors)
     log.info(
-        "consultation %s %s", result.receipt_number, "replayed" if result.replayed else "stored"
+        "consultation %s %s (%s)",
+        result.receipt_number,
+        "replayed" if result.replayed else "stored",
+        result.status,
     )
     headers = {**cors, "Idempotent-Replayed": "true"} if result.replayed else cors
     return _receipt_response(result.receipt_number, result.status, headers)
 
 
+def _confirm_again(reason: str, settings: Settings, headers: dict[str, str]) -> Response:
+    """409: nothing was stored; the person presses 送信する once more (nothing typed is lost).
+
+    Carries a fresh form token for the enhanced form to send with that press.
+    """
+    # The same words as the form's pages (web/i18n.py), so both paths say one thing.
+    ja, en = UI["ja"][reason], UI["en"][reason]
+    key_id, keys = settings.form_keys()
+    body = {
+        "error": "confirm_again",
+        "reason": reason,
+        "message": ja,
+        "message_en": en,
+        "form_token": formtoken.sign(keys, key_id, int(deps.now().timestamp())),
+    }
+    return json_response(json.dumps(body, ensure_ascii=False), 409, headers)
+
+
 def _receipt_response(receipt_number: str, status: str, headers: dict[str, str]) -> Response:
+    """201 for a stored case; a held one (suspected spam) says its mail comes after a check."""
     label, _ = STATUS_LABELS[Status(status)]
-    body = ConsultationReceipt(
-        receipt_number=receipt_number,
-        status=status,
-        status_label=label,
-        message=f"ご相談を受け付けました。受付番号は {receipt_number} です。確認のメールをお送りしました。",
-        message_en=f"Your request was received. Receipt number: {receipt_number}. "
-        "A confirmation email is on its way.",
-    )
+    if status == Status.SUSPECTED_SPAM.value:
+        body = ConsultationReceipt(
+            receipt_number=receipt_number,
+            status=status,
+            status_label="受付（内容確認中）",
+            message=f"ご相談を受け付けました。受付番号は {receipt_number} です。担当者が内容を確認してから、確認のメールをお送りします。",
+            message_en=f"Your request was received. Receipt number: {receipt_number}. "
+            "A confirmation email follows once staff have checked it.",
+        )
+    else:
+        body = ConsultationReceipt(
+            receipt_number=receipt_number,
+            status=status,
+            status_label=label,
+            message=f"ご相談を受け付けました。受付番号は {receipt_number} です。確認のメールをお送りしました。",
+            message_en=f"Your request was received. Receipt number: {receipt_number}. "
+            "A confirmation email is on its way.",
+        )
     return json_response(body.model_dump_json(), 201, headers)
 
 

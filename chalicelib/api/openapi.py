@@ -69,6 +69,18 @@ class ErrorBody(BaseModel):
     ] = None
 
 
+class ConfirmAgainBody(BaseModel):
+    """409 on a form submission that stored nothing: press 送信する once more (api/intake.py)."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    error: Literal["confirm_again"]
+    reason: Literal["too_fast", "token_used"]
+    message: str
+    message_en: str
+    form_token: Annotated[str, Field(description="A fresh render token to send with that press")]
+
+
 class HealthStatus(BaseModel):
     model_config = ConfigDict(defer_build=True)
 
@@ -168,6 +180,12 @@ def public_operations() -> list[Operation]:
                 _error(400, "The body is not a JSON object, or a bad Idempotency-Key"),
                 _error(403, "Posted from an origin that is not allowed"),
                 _error(413, "The body is over MAX_BODY_BYTES"),
+                Reply(
+                    409,
+                    "From the form: sent too soon after rendering, or its token already stored "
+                    "a different case; nothing stored, send once more with the fresh token",
+                    (Body(JSON, ConfirmAgainBody),),
+                ),
                 UNSUPPORTED,
                 _error(422, "Field errors (each named; values never echoed)"),
                 _error(429, "Too many submissions from this client in an hour"),
@@ -225,7 +243,7 @@ def public_operations() -> list[Operation]:
             ("form",),
             request=(Body(FORM, schema=_form_schema(FORM_FIELDS)),),
             replies=(
-                _page(200, "Review page (or, for a bot, a done page that stored nothing)"),
+                _page(200, "Review page"),
                 Reply(
                     400,
                     "Token expired or unreadable: the form again, nothing lost; or an unreadable body",
@@ -244,12 +262,14 @@ def public_operations() -> list[Operation]:
             ("form",),
             request=(Body(FORM, schema=_form_schema(FORM_FIELDS)),),
             replies=(
-                _page(200, "Done page (or the input page when going back)"),
+                _page(200, "Done page of a stored case (or the input page when going back)"),
                 Reply(
                     400,
-                    "Token expired: the review page again, nothing lost; or an unreadable body",
+                    "Sent too soon, or the token expired: the review page again, nothing "
+                    "stored, nothing lost; or an unreadable body or repeated field",
                     (Body(HTML, schema=TEXT_SCHEMA), Body(PLAIN, schema=TEXT_SCHEMA)),
                 ),
+                _page(409, "The token already stored a different case: the review page again"),
                 Reply(403, "Foreign origin", (Body(PLAIN, schema=TEXT_SCHEMA),)),
                 Reply(413, "Body too large", (Body(PLAIN, schema=TEXT_SCHEMA),)),
                 UNSUPPORTED,

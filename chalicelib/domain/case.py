@@ -24,6 +24,7 @@ class Status(StrEnum):
     REFERRED = "referred"
     WITHDRAWN = "withdrawn"
     SPAM = "spam"
+    SUSPECTED_SPAM = "suspected_spam"
 
 
 STATUS_LABELS: dict[Status, tuple[str, str]] = {
@@ -35,6 +36,7 @@ STATUS_LABELS: dict[Status, tuple[str, str]] = {
     Status.REFERRED: ("他機関紹介", "Referred"),
     Status.WITHDRAWN: ("取下げ", "Withdrawn"),
     Status.SPAM: ("スパム", "Spam"),
+    Status.SUSPECTED_SPAM: ("迷惑投稿の疑い", "Suspected spam"),
 }
 
 
@@ -58,12 +60,17 @@ def new_case(
     privacy_notice_version: str,
     raw_name: str | None,
     retention_days: int,
+    held: bool = False,
 ) -> dict[str, Any]:
-    """The stored attributes of a new case (keys are added by the store)."""
+    """The stored attributes of a new case (keys are added by the store).
+
+    `held`: the form's honeypot was filled; the case is kept as suspected
+    spam until staff release or discard it.
+    """
     data = consultation.model_dump(mode="json", exclude={"privacy_notice_version"})
     case: dict[str, Any] = {
         "receipt_number": receipt_number,
-        "status": Status.RECEIVED.value,
+        "status": (Status.SUSPECTED_SPAM if held else Status.RECEIVED).value,
         "created_at": iso(now),
         "updated_at": iso(now),
         "month": month_of(now),
@@ -82,8 +89,17 @@ def new_case(
     return case
 
 
+# Counters of the suspected-spam shelf: kept, released, discarded.
+HELD_COUNTERS = ("held:received", "held:released", "held:discarded")
+
+
 def counter_increments(case: dict[str, Any]) -> dict[str, int]:
-    """Monthly statistics counters one new case adds to (names are stable report keys)."""
+    """Monthly statistics counters one new case adds to (names are stable report keys).
+
+    A held case (suspected spam) counts on the shelf only; it joins the
+    statistics when staff release it (change_tally)."""
+    if case["status"] == Status.SUSPECTED_SPAM:
+        return {"held:received": 1, f"status:{Status.SUSPECTED_SPAM.value}": 1}
     names = [
         "cases",
         f"requester_type:{case['requester_type']}",
@@ -172,6 +188,14 @@ def change_tally(before: dict[str, Any], after: dict[str, Any], at: str) -> Tall
         counters[name] = counters.get(name, 0) + delta
 
     old, new = str(before["status"]), str(after["status"])
+    if old == Status.SUSPECTED_SPAM and old != new:
+        # Off the shelf: a release counts the case as the intake would have.
+        counters = {f"status:{old}": -1}
+        if new == Status.RECEIVED:
+            counters |= {**counter_increments(after), "held:released": 1}
+        else:
+            counters["held:discarded"] = 1
+        return Tally(stamps={}, counters=counters)
     if old != new:
         add(f"status:{old}", -1)
         add(f"status:{new}", 1)

@@ -67,11 +67,58 @@ def case_row(case: dict[str, Any], today: date, idle_limit: int) -> dict[str, An
     }
 
 
+# Suspected spam listed in one digest at most (newest first); the rest are counted.
+HELD_LISTED = 20
+HELD_EXCERPT = 60
+
+
+def held_row(case: dict[str, Any]) -> dict[str, Any]:
+    """A case kept as suspected spam, with enough of it for staff to judge."""
+    message = " ".join(str(case.get("message", "")).split())
+    return {
+        "receipt_number": case["receipt_number"],
+        "created_at": case["created_at"],
+        "requester_type": case.get("requester_type", ""),
+        "municipality": case.get("municipality", ""),
+        "organization": case.get("organization", ""),
+        "name": case.get("name", ""),
+        "excerpt": message[:HELD_EXCERPT] + ("…" if len(message) > HELD_EXCERPT else ""),
+    }
+
+
+def held_actions(rows: list[dict[str, Any]]) -> list[dict[str, str]]:
+    """Per case: release it as a normal consultation, or discard it (signed links per recipient)."""
+    specs = []
+    for row in rows:
+        for action, label in (("release", "通常の相談として受け付ける"), ("mark_spam", "破棄する")):
+            specs.append(
+                {"action": action, "label": label, "receipt_number": row["receipt_number"]}
+            )
+    return specs
+
+
 def digest_messages(
-    cases: list[dict[str, Any]], *, today: date, idle_limit: int, staff: tuple[str, ...]
+    cases: list[dict[str, Any]],
+    *,
+    today: date,
+    idle_limit: int,
+    staff: tuple[str, ...],
+    held: list[dict[str, Any]] | None = None,
+    actors: frozenset[str] = frozenset(),
 ) -> tuple[str, list[OutgoingMessage]]:
-    """The pseudo receipt number and one digest per desk address, cases grouped by status."""
+    """The pseudo receipt number and one digest per desk address, cases grouped by status.
+
+    `held` (suspected spam) are listed apart, newest first, each with release and
+    discard links for the recipients in `actors` (lower-cased addresses of those who
+    may act by mail).
+    """
     rows = [case_row(case, today, idle_limit) for case in cases]
+    held_rows = sorted(
+        (held_row(case) for case in held or []),
+        key=lambda row: (row["created_at"], row["receipt_number"]),
+        reverse=True,
+    )
+    listed = held_rows[:HELD_LISTED]
     groups = [
         {
             "status": status.value,
@@ -90,12 +137,18 @@ def digest_messages(
         "total": len(rows),
         "stalled": sum(1 for row in rows if row["stalled"]),
         "idle_limit": idle_limit,
+        "held": listed,
+        "held_total": len(held_rows),
     }
     messages = [
         OutgoingMessage(
             template="daily_digest",
             to=(address,),
-            context=context,
+            context={
+                **context,
+                "recipient": address,
+                "actions": held_actions(listed) if address.lower() in actors else [],
+            },
             message_id=scheduled_message_id("digest", period, address),
         )
         for address in staff

@@ -67,11 +67,16 @@ def verify(
     return FormCheck(Verdict.OK, age)
 
 
-def is_bot(honeypot: str | None, check: FormCheck) -> bool:
-    """A filled honeypot, or a form sent sooner than a person could fill it.
+def honeypot_filled(value: object) -> bool:
+    """Whether the hidden "leave empty" field carries anything.
 
-    Such a submission gets a normal-looking success and nothing else. An
-    expired or missing token is not a bot sign: a person may leave the page
-    open for a day, and must not lose what they typed.
+    Any value in any shape counts (a list, a number, an object): only a
+    missing field or blank text is empty. A filled honeypot never discards
+    the post: a browser's autofill can fill it for a person, so the case is
+    kept as suspected spam for staff to release or discard.
     """
-    return bool(honeypot and honeypot.strip()) or check.verdict is Verdict.TOO_FAST
+    if value is None:
+        return False
+    if isinstance(value, str):
+        return bool(value.strip())
+    return True

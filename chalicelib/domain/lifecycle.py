@@ -3,6 +3,10 @@
     received (受付) → hearing (ヒアリング) → matching (調整中) → in_progress (対応中) → closed (完了)
     referred (他機関紹介) and withdrawn (取下げ) from any open status; spam from received.
 
+    suspected_spam (迷惑投稿の疑い): a form post that filled the honeypot is kept
+    apart, sends no mail and counts in no statistics until staff release it
+    (→ received, with the mail a new case sends) or discard it (→ spam).
+
 "take" (担当する) changes no status: it makes the acting staff member the owner.
 Asking an expert and an expert declining change no status either; an expert
 accepting moves the case to in_progress.
@@ -30,6 +34,7 @@ class Action(StrEnum):
     REFER = "refer"
     WITHDRAW = "withdraw"
     MARK_SPAM = "mark_spam"
+    RELEASE = "release"
 
 
 ACTION_LABELS: dict[Action, tuple[str, str]] = {
@@ -44,10 +49,13 @@ ACTION_LABELS: dict[Action, tuple[str, str]] = {
     Action.REFER: ("他機関を紹介する", "Refer to another body"),
     Action.WITHDRAW: ("取下げにする", "Withdraw"),
     Action.MARK_SPAM: ("スパムとして破棄する", "Discard as spam"),
+    Action.RELEASE: ("通常の相談として受け付ける", "Accept as a normal consultation"),
 }
 
 OPEN = frozenset({Status.RECEIVED, Status.HEARING, Status.MATCHING, Status.IN_PROGRESS})
-FINAL = frozenset(Status) - OPEN
+# Kept apart until staff decide: not open (no reminders, no owner), not final.
+HELD = frozenset({Status.SUSPECTED_SPAM})
+FINAL = frozenset(Status) - OPEN - HELD
 
 # action → (statuses it may start from, status it leads to; None: unchanged)
 TRANSITIONS: dict[Action, tuple[frozenset[Status], Status | None]] = {
@@ -61,7 +69,8 @@ TRANSITIONS: dict[Action, tuple[frozenset[Status], Status | None]] = {
     Action.CLOSE: (frozenset({Status.HEARING, Status.MATCHING, Status.IN_PROGRESS}), Status.CLOSED),
     Action.REFER: (frozenset({Status.RECEIVED, Status.HEARING, Status.MATCHING}), Status.REFERRED),
     Action.WITHDRAW: (OPEN, Status.WITHDRAWN),
-    Action.MARK_SPAM: (frozenset({Status.RECEIVED}), Status.SPAM),
+    Action.MARK_SPAM: (frozenset({Status.RECEIVED, Status.SUSPECTED_SPAM}), Status.SPAM),
+    Action.RELEASE: (HELD, Status.RECEIVED),
 }
 
 

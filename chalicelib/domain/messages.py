@@ -12,7 +12,9 @@ FIELD_LABELS: dict[str, tuple[str, str, bool]] = {
     "name_kana": ("ふりがな", "Name reading (kana)", False),
     "email": ("メールアドレス", "Email address", False),
     "phone": ("電話番号", "Phone number", False),
-    "municipality": ("市町", "Municipality", True),
+    # Not 「市町」 alone: that is also a choice of 相談者区分, and two controls
+    # with one name sound the same to a screen reader.
+    "municipality": ("所在地の市町", "Municipality (where you live or work)", True),
     "support_types": ("希望する支援", "Support wanted", True),
     "category": ("相談分野", "Category", True),
     "message": ("相談内容", "Your request", False),

@@ -94,6 +94,32 @@ def normalize_phone(value: str) -> str:
     return body
 
 
+def display_phone(value: str) -> str:
+    """A stored phone number (digits, or + and digits) as people read it: 059-000-0000.
+
+    Japanese numbers get their national format (the area code's length varies:
+    03-1234-5678, 0595-12-3456, 090-1234-5678), others the international one;
+    a number the metadata cannot place is shown as stored.
+    """
+    # Imported here: only pages and mail show phone numbers, not the intake path.
+    import phonenumbers
+
+    if not value:
+        return value
+    try:
+        parsed = phonenumbers.parse(value, "JP")
+    except phonenumbers.NumberParseException:
+        return value
+    if not phonenumbers.is_possible_number(parsed):
+        return value
+    style = (
+        phonenumbers.PhoneNumberFormat.NATIONAL
+        if parsed.country_code == 81
+        else phonenumbers.PhoneNumberFormat.INTERNATIONAL
+    )
+    return str(phonenumbers.format_number(parsed, style))
+
+
 def check_kana(text: str) -> str:
     """A reading: katakana or hiragana (latin letters allowed for foreign names)."""
     if not _KANA_ALLOWED.match(text):

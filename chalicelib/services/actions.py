@@ -27,6 +27,7 @@ from chalicelib.domain.staff import DeskStaff
 from chalicelib.domain.timefmt import iso
 from chalicelib.errors import CaseNotFound, LinkAlreadyUsed, SessionInputInvalid
 from chalicelib.services.directory import desk_staff
+from chalicelib.services.intake import staff_intake_messages
 from chalicelib.services.ports import CaseChanges
 
 STAFF = "case"
@@ -306,6 +307,9 @@ def _messages(
 ) -> list[OutgoingMessage]:
     """The mail an action causes (written in the same transaction as the change)."""
     action = link.action
+    if action is lifecycle.Action.RELEASE:
+        # Off the suspected-spam shelf: the mail a new case sends, sent now.
+        return staff_intake_messages(written, desk)
     if action is lifecycle.Action.START_MATCHING:
         if not link.address:
             return []

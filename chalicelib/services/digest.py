@@ -29,6 +29,8 @@ from chalicelib.services.directory import desk_staff
 class ScheduledMailStore(Protocol):
     def open_cases(self, now_epoch: int | None = None) -> list[dict[str, Any]]: ...
 
+    def held_cases(self, now_epoch: int | None = None) -> list[dict[str, Any]]: ...
+
     def enqueue(
         self, messages: list[OutgoingMessage], receipt_number: str, now: str, expires_at: int
     ) -> int: ...
@@ -53,16 +55,20 @@ def daily_digest(
     now: datetime,
     staff: DeskStaff | None = None,
 ) -> JobReport:
-    """One digest of the open cases per desk address (the staff who are notified), on business days."""
+    """One digest of the open cases per desk address (the staff who are notified), on business days,
+    with the cases kept as suspected spam listed apart for release or discard."""
     today = jst_date(now)
     if not is_business_day(today):
         return JobReport(due=False)
     cases = store.open_cases(int(now.timestamp()))
+    desk = desk_staff(staff, settings)
     receipt, messages = digest.digest_messages(
         cases,
         today=today,
         idle_limit=settings.reminder_idle_business_days,
-        staff=desk_staff(staff, settings).notify_to,
+        staff=desk.notify_to,
+        held=store.held_cases(int(now.timestamp())),
+        actors=frozenset(address.lower() for address in desk.act_by_email),
     )
     enqueued = store.enqueue(messages, receipt, iso(now), _expires_at(settings, now))
     return JobReport(due=True, cases=len(cases), enqueued=enqueued)

@@ -64,6 +64,15 @@ def _staff_links_only_for_actors(
     return found
 
 
+def staff_intake_messages(
+    case: dict[str, Any], desk: DeskStaff
+) -> list[case_rules.OutgoingMessage]:
+    """What a new case sends: the automatic reply and the desk's notifications."""
+    return _staff_links_only_for_actors(
+        case_rules.intake_messages(case, staff_notify_to=desk.notify_to), desk
+    )
+
+
 def submit_consultation(
     data: Any,
     *,
@@ -77,14 +86,22 @@ def submit_consultation(
     draw_receipt: Callable[[datetime], str] = new_receipt_number,
     sleep: Callable[[float], None] = time.sleep,
     staff: DeskStaff | None = None,
+    form_token: str | None = None,
+    held: bool = False,
 ) -> SubmitResult:
     """Validate, then store the case with its mail in one write.
 
     `deployment` carries the current taxonomy and `staff` the desk's list
     (deps.directory(); without `staff`, STAFF_NOTIFY_TO).
 
-    Raises InvalidSubmission, IdempotencyKeyReused, RateLimited or StoreBusy.
-    A repeat of an earlier submission returns the first receipt number.
+    `form_token`: the form's render token, claimed in the same write so that
+    one rendered form stores one case (FormTokenUsed for a different second
+    one). `held`: the honeypot was filled; the case is kept as suspected spam,
+    sends no mail and counts nowhere until staff release it.
+
+    Raises InvalidSubmission, IdempotencyKeyReused, FormTokenUsed, RateLimited
+    or StoreBusy. A repeat of an earlier submission returns the first receipt
+    number and the status it was stored with.
     """
     consultation = parse_consultation(data, deployment)
     desk = desk_staff(staff, settings)
@@ -109,6 +126,16 @@ def submit_consultation(
                 expires_at=now_epoch + settings.idempotency_key_ttl_seconds,
             )
         )
+    if form_token is not None:
+        # Last: a repeat of the same content is a replay (above), not a reuse.
+        claims.append(
+            case_rules.IdempotencyClaim(
+                kind="form",
+                digest=_digest(form_token),
+                fingerprint=fingerprint,
+                expires_at=now_epoch + settings.form_max_age_seconds,
+            )
+        )
     rate = None
     if client_id:
         hour = now.strftime("%Y%m%d%H")
@@ -129,10 +156,10 @@ def submit_consultation(
             privacy_notice_version=deployment.privacy_notice_version,
             raw_name=raw_name,
             retention_days=settings.case_retention_days,
+            held=held,
         )
-        messages = _staff_links_only_for_actors(
-            case_rules.intake_messages(case, staff_notify_to=desk.notify_to), desk
-        )
+        # A held case mails nobody until staff release it (the release sends these).
+        messages = [] if held else staff_intake_messages(case, desk)
         try:
             store.create_case(
                 case,
@@ -146,7 +173,7 @@ def submit_consultation(
                 ),
             )
         except DuplicateSubmission as dup:
-            return SubmitResult(dup.receipt_number, case_rules.Status.RECEIVED.value, True)
+            return SubmitResult(dup.receipt_number, dup.status, True)
         except ReceiptNumberTaken:
             continue
         except StoreBusy:

@@ -151,14 +151,17 @@ def with_links(message: dict[str, Any], settings: Settings, now: datetime) -> di
         # A plain action name, or {"action", "label", "expert_id"} for expert links.
         entry = spec if isinstance(spec, dict) else {"action": spec}
         action = Action(entry["action"])
+        # A mail about several cases (the digest's suspected spam) names each link's case.
+        receipt_number = entry.get("receipt_number") or message["receipt_number"]
         links.append(
             {
                 "action": action.value,
                 "label": entry.get("label") or ACTION_LABELS[action][0],
+                "receipt_number": receipt_number,
                 "url": link_for(
                     settings,
                     action=action,
-                    receipt_number=message["receipt_number"],
+                    receipt_number=receipt_number,
                     recipient=context["recipient"],
                     now=now,
                     expert_id=entry.get("expert_id"),

@@ -14,13 +14,20 @@ from botocore.exceptions import (
 )
 
 from chalicelib.domain import retention
-from chalicelib.domain.case import IdempotencyClaim, OutgoingMessage, RateWindow, change_tally
-from chalicelib.domain.lifecycle import OPEN
+from chalicelib.domain.case import (
+    IdempotencyClaim,
+    OutgoingMessage,
+    RateWindow,
+    Status,
+    change_tally,
+)
+from chalicelib.domain.lifecycle import HELD, OPEN
 from chalicelib.domain.privacy import requester_digest
 from chalicelib.domain.timefmt import parse_iso
 from chalicelib.errors import (
     AlreadyProcessed,
     DuplicateSubmission,
+    FormTokenUsed,
     IdempotencyKeyReused,
     LinkAlreadyUsed,
     RateLimited,
@@ -171,6 +178,7 @@ class CaseStore(TableStore):
                                 **keys.idempotency_key(claim.kind, claim.digest),
                                 "kind": "idempotency",
                                 "receipt_number": receipt,
+                                "case_status": case["status"],
                                 "fingerprint": claim.fingerprint,
                                 "retention_class": "idempotency",
                                 "expires_at": claim.expires_at,
@@ -254,13 +262,20 @@ class CaseStore(TableStore):
                 claim_index += 1
                 if code == "ConditionalCheckFailed":
                     old = from_item(reason.get("Item") or {})
-                    if old.get("fingerprint") not in (None, claim.fingerprint):
+                    if claim.kind == "form":
+                        # Judged after the loop: the same content is a replay, not a reuse.
+                        kind = "form"
+                    elif old.get("fingerprint") not in (None, claim.fingerprint):
                         raise IdempotencyKeyReused() from exc
-                    if "receipt_number" in old:
-                        raise DuplicateSubmission(old["receipt_number"]) from exc
+                    elif "receipt_number" in old:
+                        raise DuplicateSubmission(
+                            old["receipt_number"], str(old.get("case_status") or "received")
+                        ) from exc
             if code not in ("None", None):
                 failed.setdefault(code, []).append({"kind": kind})
         conditional = {entry["kind"] for entry in failed.get("ConditionalCheckFailed", [])}
+        if "form" in conditional:
+            raise FormTokenUsed() from exc
         if "rate" in conditional:
             raise RateLimited() from exc
         if "case" in conditional:
@@ -572,9 +587,16 @@ class CaseStore(TableStore):
 
         One paged Query on gsi1 per open status (no Scan); expired cases are left out.
         """
+        return self._cases_in(OPEN, now_epoch)
+
+    def held_cases(self, now_epoch: int | None = None) -> list[dict[str, Any]]:
+        """Cases kept as suspected spam, waiting for staff to release or discard them."""
+        return self._cases_in(HELD, now_epoch)
+
+    def _cases_in(self, statuses: frozenset[Status], now_epoch: int | None) -> list[dict[str, Any]]:
         now = _epoch(now_epoch)
         cases: list[dict[str, Any]] = []
-        for status in sorted(OPEN):
+        for status in sorted(statuses):
             kwargs: dict[str, Any] = {
                 "TableName": self._table,
                 "IndexName": "gsi1",

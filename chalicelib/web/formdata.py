@@ -24,12 +24,16 @@ def decode_form(body: bytes) -> tuple[dict[str, Any], dict[str, str]]:
     """(contract fields, control fields) from an application/x-www-form-urlencoded body.
 
     Unknown names stay in the contract part, where validation names them.
-    Raises UnicodeDecodeError for a body that is not UTF-8.
+    Raises UnicodeDecodeError for a body that is not UTF-8, and ValueError for
+    a single-value field sent more than once (no page of the form does that;
+    a crafted post could hide a filled honeypot behind an empty repeat).
     """
     parsed = parse_qs(body.decode("utf-8"), keep_blank_values=True, max_num_fields=200)
     fields: dict[str, Any] = {}
     control: dict[str, str] = {}
     for name, values in parsed.items():
+        if len(values) > 1 and name not in LIST_FIELDS:
+            raise ValueError(f"repeated field {name!r}")
         if name in CONTROL_FIELDS:
             control[name] = values[-1]
         elif name in LIST_FIELDS:

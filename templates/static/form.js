@@ -232,8 +232,8 @@
     });
   }
 
-  function showDone(form, receiptNumber) {
-    var template = document.getElementById("done-template");
+  function showDone(form, receiptNumber, held) {
+    var template = document.getElementById(held ? "held-template" : "done-template");
     if (!template) {
       return false;
     }
@@ -295,7 +295,8 @@
           return { status: response.status, body: body };
         });
       }).then(function (answer) {
-        if (answer.status === 201 && answer.body.receipt_number && showDone(form, answer.body.receipt_number)) {
+        if (answer.status === 201 && answer.body.receipt_number &&
+            showDone(form, answer.body.receipt_number, answer.body.status === "suspected_spam")) {
           savedInput = null;
           dirty = false; /* sent: nothing left to lose */
           return;
@@ -314,6 +315,13 @@
           leaving = true;
           form.submit();
           return;
+        }
+        if (answer.status === 409 && answer.body.form_token) {
+          /* Not stored: one more press of 送信する sends it, with the fresh token. */
+          var token = form.querySelector('input[name="form_token"]');
+          if (token) {
+            token.value = answer.body.form_token;
+          }
         }
         showNotice(form, english ? answer.body.message_en : answer.body.message);
       }).catch(function () {

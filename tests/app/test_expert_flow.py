@@ -118,7 +118,13 @@ def test_ask_then_decline_then_ask_another_who_accepts(
     (request,) = mails_to(mailbox, first_address, receipt)
     request_text = text_of(request)
     # The problem, not the person: no name, address, phone or organisation yet.
-    for private in ("相談者A", "requester-a@example.com", "0590000000", "サンプル商事"):
+    for private in (
+        "相談者A",
+        "requester-a@example.com",
+        "0590000000",
+        "059-000-0000",
+        "サンプル商事",
+    ):
         assert private not in request_text
     assert "社内の紙の申請書を減らしたいです" in request_text
     answer = links(request)

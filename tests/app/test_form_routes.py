@@ -6,6 +6,7 @@ import html
 import json
 import re
 import time
+from datetime import timedelta
 from typing import Any
 from urllib.parse import urlencode
 
@@ -177,30 +178,112 @@ def test_script_in_the_message_is_escaped_on_the_confirm_page(client: Any) -> No
     assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
 
 
-@pytest.mark.parametrize("path", ["/form/confirm", "/form/submit"])
-def test_filled_honeypot_gets_a_normal_looking_success_and_nothing_else(
-    client: Any, aws: dict[str, Any], mailbox: Any, path: str
+def statuses(aws: dict[str, Any]) -> list[str]:
+    return sorted(item["status"]["S"] for item in stored(aws))
+
+
+def receipts_shown(page: str) -> list[str]:
+    return re.findall(r'id="receipt-number">(DX-[^<]+)<', page)
+
+
+def test_filled_honeypot_is_kept_as_suspected_spam_and_mails_nobody(
+    client: Any, aws: dict[str, Any], mailbox: Any
 ) -> None:
-    response = post(
-        client, path, form_body(valid_payload(), website="http://spam.example", action="send")
-    )
-    assert response.status_code == 200
-    assert receipt_on(response.body.decode()).startswith("DX-")
+    # Through 確認: the filled field travels on to 送信する, where the case is kept apart.
+    confirm = post(client, "/form/confirm", form_body(valid_payload(), website="http://x.example"))
+    assert confirm.status_code == 200
+    assert ("website", "http://x.example") in hidden_fields(confirm.body.decode())
     assert stored(aws) == []
+    response = post(
+        client,
+        "/form/submit",
+        urlencode([*hidden_fields(confirm.body.decode()), ("action", "send")]),
+    )
+    page = response.body.decode()
+    assert response.status_code == 200
+    receipt = receipt_on(page)
+    # Honest: stored (staff can find the number), and the mail follows only after a check.
+    assert "担当者が内容を確認してから" in page and "確認のメールもお送りしました" not in page
+    case = deps.case_store().get_case(receipt)
+    assert case is not None and case["status"] == "suspected_spam"
     assert sweep_once()["sent"] == 0
     assert mailbox() == []
 
 
-def test_a_form_sent_half_a_second_after_rendering_stores_nothing(
+def test_an_empty_form_pressed_at_once_gets_the_error_summary_not_a_receipt(
     client: Any, aws: dict[str, Any]
 ) -> None:
-    response = post(
-        client,
-        "/form/submit",
-        form_body(valid_payload(), form_token=token(age_seconds=0), action="send"),
+    for path in ("/form/confirm", "/form/submit"):
+        response = post(
+            client, path, urlencode([("form_token", token(age_seconds=0)), ("action", "send")])
+        )
+        page = response.body.decode()
+        assert response.status_code == 422
+        assert 'id="error-summary"' in page
+        assert receipts_shown(page) == []
+    assert stored(aws) == []
+
+
+def test_a_form_sent_too_fast_is_asked_to_confirm_again_and_loses_nothing(
+    client: Any, aws: dict[str, Any], mailbox: Any
+) -> None:
+    # Autofill and an immediate press: the confirm page, never a receipt for nothing.
+    confirm = post(client, "/form/confirm", form_body(valid_payload(), form_token=token(0)))
+    assert confirm.status_code == 200
+    fields = hidden_fields(confirm.body.decode())
+    response = post(client, "/form/submit", urlencode([*fields, ("action", "send")]))
+    page = response.body.decode()
+    assert response.status_code == 400
+    assert "まだ送信されていません" in page
+    assert receipts_shown(page) == []
+    assert ("email", "requester-a@example.com") in hidden_fields(page)
+    assert stored(aws) == []
+    # One more press a few seconds later stores it, with the usual mail.
+    again = [
+        (n, v) if n != "form_token" else (n, token(age_seconds=5)) for n, v in hidden_fields(page)
+    ]
+    done = post(client, "/form/submit", urlencode([*again, ("action", "send")]))
+    receipt = receipt_on(done.body.decode())
+    assert statuses(aws) == ["received"]
+    assert deps.case_store().get_case(receipt) is not None
+    assert sweep_once()["sent"] >= 2
+
+
+def test_one_form_token_stores_one_case_and_a_second_consultation_confirms_again(
+    client: Any, aws: dict[str, Any]
+) -> None:
+    once = token()
+    first = post(client, "/form/submit", form_body(valid_payload(), form_token=once, action="send"))
+    receipt = receipt_on(first.body.decode())
+    # The same press again (a double click): the same stored receipt, nothing new.
+    repeat = post(
+        client, "/form/submit", form_body(valid_payload(), form_token=once, action="send")
     )
-    assert response.status_code == 200
-    assert receipt_on(response.body.decode()).startswith("DX-")
+    assert receipt_on(repeat.body.decode()) == receipt
+    # Back on the same page, a different consultation: asked once more, never a silent duplicate.
+    other = valid_payload(message="別の相談です。会議のオンライン化について。")
+    second = post(client, "/form/submit", form_body(other, form_token=once, action="send"))
+    page = second.body.decode()
+    assert second.status_code == 409
+    assert "すでにご相談が送信されています" in page and receipts_shown(page) == []
+    assert len(stored(aws)) == 1
+    fresh = [(n, v) for n, v in hidden_fields(page) if n != "form_token"]
+    done = post(
+        client, "/form/submit", urlencode([*fresh, ("form_token", token()), ("action", "send")])
+    )
+    assert receipt_on(done.body.decode()) != receipt
+    assert len(stored(aws)) == 2
+
+
+def test_a_repeated_honeypot_field_is_refused_and_stores_nothing(
+    client: Any, aws: dict[str, Any]
+) -> None:
+    body = form_body(valid_payload(), action="send").replace(
+        "website=", "website=http%3A%2F%2Fspam&website="
+    )
+    response = post(client, "/form/submit", body)
+    assert response.status_code == 400
+    assert receipts_shown(response.body.decode()) == []
     assert stored(aws) == []
 
 
@@ -271,29 +354,82 @@ def test_rate_limited_submit_keeps_the_confirm_page(
     assert len(stored(aws)) == 1
 
 
-def test_json_submission_from_the_form_honours_token_and_honeypot(
-    client: Any, aws: dict[str, Any]
+def test_json_submission_from_the_form_follows_the_same_rules(
+    client: Any, aws: dict[str, Any], mailbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     sent = iter(range(100))
 
-    def send(**extra: Any) -> Any:
+    def send(payload: dict[str, Any] | None = None, **extra: Any) -> Any:
         # A different address each time: the same content would be a replay.
         email = f"requester-{next(sent)}@example.com"
         return client.http.post(
             "/consultations",
             headers={"Content-Type": "application/json"},
-            body=json.dumps({**valid_payload(email=email), **extra}),
+            body=json.dumps(
+                {**(valid_payload(email=email) if payload is None else payload), **extra}
+            ),
         )
 
-    bot = send(form_token=token(), website="filled")
-    assert bot.status_code == 201 and bot.json_body["receipt_number"].startswith("DX-")
+    # A honeypot in any shape is filled: kept as suspected spam, the answer says so.
+    for shape in ("filled", ["http://spam.example"], {"u": 1}, 1):
+        held = send(form_token=token(), website=shape)
+        assert held.status_code == 201
+        assert held.json_body["status"] == "suspected_spam"
+        assert "確認してから" in held.json_body["message"]
+    assert statuses(aws) == ["suspected_spam"] * 4
+    # Too fast: invalid content hears what to fix first; valid content is asked to confirm.
+    invalid = send({}, form_token=token(age_seconds=0))
+    assert invalid.status_code == 422 and "receipt_number" not in invalid.json_body
     fast = send(form_token=token(age_seconds=0), website="")
-    assert fast.status_code == 201
-    assert stored(aws) == []
-    person = send(form_token=token(), website="")
-    assert person.status_code == 201
+    assert fast.status_code == 409
+    assert fast.json_body["error"] == "confirm_again" and "receipt_number" not in fast.json_body
+    assert fast.json_body["message"] and fast.json_body["message_en"]
+    assert len(stored(aws)) == 4
+    # The fresh token it hands back stores the case on the next press.
+    later = deps.now() + timedelta(seconds=5)
+    monkeypatch.setattr(deps, "now", lambda: later)
+    person = send(form_token=fast.json_body["form_token"], website="")
+    assert person.status_code == 201 and person.json_body["status"] == "received"
     case = deps.case_store().get_case(person.json_body["receipt_number"])
     assert case is not None and case["channel"] == "form"
+    # The token that stored it cannot store a different one.
+    reused = send(form_token=fast.json_body["form_token"], website="")
+    assert reused.status_code == 409 and reused.json_body["reason"] == "token_used"
+    assert len(stored(aws)) == 5
+    sweep_once()
+    assert {m["To"] for m in mailbox()} >= {case["email"]}
+    assert not any("requester-0@" in str(m["To"]) for m in mailbox())
+
+
+def test_no_receipt_is_ever_shown_for_a_submission_that_is_not_stored(
+    client: Any, aws: dict[str, Any]
+) -> None:
+    """Every way of pressing, at every speed: a receipt on a page is a stored case."""
+    posts = [
+        ("/form/confirm", form_body(valid_payload(), form_token=token(0))),
+        ("/form/submit", form_body(valid_payload(), form_token=token(0), action="send")),
+        ("/form/submit", form_body({}, form_token=token(0), action="send")),
+        ("/form/submit", form_body({}, form_token=token(0), website="x", action="send")),
+        ("/form/submit", form_body(valid_payload(), form_token="garbage", action="send")),
+        ("/form/submit", form_body(valid_payload(), website="x", action="send")),
+        ("/form/submit", form_body(valid_payload(email="b@example.com"), action="send")),
+        ("/form/submit", form_body(valid_payload(email="b@example.com"), action="send")),
+    ]
+    shown: list[str] = []
+    for path, body in posts:
+        shown += receipts_shown(post(client, path, body).body.decode())
+    for payload in ({}, valid_payload(email="c@example.com")):
+        for extra in ({"form_token": token(0)}, {"form_token": token(), "website": [1]}):
+            answer = client.http.post(
+                "/consultations",
+                headers={"Content-Type": "application/json"},
+                body=json.dumps({**payload, **extra}),
+            ).json_body
+            if "receipt_number" in answer:
+                shown.append(answer["receipt_number"])
+    assert shown, "some of these posts must store a case"
+    for receipt in shown:
+        assert deps.case_store().get_case(receipt) is not None, receipt
 
 
 def test_inline_check_validates_without_storing(client: Any, aws: dict[str, Any]) -> None:
@@ -325,3 +461,67 @@ def test_static_assets_are_served_with_their_types(client: Any, name: str, kind:
 def test_unknown_static_name_is_404(client: Any) -> None:
     assert client.http.get("/form/static/..%2Fapp.py").status_code == 404
     assert client.http.get("/form/static/secret.txt").status_code == 404
+
+
+def title_of(page: str) -> str:
+    match = re.search(r"<title>(.*?)</title>", page, re.S)
+    assert match, page[:200]
+    return match.group(1)
+
+
+def test_every_form_page_has_a_short_plain_title(client: Any, aws: dict[str, Any]) -> None:
+    confirm = post(client, "/form/confirm", form_body(valid_payload()))
+    pages = {
+        "input": client.http.get("/form/input"),
+        "input-en": client.http.get("/form/input?lang=en"),
+        "errors": post(client, "/form/confirm", form_body({})),
+        "confirm": confirm,
+        "too-fast": post(client, "/form/submit", form_body(valid_payload(), form_token=token(0))),
+        "done": post(
+            client,
+            "/form/submit",
+            urlencode([*hidden_fields(confirm.body.decode()), ("action", "send")]),
+        ),
+        "held": post(
+            client,
+            "/form/submit",
+            form_body(valid_payload(email="b@example.com"), website="x", action="send"),
+        ),
+    }
+    for name, response in pages.items():
+        title = title_of(response.body.decode())
+        assert "<" not in title and ">" not in title and "{" not in title, (name, title)
+        assert "\n" not in title and 0 < len(title) <= 60, (name, title)
+        assert html.unescape(title) == title, (name, title)
+    assert title_of(confirm.body.decode()).startswith("確認｜")
+    assert title_of(pages["done"].body.decode()).startswith("完了｜")
+
+
+def test_no_two_controls_share_an_accessible_name(client: Any) -> None:
+    page = client.http.get("/form/input").body.decode()
+    labels = [
+        re.sub(r"<[^>]+>|必須|任意|\s", "", text)
+        for text in re.findall(r"<(?:label|legend)[^>]*>(.*?)</(?:label|legend)>", page, re.S)
+    ]
+    repeated = {label for label in labels if labels.count(label) > 1}
+    assert not repeated, repeated
+    assert "所在地の市町" in labels
+
+
+def test_the_phone_number_is_shown_the_way_people_read_it(
+    client: Any, aws: dict[str, Any], mailbox: Any
+) -> None:
+    confirm = post(client, "/form/confirm", form_body(valid_payload(phone="０５９５１２３４５６")))
+    assert "0595-12-3456" in confirm.body.decode()
+    done = post(
+        client,
+        "/form/submit",
+        urlencode([*hidden_fields(confirm.body.decode()), ("action", "send")]),
+    )
+    receipt = receipt_on(done.body.decode())
+    case = deps.case_store().get_case(receipt)
+    assert case is not None and case["phone"] == "0595123456"  # stored as the contract says
+    sweep_once()
+    staff = next(m for m in mailbox() if m["To"] == "staff-a@dx-desk.example.jp")
+    text = staff.get_body(("plain",))
+    assert text is not None and "0595-12-3456" in text.get_content()

@@ -178,7 +178,7 @@ def test_permanent_bounce_marks_the_address_records_it_and_tells_staff(
     for notice in notices:
         assert str(notice["Subject"]).startswith(f"【配信不能】{receipt} 受付の自動返信")
         text = notice.get_body(("plain",)).get_content()
-        assert REQUESTER in text and "0590000000" in text  # the phone, to call instead
+        assert REQUESTER in text and "059-000-0000" in text  # the phone, to call instead
         assert "365日間" in text and "(English)" in text
 
 

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.domain.formtoken import FormCheck, Verdict, is_bot, sign, verify
+from chalicelib.domain.formtoken import Verdict, honeypot_filled, sign, verify
 from chalicelib.web.formdata import decode_form
 
 KEYS = {"k2": b"current-key-0123456789", "k1": b"previous-key-0123456789"}
@@ -50,14 +51,27 @@ def test_arbitrary_text_never_verifies_and_never_crashes(text: str) -> None:
     assert check(text) in (Verdict.INVALID, Verdict.MISSING)
 
 
-def test_bot_signs() -> None:
-    ok = FormCheck(Verdict.OK, 10)
-    assert is_bot("http://spam.example", ok)
-    assert is_bot(None, FormCheck(Verdict.TOO_FAST, 0))
-    assert not is_bot("", ok)
-    assert not is_bot("  ", ok)
-    # A person who left the page open for a day is not a bot.
-    assert not is_bot(None, FormCheck(Verdict.EXPIRED, 90_000))
+@pytest.mark.parametrize(
+    "value",
+    ["http://spam.example", " x ", ["http://spam.example"], [], {"a": 1}, 0, 1, False, True],
+)
+def test_honeypot_counts_any_value_in_any_shape_as_filled(value: object) -> None:
+    assert honeypot_filled(value)
+
+
+@pytest.mark.parametrize("value", [None, "", "  ", "\t\n"])
+def test_honeypot_is_empty_only_when_missing_or_blank(value: object) -> None:
+    assert not honeypot_filled(value)
+
+
+def test_decode_form_refuses_a_repeated_single_value_field() -> None:
+    # `website=http://spam&website=` must not hide the filled value behind an empty repeat.
+    with pytest.raises(ValueError):
+        decode_form(b"website=http%3A%2F%2Fspam&website=&name=A")
+    with pytest.raises(ValueError):
+        decode_form(b"name=A&name=B")
+    fields, _ = decode_form(b"support_types=training&support_types=information")
+    assert fields["support_types"] == ["training", "information"]
 
 
 def test_decode_form_shapes_fields_like_the_json_contract() -> None:

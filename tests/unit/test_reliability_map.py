@@ -17,6 +17,8 @@ ROOT = Path(__file__).resolve().parent.parent.parent
 
 INTAKE = "tests/app/test_intake_routes.py"
 FORM = "tests/app/test_form_routes.py"
+SPAM = "tests/app/test_suspected_spam.py"
+FORMTOKEN = "tests/unit/test_formtoken.py"
 LINKS = "tests/app/test_action_links.py"
 CONCURRENCY = "tests/app/test_concurrency.py"
 HEADERS = "tests/app/test_security_headers.py"
@@ -77,10 +79,11 @@ RELIABILITY: dict[str, dict[str, list[str]]] = {
             f"{FORM}::test_missing_or_forged_token_shows_the_form_again_with_values_kept",
             f"{FUZZ}::test_any_mutation_of_a_form_token_is_invalid",
         ],
-        "honeypot and signed render time: silent success, nothing stored; 429 per client; "
-        "no CAPTCHA": [
-            f"{FORM}::test_filled_honeypot_gets_a_normal_looking_success_and_nothing_else",
-            f"{FORM}::test_a_form_sent_half_a_second_after_rendering_stores_nothing",
+        "honeypot and signed render time (kept as suspected spam / asked to send again, "
+        "never a receipt for nothing); 429 per client; no CAPTCHA": [
+            f"{FORM}::test_filled_honeypot_is_kept_as_suspected_spam_and_mails_nobody",
+            f"{FORM}::test_a_form_sent_too_fast_is_asked_to_confirm_again_and_loses_nothing",
+            f"{FORM}::test_no_receipt_is_ever_shown_for_a_submission_that_is_not_stored",
             f"{INTAKE}::test_too_many_submissions_from_one_client_get_a_friendly_429",
             f"{BROWSER}::test_every_step_passes_axe",
         ],
@@ -218,10 +221,19 @@ RELIABILITY: dict[str, dict[str, list[str]]] = {
             f"{INTAKE}::test_wrong_content_type_is_refused_and_stores_nothing",
             f"{FORM}::test_foreign_origin_post_is_refused",
         ],
-        "6. honeypot filled, sent in 0.5 s: silent success, nothing stored": [
-            f"{FORM}::test_filled_honeypot_gets_a_normal_looking_success_and_nothing_else",
-            f"{FORM}::test_a_form_sent_half_a_second_after_rendering_stores_nothing",
-            f"{FORM}::test_json_submission_from_the_form_honours_token_and_honeypot",
+        "6. honeypot filled (any value, any shape, repeated): kept apart as suspected spam, "
+        "releasable, no mail until released; sent too fast: asked to send again, nothing "
+        "lost; never a receipt for a submission not stored": [
+            f"{FORM}::test_filled_honeypot_is_kept_as_suspected_spam_and_mails_nobody",
+            f"{FORM}::test_a_repeated_honeypot_field_is_refused_and_stores_nothing",
+            f"{FORM}::test_a_form_sent_too_fast_is_asked_to_confirm_again_and_loses_nothing",
+            f"{FORM}::test_json_submission_from_the_form_follows_the_same_rules",
+            f"{FORM}::test_no_receipt_is_ever_shown_for_a_submission_that_is_not_stored",
+            f"{SPAM}::test_staff_list_held_cases_and_release_one_through_the_admin_api",
+            f"{SPAM}::test_the_digest_lists_held_cases_with_links_that_release_or_discard",
+            f"{SPAM}::test_a_held_case_counts_on_the_shelf_only_and_is_no_open_case",
+            f"{FORMTOKEN}::test_honeypot_counts_any_value_in_any_shape_as_filled",
+            f"{FORMTOKEN}::test_decode_form_refuses_a_repeated_single_value_field",
         ],
         "7. link scanner GET/HEAD, previews: no change; a person's POST acts once": [
             f"{LINKS}::test_scanners_and_previews_change_nothing_and_a_button_acts_once",
@@ -251,6 +263,15 @@ RELIABILITY: dict[str, dict[str, list[str]]] = {
             f"{LINKS}::test_two_staff_acting_at_once_one_wins_the_other_is_told",
             f"{CONCURRENCY}::test_two_staff_acting_at_once_one_wins_and_the_other_is_told_nothing_changed",
             f"{CONCURRENCY}::test_two_staff_pressing_at_the_same_moment_never_both_change_the_case",
+        ],
+        "13. an empty form pressed at once: the error summary, not a receipt": [
+            f"{FORM}::test_an_empty_form_pressed_at_once_gets_the_error_summary_not_a_receipt",
+            f"{BROWSER}::test_an_empty_form_pressed_at_once_shows_the_error_summary",
+        ],
+        "14. one form token posted many times: each post after the first confirms again; "
+        "a second, different consultation from the same page is still stored": [
+            f"{FORM}::test_one_form_token_stores_one_case_and_a_second_consultation_confirms_again",
+            f"{FORM}::test_json_submission_from_the_form_follows_the_same_rules",
         ],
     },
     # Not lines of RELIABILITY.md: the faults and the load the production issue asks for.
@@ -319,7 +340,7 @@ def test_every_line_of_the_list_has_a_test() -> None:
     for section, count in BULLETS_PER_SECTION.items():
         assert len(RELIABILITY[section]) == count, section
     faults = list(RELIABILITY["Bad inputs and faults to try"])
-    assert [item.split(".")[0] for item in faults] == [str(n) for n in range(1, 13)]
+    assert [item.split(".")[0] for item in faults] == [str(n) for n in range(1, 15)]
     empty = [f"{s}: {b}" for s, bullets in RELIABILITY.items() for b, t in bullets.items() if not t]
     assert empty == []
 

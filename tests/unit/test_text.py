@@ -128,3 +128,20 @@ def test_short_normalisation_is_idempotent(raw: str) -> None:
     except text.TextError:
         return
     assert text.normalize_short(once, max_length=500) == once
+
+
+@pytest.mark.parametrize(
+    ("stored", "shown"),
+    [
+        ("0590000000", "059-000-0000"),
+        ("0312345678", "03-1234-5678"),
+        ("0595123456", "0595-12-3456"),
+        ("09012345678", "090-1234-5678"),
+        ("0120123456", "0120-123-456"),
+        ("+14155550100", "+1 415-555-0100"),
+        ("0", "0"),  # nothing the metadata can place: as stored
+        ("", ""),
+    ],
+)
+def test_phone_numbers_are_shown_the_way_people_read_them(stored: str, shown: str) -> None:
+    assert text.display_phone(stored) == shown

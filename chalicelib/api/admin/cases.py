@@ -186,7 +186,8 @@ def read_case(actor: Actor, receipt_number: str) -> Response:
     role="staff",
     summary=(
         "Do a lifecycle action (take, start_hearing, start_matching, ask_expert, "
-        "expert_accepted, expert_declined, close, refer, withdraw, mark_spam); the body "
+        "expert_accepted, expert_declined, close, refer, withdraw, mark_spam, release: "
+        "a suspected-spam case becomes a normal one and sends its mail); the body "
         "carries the case's `version` (409 if it changed), and `expert_id`, `owner`, "
         "`note`, `outcome` where they apply"
     ),
