@@ -311,6 +311,15 @@ def _build_settings(env: tuple[tuple[str, str | None], ...]) -> Settings:
 class Label:
     ja: str
     en: str
+    # やさしい日本語, readings marked [漢字|かんじ]; empty: show the Japanese label.
+    easy: str = ""
+
+    def get(self, lang: str) -> str:
+        if lang == "en":
+            return self.en
+        if lang == "easy":
+            return self.easy or self.ja
+        return self.ja
 
 
 @dataclass(frozen=True)
@@ -342,7 +351,10 @@ def get_deployment() -> Deployment:
 
 def _labels(data: dict[str, Any], key: str) -> dict[str, Label]:
     try:
-        return {item["id"]: Label(ja=item["ja"], en=item["en"]) for item in data[key]}
+        return {
+            item["id"]: Label(ja=item["ja"], en=item["en"], easy=str(item.get("easy", "")))
+            for item in data[key]
+        }
     except (KeyError, TypeError) as exc:
         raise ConfigError(f"deployment file: {key} needs a list of {{id, ja, en}}") from exc
 

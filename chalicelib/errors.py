@@ -22,6 +22,8 @@ class FieldError:
     message: str
     message_en: str
     loc: tuple[str | int, ...] = ()
+    # What the message was filled with (e.g. a length limit), to say it in another language.
+    params: tuple[tuple[str, object], ...] = ()
 
 
 class InvalidSubmission(DeskError):

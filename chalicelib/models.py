@@ -79,6 +79,9 @@ def _email(value: str) -> str:
         normalized = text.normalize_short(value, max_length=MAX_EMAIL)
     except text.TextError as exc:
         raise _custom(exc) from None
+    if not normalized:
+        # An empty box asks for the address, not for its shape.
+        raise PydanticCustomError("missing", "missing")
     try:
         # Syntax only: a DNS lookup on the request path would be slow and
         # would refuse addresses of domains that are briefly unreachable.

@@ -6,8 +6,9 @@ from functools import cache
 from pathlib import Path
 
 import jinja2
+import markupsafe
 
-from chalicelib.domain.text import display_phone
+from chalicelib.domain.text import display_phone, ruby_html, ruby_plain
 from chalicelib.domain.timefmt import jst_display
 
 _HERE = Path(__file__).resolve().parent
@@ -36,4 +37,7 @@ def environment() -> jinja2.Environment:
     )
     env.filters["jst"] = jst_display
     env.filters["phone"] = display_phone
+    # やさしい日本語: readings marked [漢字|かんじ] as <ruby> (HTML) or 漢字（かんじ） (text).
+    env.filters["ruby"] = lambda text: markupsafe.Markup(ruby_html(str(text)))
+    env.filters["ruby_text"] = ruby_plain
     return env

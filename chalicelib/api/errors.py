@@ -23,7 +23,7 @@ JSON_HEADERS: dict[str, str] = {
 
 # error class → (status, code, Japanese message, English message)
 ERROR_TABLE: dict[type[errors.DeskError], tuple[int, str, str, str]] = {
-    errors.InvalidSubmission: (422, "validation_error", *SUMMARY),
+    errors.InvalidSubmission: (422, "validation_error", SUMMARY.ja, SUMMARY.en),
     errors.MalformedBody: (
         400,
         "malformed_body",

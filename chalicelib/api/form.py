@@ -15,11 +15,13 @@ from typing import Any
 from chalice.app import Blueprint, Response
 
 from chalicelib import deps
-from chalicelib.api.errors import json_errors, json_response
+from chalicelib.api.errors import error_response, json_errors, json_response
 from chalicelib.api.http import check_form_token, check_origin, client_id, header
 from chalicelib.config import Deployment, Settings, get_settings
 from chalicelib.domain import formtoken
 from chalicelib.domain.case import Status
+from chalicelib.domain.messages import message_in
+from chalicelib.domain.text import ruby_html, ruby_plain
 from chalicelib.errors import (
     BodyTooLarge,
     FormTokenUsed,
@@ -70,6 +72,13 @@ def _page(
     return Response(body=body, status_code=status, headers=headers)
 
 
+def _words(lang: str) -> dict[str, str]:
+    """The page's words as the body shows them (readings as <ruby> in やさしい日本語)."""
+    from chalicelib.web.pages import page_texts
+
+    return page_texts(lang)[0]
+
+
 def _new_token(settings: Settings) -> str:
     key_id, keys = settings.form_keys()
     return formtoken.sign(keys, key_id, int(deps.now().timestamp()))
@@ -111,6 +120,8 @@ def _input_page(
 def _review(
     consultation: ConsultationCreate, deployment: Deployment, lang: str
 ) -> list[dict[str, Any]]:
+    from markupsafe import Markup
+
     from chalicelib.domain.text import display_phone
     from chalicelib.web.pages import choices, field_labels
 
@@ -121,12 +132,13 @@ def _review(
         if name == "privacy_notice_version":
             continue
         if name == "privacy_consent":
-            shown = UI[lang]["privacy_agree"]
+            shown = _words(lang)["privacy_agree"]
         elif value is None or value == "":
-            shown = UI[lang]["none"]
+            shown = _words(lang)["none"]
         elif isinstance(value, list):
-            separator = "、" if lang == "ja" else ", "
-            shown = separator.join(str(options[name].get(v, v)) for v in value)
+            # Markup joins keep the labels' <ruby> (やさしい日本語) and escape the rest.
+            separator = Markup(", " if lang == "en" else "、")
+            shown = separator.join(options[name].get(v) or str(v) for v in value)
         elif name in options:
             shown = options[name].get(value, value)
         elif name == "phone":
@@ -223,11 +235,11 @@ def _query(name: str) -> str | None:
 def _plain_error(exc: Exception, settings: Settings, lang: str) -> Response:
     """A short page for posts that cannot carry a form (foreign origin, unreadable body)."""
     messages = {
-        OriginNotAllowed: (403, UI[lang]["forbidden"]),
+        OriginNotAllowed: (403, ruby_plain(UI[lang]["forbidden"])),
         BodyTooLarge: (413, "送信内容が大きすぎます。 / The request is too large."),
         MalformedBody: (400, "送信内容を読み取れませんでした。 / The request could not be read."),
     }
-    status, text = messages.get(type(exc), (400, UI[lang]["forbidden"]))
+    status, text = messages.get(type(exc), (400, ruby_plain(UI[lang]["forbidden"])))
     headers: dict[str, str | list[str]] = {
         **_page_security(settings),
         "Content-Type": "text/plain; charset=utf-8",
@@ -287,7 +299,7 @@ def form_confirm() -> Response:
         # Expired or unreadable token: show the form again with everything kept.
         notice_key = _token_notice(check)
         return _input_page(
-            settings, lang, embed, values=fields, notice=UI[lang][notice_key], status=400
+            settings, lang, embed, values=fields, notice=_words(lang)[notice_key], status=400
         )
     return _confirm_page(
         settings,
@@ -332,7 +344,7 @@ def form_submit() -> Response:
             fields,
             _new_token(settings),
             honeypot=honeypot,
-            notice=UI[lang][notice_key],
+            notice=_words(lang)[notice_key],
             status=status,
         )
 
@@ -353,6 +365,7 @@ def form_submit() -> Response:
             staff=deps.directory().staff,
             form_token=token,
             held=formtoken.honeypot_filled(honeypot),
+            language=lang,
         )
     except FormTokenUsed:
         return again("token_used", 409)
@@ -367,7 +380,7 @@ def form_submit() -> Response:
             fields,
             str(token),
             honeypot=honeypot,
-            notice=UI[lang][notice],
+            notice=_words(lang)[notice],
             status=status,
         )
     log.info(
@@ -396,7 +409,17 @@ def form_check() -> Response:
     data = decode_json_object(bp.current_request, settings.max_body_bytes)
     for name in (TOKEN, HONEYPOT):
         data.pop(name, None)
-    parse_consultation(data, _deployment())
+    lang = language(_query("lang"))
+    try:
+        parse_consultation(data, _deployment())
+    except InvalidSubmission as exc:
+        if lang != "easy":
+            raise
+        # やさしい日本語: each message also as HTML with its readings (<ruby>), escaped.
+        body = json.loads(str(error_response(exc).body))
+        for shown, err in zip(body["errors"], exc.errors, strict=True):
+            shown["message_html"] = ruby_html(message_in(err, lang))
+        return json_response(json.dumps(body, ensure_ascii=False), 422, {})
     return json_response(json.dumps({"ok": True}), 200, {})
 
 

@@ -19,17 +19,24 @@ from chalicelib.api.http import (
 from chalicelib.config import Settings, get_settings
 from chalicelib.domain import formtoken
 from chalicelib.domain.case import STATUS_LABELS, Status
+from chalicelib.domain.text import ruby_plain
 from chalicelib.errors import ConfigError, FormTokenUsed, MalformedBody, OriginNotAllowed
 from chalicelib.models import ConsultationReceipt, parse_consultation
 from chalicelib.services.intake import submit_consultation
 from chalicelib.web.formdata import HONEYPOT, TOKEN
-from chalicelib.web.i18n import UI
+from chalicelib.web.i18n import UI, language
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint(__name__)
 
 MAX_IDEMPOTENCY_KEY = 128
+
+
+def _query(name: str) -> str | None:
+    params = bp.current_request.query_params
+    value = params.get(name) if params else None
+    return str(value) if value is not None else None
 
 
 def _cors() -> dict[str, str]:
@@ -65,7 +72,7 @@ def create_consultation() -> Response:
             # Validation first: an invalid submission hears what to fix, whatever the timing.
             parse_consultation(data, directory.deployment)
             log.info("intake: sent %ss after rendering, asked to confirm again", check.age_seconds)
-            return _confirm_again("too_fast", settings, cors)
+            return _confirm_again("too_fast", settings, cors, language(_query("lang")))
         if check.verdict is formtoken.Verdict.OK:
             channel, form_token = "form", str(token)
     try:
@@ -81,9 +88,10 @@ def create_consultation() -> Response:
             staff=directory.staff,
             form_token=form_token,
             held=held,
+            language=language(_query("lang")),
         )
     except FormTokenUsed:
-        return _confirm_again("token_used", settings, cors)
+        return _confirm_again("token_used", settings, cors, language(_query("lang")))
     log.info(
         "consultation %s %s (%s)",
         result.receipt_number,
@@ -94,13 +102,15 @@ def create_consultation() -> Response:
     return _receipt_response(result.receipt_number, result.status, headers)
 
 
-def _confirm_again(reason: str, settings: Settings, headers: dict[str, str]) -> Response:
+def _confirm_again(reason: str, settings: Settings, headers: dict[str, str], lang: str) -> Response:
     """409: nothing was stored; the person presses 送信する once more (nothing typed is lost).
 
     Carries a fresh form token for the enhanced form to send with that press.
+    `message` is in the page's language (`?lang=easy`: plain Japanese, readings
+    in brackets), `message_en` in English.
     """
     # The same words as the form's pages (web/i18n.py), so both paths say one thing.
-    ja, en = UI["ja"][reason], UI["en"][reason]
+    ja, en = ruby_plain(UI["ja" if lang == "en" else lang][reason]), UI["en"][reason]
     key_id, keys = settings.form_keys()
     body = {
         "error": "confirm_again",

@@ -53,6 +53,10 @@ class FieldErrorBody(BaseModel):
     message: str
     message_en: str
     loc: list[str | int]
+    message_html: Annotated[
+        str | None,
+        Field(description="Only from /form/check?lang=easy: the message with readings as <ruby>."),
+    ] = None
 
 
 class ErrorBody(BaseModel):
@@ -160,8 +164,11 @@ def public_operations() -> list[Operation]:
         Operation(
             "/consultations",
             "POST",
-            "相談を受け付ける / Submit a consultation (the contract the form posts too)",
+            "相談を受け付ける / Submit a consultation (the contract the form posts too); "
+            "`lang` (ja, en, easy): the language of the requester's mail and of the "
+            "messages of a 409",
             tags,
+            query_schema=LANG,
             request=(Body(JSON, ConsultationCreate),),
             headers=(
                 Header(
@@ -283,6 +290,7 @@ def public_operations() -> list[Operation]:
             "POST",
             "入力チェック（保存しない） / Inline validation for the enhanced form; stores nothing",
             ("form",),
+            query_schema=LANG,
             request=(Body(JSON, schema={"type": "object"}),),
             replies=(
                 Reply(200, "Valid", (Body(JSON, FormCheckOk),)),

@@ -61,6 +61,7 @@ def new_case(
     raw_name: str | None,
     retention_days: int,
     held: bool = False,
+    language: str = "ja",
 ) -> dict[str, Any]:
     """The stored attributes of a new case (keys are added by the store).
 
@@ -75,6 +76,8 @@ def new_case(
         "updated_at": iso(now),
         "month": month_of(now),
         "channel": channel,
+        # The language the requester used (ja, en, easy): their mail comes in it first.
+        "language": language,
         "version": 1,
         **{key: value for key, value in data.items() if value is not None},
         "privacy_notice_version": privacy_notice_version,

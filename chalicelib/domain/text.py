@@ -10,6 +10,7 @@ they never come from a keyboard, and dropping them could change meaning.
 
 from __future__ import annotations
 
+import html
 import re
 import unicodedata
 
@@ -125,3 +126,30 @@ def check_kana(text: str) -> str:
     if not _KANA_ALLOWED.match(text):
         raise TextError("invalid_kana")
     return text
+
+
+# Readings in やさしい日本語 text: `[漢字|かんじ]` (domain/messages.py, web/i18n.py).
+_READING = re.compile(r"\[([^\[\]|]+)\|([^\[\]|]+)\]")
+
+
+def ruby_html(text: str) -> str:
+    """HTML with <ruby> for each marked reading; everything else escaped."""
+    out: list[str] = []
+    last = 0
+    for match in _READING.finditer(text):
+        out.append(html.escape(text[last : match.start()], quote=False))
+        base, reading = (html.escape(part, quote=False) for part in match.groups())
+        out.append(f"<ruby>{base}<rp>（</rp><rt>{reading}</rt><rp>）</rp></ruby>")
+        last = match.end()
+    out.append(html.escape(text[last:], quote=False))
+    return "".join(out)
+
+
+def ruby_plain(text: str) -> str:
+    """Plain text: each marked reading in brackets after its kanji (mail text, titles)."""
+    return _READING.sub(lambda m: f"{m.group(1)}（{m.group(2)}）", text)
+
+
+def ruby_base(text: str) -> str:
+    """Plain text without the readings (attributes, where screen readers read the kanji)."""
+    return _READING.sub(lambda m: m.group(1), text)

@@ -81,7 +81,15 @@ def apply_taxonomy(deployment: Deployment, taxonomy: Taxonomy) -> Deployment:
     """The deployment with the taxonomy's labels (all entries) and its inactive ids."""
 
     def labels(kind: taxonomy_rules.Kind) -> dict[str, Label]:
-        return {key: Label(ja=ja, en=en) for key, (ja, en) in taxonomy.labels(kind).items()}
+        # The plain-Japanese label comes from the deployment file; once an admin
+        # relabels an entry it no longer describes it, and the Japanese one shows.
+        shipped: dict[str, Label] = getattr(deployment, kind)
+        found = {}
+        for key, (ja, en) in taxonomy.labels(kind).items():
+            known = shipped.get(key)
+            easy = known.easy if known is not None and known.ja == ja else ""
+            found[key] = Label(ja=ja, en=en, easy=easy)
+        return found
 
     return dataclasses.replace(
         deployment,

@@ -88,6 +88,7 @@ def submit_consultation(
     staff: DeskStaff | None = None,
     form_token: str | None = None,
     held: bool = False,
+    language: str = "ja",
 ) -> SubmitResult:
     """Validate, then store the case with its mail in one write.
 
@@ -96,7 +97,8 @@ def submit_consultation(
 
     `form_token`: the form's render token, claimed in the same write so that
     one rendered form stores one case (FormTokenUsed for a different second
-    one). `held`: the honeypot was filled; the case is kept as suspected spam,
+    one). `language` (ja, en, easy): what the requester read the form in; their
+    mail comes in it first. `held`: the honeypot was filled; the case is kept as suspected spam,
     sends no mail and counts nowhere until staff release it.
 
     Raises InvalidSubmission, IdempotencyKeyReused, FormTokenUsed, RateLimited
@@ -157,6 +159,7 @@ def submit_consultation(
             raw_name=raw_name,
             retention_days=settings.case_retention_days,
             held=held,
+            language=language,
         )
         # A held case mails nobody until staff release it (the release sends these).
         messages = [] if held else staff_intake_messages(case, desk)

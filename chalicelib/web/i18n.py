@@ -1,8 +1,15 @@
-"""Words on the form pages, Japanese and English (field labels and errors live in domain/messages.py)."""
+"""Words on the form pages: Japanese, English and やさしい日本語 (field labels and errors live in
+domain/messages.py, the one catalogue of messages; readings are marked `[漢字|かんじ]` there and here).
+"""
 
 from __future__ import annotations
 
-LANGUAGES = ("ja", "en")
+from chalicelib.domain.messages import LANGUAGES as LANGUAGES
+
+# Each language's own name, for the links between them.
+LANGUAGE_NAMES = {"ja": "日本語", "en": "English", "easy": "やさしい日本語"}
+# The BCP 47 tag of each: plain Japanese is Japanese.
+HTML_LANG = {"ja": "ja", "en": "en", "easy": "ja"}
 
 UI: dict[str, dict[str, str]] = {
     "ja": {
@@ -44,7 +51,7 @@ UI: dict[str, dict[str, str]] = {
         "busy": "ただいま混み合っています。入力内容は失われていません。少し待ってから、もう一度「送信する」を押してください。",
         "network_error": "送信できませんでした。通信状況をご確認のうえ、もう一度お試しください。入力内容はそのまま残っています。",
         "sending": "送信しています…",
-        "switch_language": "English",
+        "languages_label": "言語",
         "contact": "お問い合わせ",
         "none": "（なし）",
         "hint_organization": "県民・県民グループの方は空欄で構いません。",
@@ -56,6 +63,8 @@ UI: dict[str, dict[str, str]] = {
         "hint_category": "わからない場合は「わからない・相談して決めたい」を選んでください。",
         "hint_message": "困っていること、やってみたいことなどを自由にお書きください（4000文字まで）。",
         "forbidden": "このページからは送信できません。",
+        "count_left": "あと{n}文字入力できます。",
+        "count_over": "{n}文字多すぎます。短くしてください。",
     },
     "en": {
         "page_title": "Request a DX consultation",
@@ -96,7 +105,7 @@ UI: dict[str, dict[str, str]] = {
         "busy": "The desk is busy. Nothing was lost; please press “Send” again in a moment.",
         "network_error": "The request could not be sent. Please check your connection and try again; your entries are kept.",
         "sending": "Sending…",
-        "switch_language": "日本語",
+        "languages_label": "Language",
         "contact": "Contact",
         "none": "(none)",
         "hint_organization": "Residents may leave this empty.",
@@ -108,6 +117,63 @@ UI: dict[str, dict[str, str]] = {
         "hint_category": "If you are not sure, choose “Not sure / decide together”.",
         "hint_message": "What troubles you, or what you would like to try (up to 4000 characters).",
         "forbidden": "Submissions from this page are not accepted.",
+        "count_left": "You have {n} characters left.",
+        "count_over": "You have {n} characters too many. Please shorten it.",
+    },
+    # やさしい日本語: short sentences, one idea each, words spaced, a reading for every kanji.
+    "easy": {
+        "page_title": "DX[相談|そうだん]の [申|もう]し[込|こ]み",
+        "step_input": "[書|か]く",
+        "step_confirm": "[確|たし]かめる",
+        "step_done": "[終|お]わり",
+        "steps_label": "[申|もう]し[込|こ]みの [順番|じゅんばん]",
+        "current_step": "[今|いま] ここ",
+        "intro": "デジタルの ことを [相談|そうだん]できます。お[金|かね]は かかりません。わかる ところだけ [書|か]いて ください。",
+        "required": "[必|かなら]ず [書|か]く",
+        "optional": "[書|か]かなくても よい",
+        "choose": "[選|えら]んで ください",
+        "error_summary_title": "[直|なお]す ところが あります",
+        "error_summary_intro": "[下|した]の [文|ぶん]を [押|お]すと、[直|なお]す ところへ [行|い]きます。",
+        "to_confirm": "[書|か]いた ことを [確|たし]かめる",
+        "confirm_intro": "[書|か]いた ことを [確|たし]かめて ください。よければ「[送|おく]る」を [押|お]して ください。[直|なお]すときは「[直|なお]す」を [押|お]して ください。",
+        "back": "[直|なお]す",
+        "submit": "[送|おく]る",
+        "done_heading": "[相談|そうだん]を [受|う]け[付|つ]けました",
+        "receipt_label": "[受付|うけつけ][番号|ばんごう]",
+        "receipt_hint": "[窓口|まどぐち]に [聞|き]くときは、この [番号|ばんごう]を [言|い]って ください。メールも [送|おく]りました。",
+        "next_heading": "これから すること",
+        "next_contact": "{days}[日|にち]の うちに（[土|ど]・[日|にち]・[休|やす]みの [日|ひ]を [除|のぞ]きます）、[係|かかり]の [人|ひと]から メールか [電話|でんわ]が あります。",
+        "next_hearing": "[相談|そうだん]したい ことを くわしく [聞|き]きます。",
+        "next_match": "[合|あ]う [専門家|せんもんか]や、[別|べつ]の [窓口|まどぐち]を [紹介|しょうかい]します。お[金|かね]は かかりません。",
+        "no_mail": "メールが [来|こ]ないときは、[迷惑|めいわく]メールの フォルダを [見|み]て ください。それでも ないときは、[窓口|まどぐち]に [聞|き]いて ください。",
+        "privacy_heading": "[個人|こじん][情報|じょうほう]の [使|つか]い[方|かた]",
+        "privacy_agree": "「[個人|こじん][情報|じょうほう]の [使|つか]い[方|かた]」に [同意|どうい]します（いいです）",
+        "privacy_version": "[版|はん]",
+        "honeypot_label": "ここには [何|なに]も [書|か]かないで ください",
+        "token_expired": "[時間|じかん]が たちました。もう[一度|いちど] ボタンを [押|お]して ください。[書|か]いた ことは [残|のこ]って います。",
+        "token_invalid": "もう[一度|いちど] ボタンを [押|お]して ください。[書|か]いた ことは [残|のこ]って います。",
+        "too_fast": "まだ [送|おく]って いません。[書|か]いた ことを [確|たし]かめて ください。それから もう[一度|いちど]「[送|おく]る」を [押|お]して ください。",
+        "token_used": "この [画面|がめん]から もう [送|おく]りました。[別|べつ]の [相談|そうだん]を [送|おく]るときは、[確|たし]かめてから もう[一度|いちど]「[送|おく]る」を [押|お]して ください。",
+        "held_hint": "[窓口|まどぐち]に [聞|き]くときは、この [番号|ばんごう]を [言|い]って ください。[係|かかり]の [人|ひと]が [見|み]てから、メールを [送|おく]ります。",
+        "held_no_mail": "3[日|にち]たっても メールが [来|こ]ないときは、この [番号|ばんごう]を [言|い]って、[窓口|まどぐち]に [聞|き]いて ください。",
+        "rate_limited": "[短|みじか]い [時間|じかん]に たくさん [送|おく]られました。[少|すこ]し [待|ま]って、もう[一度|いちど]「[送|おく]る」を [押|お]して ください。[急|いそ]ぐときは [電話|でんわ]して ください。",
+        "busy": "[今|いま] [混|こ]んで います。[書|か]いた ことは [残|のこ]って います。[少|すこ]し [待|ま]って、もう[一度|いちど]「[送|おく]る」を [押|お]して ください。",
+        "network_error": "[送|おく]れませんでした。インターネットに つながって いるか [見|み]て ください。[書|か]いた ことは [残|のこ]って います。",
+        "sending": "[送|おく]って います…",
+        "languages_label": "ことば",
+        "contact": "[聞|き]きたい ことが あるとき",
+        "none": "（なし）",
+        "hint_organization": "[県民|けんみん]の [人|ひと]は [書|か]かなくても [大丈夫|だいじょうぶ]です。",
+        "hint_name_kana": "[例|れい]：でぃーえっくす たろう",
+        "hint_email": "[受|う]け[付|つ]けた ことを メールで [知|し]らせます。[例|れい]：dx-taro@example.jp",
+        "hint_phone": "[昼|ひる]に つながる [番号|ばんごう]。「-」は なくても [大丈夫|だいじょうぶ]です。[例|れい]：059-000-0000",
+        "hint_municipality": "[住|す]んでいる ところ、または [会社|かいしゃ]や [団体|だんたい]の ある ところ",
+        "hint_support_types": "あてはまる ものを [全部|ぜんぶ] [選|えら]んで ください。",
+        "hint_category": "わからないときは「わからない・[相談|そうだん]して [決|き]めたい」を [選|えら]んで ください。",
+        "hint_message": "[困|こま]って いる ことや、やって みたい ことを [書|か]いて ください（4000[文字|もじ]まで）。",
+        "forbidden": "この ページからは [送|おく]れません。",
+        "count_left": "あと {n}[文字|もじ] [書|か]けます。",
+        "count_over": "{n}[文字|もじ] [多|おお]いです。[短|みじか]くして ください。",
     },
 }
 

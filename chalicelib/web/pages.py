@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from typing import Any
 
-from chalicelib.config import Deployment, Settings
-from chalicelib.domain.messages import FIELD_LABELS
+from chalicelib.config import Deployment, Label, Settings
+from chalicelib.domain.messages import FIELD_LABELS, message_in
+from chalicelib.domain.text import ruby_base, ruby_html, ruby_plain
 from chalicelib.errors import FieldError
+from chalicelib.models import MAX_MESSAGE
 from chalicelib.templating import environment
 from chalicelib.web.formdata import FIELD_ORDER
-from chalicelib.web.i18n import UI
+from chalicelib.web.i18n import HTML_LANG, LANGUAGE_NAMES, LANGUAGES, UI
 
 
 def security_headers(settings: Settings) -> dict[str, str]:
@@ -31,13 +33,26 @@ def security_headers(settings: Settings) -> dict[str, str]:
     }
 
 
+def _shown(text: str, lang: str) -> str:
+    """A text for the page: in やさしい日本語 its readings become <ruby> (safe HTML)."""
+    if lang != "easy":
+        return text
+    from markupsafe import Markup
+
+    return Markup(ruby_html(text))
+
+
 def choices(deployment: Deployment, lang: str) -> dict[str, list[tuple[str, str]]]:
-    def pick(table: dict[str, Any]) -> list[tuple[str, str]]:
-        return [(key, label.ja if lang == "ja" else label.en) for key, label in table.items()]
+    def pick(table: dict[str, Label], *, plain: bool = False) -> list[tuple[str, str]]:
+        # A <select>'s options hold text only: readings in brackets there.
+        return [
+            (key, ruby_plain(label.get(lang)) if plain else _shown(label.get(lang), lang))
+            for key, label in table.items()
+        ]
 
     return {
         "requester_type": pick(deployment.requester_types),
-        "municipality": pick(deployment.municipalities),
+        "municipality": pick(deployment.municipalities, plain=True),
         # Only what is still offered (an admin may deactivate entries).
         "support_types": pick(deployment.active_support_types()),
         "category": pick(deployment.active_categories()),
@@ -46,23 +61,34 @@ def choices(deployment: Deployment, lang: str) -> dict[str, list[tuple[str, str]
 
 
 def field_labels(lang: str) -> dict[str, str]:
-    return {name: (ja if lang == "ja" else en) for name, (ja, en, _) in FIELD_LABELS.items()}
+    return {name: _shown(label.get(lang), lang) for name, label in FIELD_LABELS.items()}
 
 
 def error_view(errors: list[FieldError], lang: str) -> tuple[list[dict[str, Any]], dict[str, str]]:
-    """Errors in page order for the summary, and one message per field beside it."""
+    """Errors in page order for the summary, and one message per field beside it.
+
+    The summary shows each field's own message, word for word (the message
+    already names the field)."""
     by_field: dict[str, str] = {}
     for err in errors:
-        by_field.setdefault(err.field, err.message if lang == "ja" else err.message_en)
+        by_field.setdefault(err.field, _shown(message_in(err, lang), lang))
     ordered = sorted(
         by_field, key=lambda f: FIELD_ORDER.index(f) if f in FIELD_ORDER else len(FIELD_ORDER)
     )
-    labels = field_labels(lang)
-    summary = [
-        {"field": f, "label": labels.get(f, f), "message": by_field[f], "known": f in FIELD_ORDER}
-        for f in ordered
-    ]
+    summary = [{"field": f, "message": by_field[f], "known": f in FIELD_ORDER} for f in ordered]
     return summary, by_field
+
+
+def page_texts(lang: str) -> tuple[dict[str, str], dict[str, str]]:
+    """The page's words: for the page body (with readings as <ruby> in やさしい日本語), and
+    as plain text for titles and attributes, where markup cannot go."""
+    words = UI[lang]
+    if lang != "easy":
+        return words, words
+    return (
+        {key: _shown(value, lang) for key, value in words.items()},
+        {key: ruby_base(value) for key, value in words.items()},
+    )
 
 
 def render_page(
@@ -74,19 +100,25 @@ def render_page(
     deployment: Deployment,
     **context: Any,
 ) -> str:
+    t, plain = page_texts(lang)
     return (
         environment()
         .get_template(f"form/{template}.html")
         .render(
             lang=lang,
-            other_lang="en" if lang == "ja" else "ja",
+            html_lang=HTML_LANG[lang],
+            # Japanese punctuation in headings and lists for ja and easy.
+            jp=lang != "en",
+            languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES if code != lang],
             embed=embed,
-            t=UI[lang],
+            t=t,
+            tp=plain,
             labels=field_labels(lang),
             choices=choices(deployment, lang),
             desk={"name": settings.desk_name, "contact": settings.desk_contact},
             notice_version=deployment.privacy_notice_version,
             contact_days=deployment.expected_contact_business_days,
+            max_message=MAX_MESSAGE,
             **context,
         )
     )

@@ -13,6 +13,10 @@
   var savedTitle = "";
   var touched = {};
 
+  /* ja, en or easy (やさしい日本語, whose <html lang> is ja). */
+  var pageLang = document.body.getAttribute("data-lang") || "ja";
+  var english = pageLang === "en";
+  var langQuery = pageLang === "ja" ? "" : "?lang=" + pageLang;
   var LIST_FIELDS = { support_types: true };
   var BOOL_FIELDS = { privacy_consent: true };
   var PAGE_FIELDS = { lang: true, embed: true, action: true };
@@ -101,7 +105,7 @@
     return true;
   }
 
-  function setFieldError(name, message) {
+  function setFieldError(name, message, html) {
     var error = document.getElementById("error-" + name);
     var container = main.querySelector('[data-field="' + name + '"]');
     if (!error || !container) {
@@ -113,9 +117,16 @@
     if (message) {
       var prefix = document.createElement("span");
       prefix.className = "visually-hidden";
-      prefix.textContent = document.documentElement.lang === "en" ? "Error: " : "エラー：";
+      prefix.textContent = english ? "Error: " : "エラー：";
       error.appendChild(prefix);
-      error.appendChild(document.createTextNode(message));
+      if (html) {
+        /* The server escaped it; only its <ruby> readings are markup. */
+        var text = document.createElement("span");
+        text.innerHTML = html;
+        error.appendChild(text);
+      } else {
+        error.appendChild(document.createTextNode(message));
+      }
       error.hidden = false;
       container.classList.add("has-error");
     } else {
@@ -147,8 +158,7 @@
 
   /* Inline validation: the server's own rules, shown for fields the person has left. */
   function checkField(form, name) {
-    var english = document.documentElement.lang === "en";
-    postJson("check", asJson(form)).then(function (response) {
+    postJson("check" + langQuery, asJson(form)).then(function (response) {
       if (response.status === 200) {
         setFieldError(name, "");
         return null;
@@ -160,7 +170,11 @@
         var found = (body.errors || []).filter(function (err) {
           return err.field === name;
         })[0];
-        setFieldError(name, found ? (english ? found.message_en : found.message) : "");
+        setFieldError(
+          name,
+          found ? (english ? found.message_en : found.message) : "",
+          found && !english ? found.message_html : ""
+        );
       });
     }).catch(function () {
       /* Offline or server trouble: the check on 確認 still runs. */
@@ -177,10 +191,63 @@
     }
   });
 
+  /* The message's character count: counted as the server counts (code points, after NFC
+     and with CRLF as one line end), never while an IME is still composing, never blocking
+     typing. The visible count follows each change; screen readers hear it once the person
+     pauses, not at every keystroke. */
+  function enhanceCount(area) {
+    var max = parseInt(area.getAttribute("data-count"), 10);
+    var shown = document.getElementById("count-" + area.name);
+    var live = document.getElementById("count-" + area.name + "-live");
+    if (!max || !shown || !live) {
+      return;
+    }
+    var composing = false;
+    var timer = null;
+    function words() {
+      var value = area.value.replace(/\r\n?/g, "\n");
+      var length = Array.from(value.normalize ? value.normalize("NFC") : value).length;
+      var over = length > max;
+      var n = over ? length - max : max - length;
+      var text = (over ? shown.getAttribute("data-over") : shown.getAttribute("data-left"))
+        .replace("{n}", String(n));
+      return { text: text, over: over };
+    }
+    function update() {
+      if (composing) {
+        return;
+      }
+      var now = words();
+      shown.textContent = now.text;
+      shown.classList.toggle("over", now.over);
+      shown.hidden = false;
+      if (timer) {
+        clearTimeout(timer);
+      }
+      timer = setTimeout(function () {
+        live.textContent = words().text;
+      }, 1500);
+    }
+    area.addEventListener("compositionstart", function () {
+      composing = true;
+    });
+    area.addEventListener("compositionend", function () {
+      composing = false;
+      update();
+    });
+    area.addEventListener("input", update);
+    var start = words();
+    shown.textContent = start.text;
+    shown.classList.toggle("over", start.over);
+    shown.hidden = false;
+    reportHeight();
+  }
+
   function enhanceInput(form) {
     form.addEventListener("input", function () {
       dirty = true;
     });
+    Array.prototype.forEach.call(form.querySelectorAll("textarea[data-count]"), enhanceCount);
     form.addEventListener("focusout", function (event) {
       var name = event.target && event.target.name;
       if (!name || PAGE_FIELDS[name] || name === "form_token" || name === "website") {
@@ -289,8 +356,7 @@
       if (sending) {
         sending.hidden = false;
       }
-      var english = document.documentElement.lang === "en";
-      postJson("../consultations", asJson(form)).then(function (response) {
+      postJson("../consultations" + langQuery, asJson(form)).then(function (response) {
         return response.json().then(function (body) {
           return { status: response.status, body: body };
         });

@@ -525,3 +525,88 @@ def test_the_phone_number_is_shown_the_way_people_read_it(
     staff = next(m for m in mailbox() if m["To"] == "staff-a@dx-desk.example.jp")
     text = staff.get_body(("plain",))
     assert text is not None and "0595-12-3456" in text.get_content()
+
+
+def visible(fragment: str) -> str:
+    """The text of an HTML fragment as a person reads it (no tags, no hidden prefix)."""
+    fragment = re.sub(r'<span class="visually-hidden">.*?</span>', "", fragment)
+    return html.unescape(re.sub(r"<[^>]+>", "", fragment)).strip()
+
+
+@pytest.mark.parametrize("lang", ["ja", "en", "easy"])
+def test_the_summary_says_word_for_word_what_each_field_says(client: Any, lang: str) -> None:
+    page = post(client, "/form/confirm", form_body({}, lang=lang)).body.decode()
+    summary = dict(re.findall(r'<a href="#field-([a-z_]+)">(.*?)</a>', page, re.S))
+    beside = dict(re.findall(r'<p class="field-error" id="error-([a-z_]+)"[^>]*>(.*?)</p>', page))
+    assert set(summary) == set(REQUIRED_FIELDS) <= set(beside)
+    for field, text in summary.items():
+        assert visible(text) == visible(beside[field]), field
+
+
+def test_the_plain_japanese_form_reads_with_furigana_and_stays_japanese(client: Any) -> None:
+    page = client.http.get("/form/input?lang=easy").body.decode()
+    assert '<html lang="ja">' in page and 'data-lang="easy"' in page
+    assert "<ruby>相談<rp>（</rp><rt>そうだん</rt>" in page
+    assert "<ruby>" not in title_of(page)
+    # Reached from every language, and reaching them all.
+    for lang in ("ja", "en"):
+        other = client.http.get(f"/form/input?lang={lang}").body.decode()
+        assert 'href="input?lang=easy"' in other and "やさしい日本語" in other
+    assert 'href="input?lang=ja"' in page and 'href="input?lang=en"' in page
+
+
+def test_plain_japanese_errors_inline_and_on_409_come_in_plain_japanese(client: Any) -> None:
+    check = client.http.post(
+        "/form/check?lang=easy",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({"name": ""}),
+    ).json_body
+    name = next(err for err in check["errors"] if err["field"] == "name")
+    assert "<ruby>名前<rp>（</rp><rt>なまえ</rt>" in name["message_html"]
+    fast = client.http.post(
+        "/consultations?lang=easy",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps({**valid_payload(), "form_token": token(0)}),
+    ).json_body
+    assert fast["message"].startswith("まだ 送（おく）って いません")
+
+
+def test_the_automatic_reply_comes_in_the_requesters_language_first(
+    client: Any, mailbox: Any
+) -> None:
+    for lang, email in (("easy", "easy@example.com"), ("en", "en@example.com")):
+        response = post(
+            client,
+            "/form/submit",
+            form_body(valid_payload(email=email), lang=lang, action="send"),
+        )
+        assert receipt_on(response.body.decode())
+    sweep_once()
+    easy = next(m for m in mailbox() if m["To"] == "easy@example.com")
+    text = easy.get_body(("plain",))
+    assert text is not None
+    body = text.get_content()
+    assert "（日本語）" in body  # the standard Japanese follows, for family or helpers
+    assert body.index("相談（そうだん）を 受（う）け付（つ）けました") < body.index(
+        "ご相談をお寄せいただき"
+    )
+    html_part = easy.get_body(("html",))
+    assert html_part is not None and "<ruby>" in html_part.get_content()
+    english = next(m for m in mailbox() if m["To"] == "en@example.com")
+    content = english.get_body(("plain",))
+    assert content is not None
+    assert content.get_content().index("Dear") < content.get_content().index("様")
+    assert "Request received" in english["Subject"]
+    # Staff are told which language to answer in.
+    staff = [m for m in mailbox() if m["To"] == "staff-a@dx-desk.example.jp"]
+    said = [m.get_body(("plain",)).get_content() for m in staff]  # type: ignore[union-attr]
+    assert sum("言語　　：やさしい日本語" in text for text in said) == 1
+    assert sum("言語　　：英語" in text for text in said) == 1
+
+
+def test_the_plain_japanese_confirm_page_shows_every_choice_with_its_reading(
+    client: Any,
+) -> None:
+    page = post(client, "/form/confirm", form_body(valid_payload(), lang="easy")).body.decode()
+    assert "&lt;ruby&gt;" not in page
+    assert "<ruby>研修<rp>（</rp><rt>けんしゅう</rt>" in page

@@ -112,7 +112,7 @@ def test_invalid_input_lists_every_field_in_japanese_and_english(
     fields = {err["field"]: err for err in body["errors"]}
     # requester_type was sent (business), so organization becomes required instead.
     assert set(fields) >= {"organization", *REQUIRED_FIELDS} - {"requester_type"}
-    assert fields["email"]["message"].startswith("メールアドレス")
+    assert fields["email"]["message"].startswith("「メールアドレス」")
     assert fields["email"]["message_en"]
     assert stored_cases(aws) == []
 

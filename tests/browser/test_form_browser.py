@@ -499,6 +499,45 @@ def test_autofill_in_the_hidden_field_is_kept_and_said_honestly(
     assert page.title().startswith("完了")
 
 
+def test_the_message_counts_characters_without_cutting_or_chattering(
+    live_stack: LiveStack, open_page: OpenPage
+) -> None:
+    page = open_page(js=True)
+    load(page, live_stack.form_url("ja"))
+    area = page.locator("#field-message")
+    count = page.locator("#count-message")
+    live = page.locator("#count-message-live")
+    assert area.get_attribute("maxlength") is None  # never cut what is typed
+    expect(count).to_have_text("あと4000文字入力できます。")
+    # An IME composing 「そうだん」 and converting it: counted once, at compositionend.
+    area.focus()
+    page.evaluate(
+        """() => {
+          const area = document.getElementById('field-message');
+          area.dispatchEvent(new CompositionEvent('compositionstart'));
+          area.value = 'そうだん';
+          area.dispatchEvent(new InputEvent('input', {isComposing: true}));
+        }"""
+    )
+    expect(count).to_have_text("あと4000文字入力できます。")
+    page.evaluate(
+        """() => {
+          const area = document.getElementById('field-message');
+          area.value = '相談';
+          area.dispatchEvent(new CompositionEvent('compositionend'));
+        }"""
+    )
+    expect(count).to_have_text("あと3998文字入力できます。")
+    # Over the limit: typing goes on, the count says by how much (an emoji is one character).
+    area.fill("あ" * 3999 + "😀\r\n")
+    assert len(area.input_value()) >= 4001
+    expect(count).to_have_text("1文字多すぎます。短くしてください。")
+    expect(count).to_have_class(re.compile(r"\bover\b"))
+    # Screen readers hear it once the person pauses, not at every keystroke.
+    assert live.inner_text() != "1文字多すぎます。短くしてください。"
+    expect(live).to_have_text("1文字多すぎます。短くしてください。", timeout=4000)
+
+
 def test_whole_flow_without_javascript(live_stack: LiveStack, open_page: OpenPage) -> None:
     page = open_page(js=False)
     values = submission()
@@ -629,7 +668,7 @@ def test_english_page_and_error_flow(live_stack: LiveStack, open_page: OpenPage)
     expect(page.locator("#step-heading")).to_contain_text("Request a DX consultation")
     expect(page.locator('label[for="field-name"]')).to_contain_text("Name")
     expect(page.locator('label[for="field-email"]')).to_contain_text("Email address")
-    expect(page.locator('[data-field="requester_type"] legend')).to_contain_text("Requester type")
+    expect(page.locator('[data-field="requester_type"] legend')).to_contain_text("Who is asking")
     expect(page.locator('label[for="field-requester_type"]')).to_have_text(
         "Resident or resident group"
     )
@@ -643,8 +682,10 @@ def test_english_page_and_error_flow(live_stack: LiveStack, open_page: OpenPage)
     summary = page.locator("#error-summary")
     expect(summary).to_be_focused()
     expect(summary).to_contain_text("Please check your entries")
-    expect(page.locator("#error-email")).to_contain_text("This email address does not look right")
-    expect(page.locator("#error-requester_type")).to_contain_text("Please choose: Requester type")
+    expect(page.locator("#error-email")).to_contain_text(
+        "Enter Email address in the form dx-taro@example.jp"
+    )
+    expect(page.locator("#error-requester_type")).to_contain_text("Select Who is asking.")
     assert page.title().startswith("Error")
     expect(page.locator("html")).to_have_attribute("lang", "en")
     english = [summary.inner_text()] + [
@@ -656,14 +697,29 @@ def test_english_page_and_error_flow(live_stack: LiveStack, open_page: OpenPage)
 
 
 @pytest.mark.parametrize(
-    "viewport", [DESKTOP, MOBILE, ZOOM_200], ids=["desktop", "mobile", "zoom200"]
+    ("lang", "viewport"),
+    [
+        pytest.param("ja", DESKTOP, id="ja-desktop"),
+        pytest.param("ja", MOBILE, id="ja-mobile"),
+        pytest.param("ja", ZOOM_200, id="ja-zoom200"),
+        pytest.param("en", DESKTOP, id="en-desktop"),
+        pytest.param("en", MOBILE, id="en-mobile"),
+        pytest.param("easy", DESKTOP, id="easy-desktop"),
+        pytest.param("easy", MOBILE, id="easy-mobile"),
+    ],
 )
 def test_every_step_passes_axe(
-    live_stack: LiveStack, open_page: OpenPage, axe_source: str, viewport: dict[str, int]
+    live_stack: LiveStack,
+    open_page: OpenPage,
+    axe_source: str,
+    lang: str,
+    viewport: dict[str, int],
 ) -> None:
     size = {DESKTOP["width"]: "desktop", MOBILE["width"]: "mobile"}.get(
         viewport["width"], "zoom200"
     )
+    if lang != "ja":
+        size = f"{lang}-{size}"
     narrow = viewport["width"] < DESKTOP["width"]
     page = open_page(js=True, viewport=viewport)
 
@@ -673,7 +729,7 @@ def test_every_step_passes_axe(
         if narrow:
             assert_no_horizontal_scroll(page, step)
 
-    load(page, live_stack.form_url("ja"))
+    load(page, live_stack.form_url(lang))
     check("input")
     if size == "desktop":
         readme = BROWSER_DIR / "screenshots" / "form-input-desktop.png"
