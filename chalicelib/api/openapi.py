@@ -300,8 +300,9 @@ def public_operations() -> list[Operation]:
                 path_params=TOKEN_PARAM,
                 replies=(
                     _page(200, "What the link would do, with the button that does it"),
-                    _page(404, "Not a valid link, or not for this recipient"),
+                    _page(404, "Not a valid link, not for this recipient, or no such case"),
                     _page(410, "The link has expired"),
+                    _page(503, "Busy; nothing changed"),
                 ),
             )
             for method in ("GET", "HEAD")

@@ -24,6 +24,7 @@ EXPERTS = "tests/app/test_expert_flow.py"
 ADMIN_CASES = "tests/app/test_admin_cases.py"
 ADMIN_PRIVACY = "tests/app/test_admin_privacy.py"
 ADMIN_QUERIES = "tests/app/test_admin_queries.py"
+PAGES = "tests/app/test_action_pages.py"
 REPORT = "tests/unit/test_report.py"
 INBOUND = "tests/integration/test_inbound.py"
 OUTBOX = "tests/integration/test_outbox.py"
@@ -105,6 +106,8 @@ RELIABILITY: dict[str, dict[str, list[str]]] = {
             f"{EXPERTS}::test_an_expert_link_works_only_for_that_expert",
             f"{FUZZ}::test_any_mutation_of_a_signed_link_is_refused",
             f"{FUZZ}::test_random_strings_are_refused_as_links_with_the_documented_error",
+            f"{PAGES}::test_every_branch_of_every_action_page_renders",
+            f"{PAGES}::test_every_handled_exception_has_a_branch_that_renders_it",
         ],
         "GET and HEAD only confirm; only a POST acts; nothing submits by itself": [
             f"{LINKS}::test_scanners_and_previews_change_nothing_and_a_button_acts_once",
@@ -227,6 +230,7 @@ RELIABILITY: dict[str, dict[str, list[str]]] = {
         ],
         "7. link scanner GET/HEAD, previews: no change; a person's POST acts once": [
             f"{LINKS}::test_scanners_and_previews_change_nothing_and_a_button_acts_once",
+            f"{PAGES}::test_every_branch_of_every_action_page_renders",
             f"{CONCURRENCY}::test_ten_parallel_posts_of_one_link_change_once_and_the_rest_see_the_outcome",
         ],
         "8. tampered, expired, cross-case, cross-recipient tokens: refused": [
