@@ -346,6 +346,9 @@ def _admin_request(route: RouteDoc, content_types: list[str]) -> tuple[Body, ...
 
 
 def _admin_success(route: RouteDoc) -> tuple[Body, ...]:
+    if route.response is not None and route.staff_response is not None:
+        # Admin tokens get `response`, staff tokens the smaller `staff_response`.
+        return (Body(JSON, any_of=(route.response, route.staff_response)),)
     if route.response is not None:
         return (Body(JSON, route.response),)
     if route.path.endswith(".csv"):

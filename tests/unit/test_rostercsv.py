@@ -65,7 +65,10 @@ def codes(text: str) -> set[tuple[int, str, str]]:
 
 
 def test_columns_cover_every_expert_field_once() -> None:
-    assert [c.field for c in COLUMNS] == list(Expert.model_fields)
+    # The file's column order is its own (COLUMNS); the model's field order is not a contract.
+    fields = [c.field for c in COLUMNS]
+    assert len(fields) == len(set(fields))
+    assert set(fields) == set(Expert.model_fields)
 
 
 def test_export_has_bom_crlf_and_reads_back_identically() -> None:

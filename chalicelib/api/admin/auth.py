@@ -67,6 +67,9 @@ class RouteDoc:
     response: type[BaseModel] | None
     query: type[BaseModel] | None
     content_type: str
+    # What a staff token gets instead of `response` on a route both roles read
+    # (less than an admin: no personal data staff do not need).
+    staff_response: type[BaseModel] | None = None
 
 
 ROUTES: list[RouteDoc] = []
@@ -193,12 +196,19 @@ def admin_route(
     response: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     content_types: list[str] | None = None,
+    staff_response: type[BaseModel] | None = None,
 ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
     """Declare an /admin route: authorizer, role check, JSON errors, OpenAPI record."""
     if not path.startswith("/admin/"):
         raise ValueError(f"admin routes live under /admin: {path}")
+    if staff_response is not None and role != "staff":
+        raise ValueError(f"only a route staff may call has a staff view: {path}")
     types = content_types or ["application/json"]
-    ROUTES.append(RouteDoc(path, method.lower(), role, summary, body, response, query, types[0]))
+    ROUTES.append(
+        RouteDoc(
+            path, method.lower(), role, summary, body, response, query, types[0], staff_response
+        )
+    )
 
     def decorate(view: Callable[..., Response]) -> Callable[..., Response]:
         @functools.wraps(view)

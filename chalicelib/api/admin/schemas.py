@@ -6,7 +6,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.domain.roster import Expert, ExpertKind
+from chalicelib.domain.roster import Expert, ExpertKind, ExpertProfile
 from chalicelib.domain.taxonomy import ID_PATTERN as TAXONOMY_ID_PATTERN
 
 
@@ -36,6 +36,19 @@ class ExpertOut(AdminModel):
 
 class ExpertList(AdminModel):
     experts: list[ExpertOut]
+    count: int
+
+
+class ExpertStaffOut(AdminModel):
+    """What a staff token reads of an expert: the profile without contact addresses."""
+
+    expert: ExpertProfile
+    open_cases: int = 0
+    last_asked_at: str | None = None
+
+
+class ExpertStaffList(AdminModel):
+    experts: list[ExpertStaffOut]
     count: int
 
 
