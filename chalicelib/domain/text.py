@@ -32,6 +32,22 @@ _KANA_ALLOWED = re.compile(
 )
 
 
+# What makes a spreadsheet treat a cell as a formula (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def looks_like_formula(value: str) -> bool:
+    """Whether a spreadsheet could run `value` as a formula.
+
+    Judged on the NFKC form with surrounding white space removed as well as
+    on the value itself: Excel reads a full-width `＝` as `=` and ignores
+    the spaces before it, so `＝1+1` and ` =1+1` run too.
+    """
+    return value.startswith(FORMULA_START) or (
+        unicodedata.normalize("NFKC", value).strip().startswith(FORMULA_START)
+    )
+
+
 class TextError(ValueError):
     """Carries a machine code; the messages live in domain/messages.py."""
 

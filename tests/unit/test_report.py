@@ -223,6 +223,9 @@ def test_a_formula_like_label_is_neutralised_in_the_csv() -> None:
     labels = {"category": {"data": Label("=1+1", "=1+1")}}
     row = report.csv_row(case(category="data"), labels)
     assert "'=1+1" in row
+    for disguised in ("＝1+1", " =1+1"):
+        labels = {"category": {"data": Label(disguised, disguised)}}
+        assert "'" + disguised in report.csv_row(case(category="data"), labels)
     parsed = next(csv.reader(io.StringIO(",".join(row))))
     assert all(not cell.startswith("=") for cell in parsed)
 
