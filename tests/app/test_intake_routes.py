@@ -168,6 +168,23 @@ def test_foreign_origin_is_refused_and_stores_nothing(client: Any, aws: dict[str
     assert stored_cases(aws) == []
 
 
+def test_a_forged_host_does_not_make_a_foreign_origin_the_apis_own(
+    client: Any, aws: dict[str, Any]
+) -> None:
+    """The API's own origin is PUBLIC_BASE_URL's (http://desk.test here), never the Host header."""
+    forged = {"Origin": "https://evil.example", "Host": "evil.example"}
+    response = post(client, valid_payload(), headers=forged)
+    assert response.status_code == 403
+    assert "Access-Control-Allow-Origin" not in response.headers
+    for origin in ("evil://desk.test", "https://desk.test", "http://desk.test:8080"):
+        other = post(client, valid_payload(), headers={"Origin": origin, "Host": "desk.test"})
+        assert other.status_code == 403, origin
+    assert stored_cases(aws) == []
+    own = post(client, valid_payload(), headers={"Origin": "http://desk.test"})
+    assert own.status_code == 201
+    assert own.headers["Access-Control-Allow-Origin"] == "http://desk.test"
+
+
 def test_configured_origin_gets_cors_headers_on_success_and_on_errors(client: Any) -> None:
     ok = post(client, valid_payload(), headers={"Origin": "http://localhost:8001"})
     assert ok.status_code == 201

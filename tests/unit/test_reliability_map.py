@@ -25,6 +25,7 @@ ADMIN_CASES = "tests/app/test_admin_cases.py"
 ADMIN_PRIVACY = "tests/app/test_admin_privacy.py"
 ADMIN_QUERIES = "tests/app/test_admin_queries.py"
 PAGES = "tests/app/test_action_pages.py"
+ORIGIN = "tests/unit/test_origin.py"
 REPORT = "tests/unit/test_report.py"
 INBOUND = "tests/integration/test_inbound.py"
 OUTBOX = "tests/integration/test_outbox.py"
@@ -76,6 +77,9 @@ RELIABILITY: dict[str, dict[str, list[str]]] = {
         "CORS only for configured origins; the no-JavaScript post carries a signed token": [
             f"{INTAKE}::test_configured_origin_gets_cors_headers_on_success_and_on_errors",
             f"{INTAKE}::test_foreign_origin_is_refused_and_stores_nothing",
+            f"{INTAKE}::test_a_forged_host_does_not_make_a_foreign_origin_the_apis_own",
+            f"{ORIGIN}::test_other_schemes_hosts_ports_and_malformed_origins_are_refused",
+            f"{ORIGIN}::test_any_header_value_is_allowed_only_when_it_is_a_trusted_origin",
             f"{DEV_STACK}::test_cors_preflight_through_the_live_server_and_sigterm",
             f"{FORM}::test_missing_or_forged_token_shows_the_form_again_with_values_kept",
             f"{FUZZ}::test_any_mutation_of_a_form_token_is_invalid",
@@ -220,6 +224,8 @@ RELIABILITY: dict[str, dict[str, list[str]]] = {
         ],
         "5. foreign origin, wrong content type: refused, no case": [
             f"{INTAKE}::test_foreign_origin_is_refused_and_stores_nothing",
+            f"{INTAKE}::test_a_forged_host_does_not_make_a_foreign_origin_the_apis_own",
+            f"{LINKS}::test_the_confirmation_button_posts_with_a_null_origin_and_foreign_origins_are_refused",
             f"{INTAKE}::test_wrong_content_type_is_refused_and_stores_nothing",
             f"{FORM}::test_foreign_origin_post_is_refused",
         ],
