@@ -168,6 +168,16 @@ def test_foreign_origin_is_refused_and_stores_nothing(client: Any, aws: dict[str
     assert stored_cases(aws) == []
 
 
+def test_privacy_consent_must_be_the_boolean_true(client: Any, aws: dict[str, Any]) -> None:
+    for value in ("yes", 1, "true"):
+        response = post(client, valid_payload(privacy_consent=value))
+        assert response.status_code == 422, value
+        (error,) = response.json_body["errors"]
+        assert (error["field"], error["code"]) == ("privacy_consent", "invalid_type")
+    assert stored_cases(aws) == []
+    assert post(client, valid_payload(privacy_consent=True)).status_code == 201
+
+
 def test_a_forged_host_does_not_make_a_foreign_origin_the_apis_own(
     client: Any, aws: dict[str, Any]
 ) -> None:

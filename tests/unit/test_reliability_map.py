@@ -53,6 +53,8 @@ RELIABILITY: dict[str, dict[str, list[str]]] = {
         "naming the field, the value never echoed": [
             f"{INTAKE}::test_unknown_or_oversize_field_is_named_and_never_echoed",
             f"{MODELS}::test_model_forbids_extra_fields_in_its_schema",
+            f"{MODELS}::test_privacy_consent_is_only_the_json_boolean_true",
+            f"{INTAKE}::test_privacy_consent_must_be_the_boolean_true",
             f"{MODELS}::test_error_messages_are_japanese_first_with_english_and_never_echo_the_value",
             f"{FUZZ}::test_parse_consultation_accepts_or_names_fields_and_never_raises_anything_else",
         ],
