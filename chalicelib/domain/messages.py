@@ -33,6 +33,10 @@ MESSAGES: dict[str, tuple[str, str]] = {
         "「{label}」に使用できない文字（制御文字など）が含まれています。",
         "{label_en} contains characters that cannot be used (control characters).",
     ),
+    "invisible_character": (
+        "「{label}」に目に見えない特殊な文字（ゼロ幅スペースや改行の記号など）が含まれています。貼り付けた場合は、手で入力し直してください。",
+        "{label_en} contains an invisible character (such as a zero-width space or a line separator); if you pasted it, please type it again.",
+    ),
     "invalid_type": (
         "「{label}」の形式が正しくありません。",
         "{label_en} has the wrong format.",

@@ -168,6 +168,31 @@ def test_foreign_origin_is_refused_and_stores_nothing(client: Any, aws: dict[str
     assert stored_cases(aws) == []
 
 
+def test_invisible_characters_in_one_line_fields_are_refused_by_field(
+    client: Any, aws: dict[str, Any]
+) -> None:
+    response = post(
+        client,
+        valid_payload(
+            name="相談\u2028者A", organization="株式会社\u200bサンプル", email="\ufeffa@example.com"
+        ),
+    )
+    assert response.status_code == 422
+    found = {e["field"]: e for e in response.json_body["errors"]}
+    assert {name: e["code"] for name, e in found.items()} == {
+        "name": "invisible_character",
+        "organization": "invisible_character",
+        "email": "invisible_character",
+    }
+    assert found["name"]["message"].startswith("「お名前」に目に見えない")
+    assert stored_cases(aws) == []
+    # A message keeps an emoji's joiners; its separators become line ends.
+    kept = post(client, valid_payload(message="家族で参加します👨\u200d👩\u200d👧\u2028よろしく"))
+    assert kept.status_code == 201
+    (case,) = stored_cases(aws)
+    assert case["message"]["S"] == "家族で参加します👨\u200d👩\u200d👧\nよろしく"
+
+
 def test_privacy_consent_must_be_the_boolean_true(client: Any, aws: dict[str, Any]) -> None:
     for value in ("yes", 1, "true"):
         response = post(client, valid_payload(privacy_consent=value))

@@ -65,6 +65,9 @@ RELIABILITY: dict[str, dict[str, list[str]]] = {
         "refused, raw value kept": [
             f"{INTAKE}::test_full_width_and_half_width_input_is_accepted_and_normalised",
             f"{TEXT}::test_short_field_refuses_control_and_bidi_characters",
+            f"{TEXT}::test_short_field_refuses_invisible_characters_by_their_own_code",
+            f"{TEXT}::test_long_text_keeps_emoji_sequences_and_turns_separators_into_line_ends",
+            f"{INTAKE}::test_invisible_characters_in_one_line_fields_are_refused_by_field",
             f"{TEXT}::test_long_text_is_nfc_only_so_full_width_letters_stay",
             f"{TEXT}::test_phone_dashes_of_every_kind_are_stripped",
             f"{FUZZ}::test_normalisers_return_clean_stable_text_or_refuse_with_a_code",
