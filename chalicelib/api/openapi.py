@@ -82,19 +82,12 @@ class FormCheckOk(BaseModel):
     ok: Literal[True]
 
 
-# Answers API Gateway (and `chalice local`) gives before the desk's code runs.
+# Answers given before the desk's code runs: deployed, API Gateway's carry ErrorBody
+# (infra/resources.yaml); `chalice local` (make dev) gives its own emulation's.
 GATEWAY_ERROR: dict[str, Any] = {
-    "description": "API Gateway's own answer (authorizer refusal, unknown route)",
+    "description": "chalice local's answer for API Gateway (authorizer refusal, unknown route)",
     "type": "object",
     "properties": {"message": {"type": ["string", "null"]}, "Message": {"type": "string"}},
-}
-# Chalice's own answer to a request it cannot route to a view (e.g. a content type
-# the route does not accept).
-CHALICE_ERROR: dict[str, Any] = {
-    "description": "Chalice's own answer (unsupported media type or method)",
-    "type": "object",
-    "properties": {"Code": {"type": "string"}, "Message": {"type": "string"}},
-    "required": ["Code", "Message"],
 }
 
 
@@ -116,9 +109,9 @@ def _error(status: int, description: str) -> Reply:
     return Reply(status, description, ERROR, RETRY if status in (429, 503) else {})
 
 
-UNSUPPORTED = Reply(
-    415, "Content-Type not accepted by this route", (Body(JSON, schema=_ref("ChaliceError")),)
-)
+# Chalice answers a Content-Type the route does not accept before the view runs;
+# api/middleware.py gives the answer the documented body.
+UNSUPPORTED = _error(415, "Content-Type not accepted by this route")
 
 
 def _page(status: int, description: str) -> Reply:
@@ -390,7 +383,11 @@ def admin_operations(
             replies.append(Reply(201, "Created", success))
         replies += [
             _error(400, "The body is not a JSON object (or too large)"),
-            Reply(401, "No bearer token", (Body(JSON, schema=_ref("GatewayError")),)),
+            Reply(
+                401,
+                "No bearer token",
+                (Body(JSON, schema={"anyOf": [_ref("ErrorBody"), _ref("GatewayError")]}),),
+            ),
             Reply(
                 403,
                 "Token invalid, revoked or expired, or the role may not do this",
@@ -449,7 +446,7 @@ def _document(
                 "description": "dxd_… token issued by POST /admin/tokens (only its digest is stored)",
             }
         },
-        extra_schemas={"GatewayError": GATEWAY_ERROR, "ChaliceError": CHALICE_ERROR},
+        extra_schemas={"GatewayError": GATEWAY_ERROR},
         property_extras={
             ConsultationCreate: {
                 "municipality": {"enum": list(enums["municipality"])},

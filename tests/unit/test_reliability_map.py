@@ -26,6 +26,7 @@ ADMIN_PRIVACY = "tests/app/test_admin_privacy.py"
 ADMIN_QUERIES = "tests/app/test_admin_queries.py"
 PAGES = "tests/app/test_action_pages.py"
 ORIGIN = "tests/unit/test_origin.py"
+ERROR_BODIES = "tests/app/test_error_bodies.py"
 REPORT = "tests/unit/test_report.py"
 INBOUND = "tests/integration/test_inbound.py"
 OUTBOX = "tests/integration/test_outbox.py"
@@ -232,6 +233,8 @@ RELIABILITY: dict[str, dict[str, list[str]]] = {
             f"{INTAKE}::test_a_forged_host_does_not_make_a_foreign_origin_the_apis_own",
             f"{LINKS}::test_the_confirmation_button_posts_with_a_null_origin_and_foreign_origins_are_refused",
             f"{INTAKE}::test_wrong_content_type_is_refused_and_stores_nothing",
+            f"{ERROR_BODIES}::test_a_content_type_a_route_does_not_accept_is_a_documented_415",
+            f"{ERROR_BODIES}::test_a_method_a_path_does_not_have_is_a_documented_405",
             f"{FORM}::test_foreign_origin_post_is_refused",
         ],
         "6. honeypot filled, sent in 0.5 s: silent success, nothing stored": [
