@@ -1,4 +1,4 @@
-"""What every HTTP answer gets on its way out: the documented error body.
+"""What every HTTP answer gets on its way out: the documented error body, and HSTS on https.
 
 Chalice answers some requests itself before a view runs (a method the path
 does not have: 405; a Content-Type the route does not accept: 415) and turns
@@ -6,6 +6,11 @@ an unhandled exception into a 500, each with its own `{"Code", "Message"}`
 body. Clients of the desk read one error shape (api/errors.py, `ErrorBody`
 in /openapi.json), so those answers are rewritten here, keeping their status
 and headers (`Allow`, CORS).
+
+Strict-Transport-Security goes on every answer of a stage served over https
+(a deployed stage: its PUBLIC_BASE_URL must be https), never on `make dev`'s
+plain http, where browsers ignore it anyway. Framing stays with each page's
+CSP `frame-ancestors` (README "The consultation form": why no X-Frame-Options).
 """
 
 from __future__ import annotations
@@ -18,10 +23,16 @@ from typing import Any
 from chalice.app import Blueprint, Request, Response
 
 from chalicelib.api.errors import JSON_HEADERS
+from chalicelib.config import get_settings
+from chalicelib.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
 bp = Blueprint(__name__)
+
+# A year, the usual value. No includeSubDomains or preload: the API's host
+# decides for itself, not for the other sites of the prefecture's domain.
+HSTS = "max-age=31536000"
 
 # status → (code, Japanese message, English message) for Chalice's own answers.
 CHALICE_ANSWERS: dict[int, tuple[str, str, str]] = {
@@ -91,10 +102,20 @@ def documented(response: Response, request: Request | None) -> Response:
     )
 
 
+def serves_https() -> bool:
+    """Whether this stage is served over https (deployed stages; `make dev` is http)."""
+    try:
+        return get_settings().public_base_url.lower().startswith("https://")
+    except ConfigError:
+        return False  # an answer must not fail on its own headers
+
+
 @bp.middleware("http")
 def every_answer(event: Request, get_response: Callable[[Request], Response]) -> Response:
     response = get_response(event)
     if is_chalice_error(response):
         log.info("chalice answered %s itself: documented body", response.status_code)
         response = documented(response, event)
+    if serves_https():
+        response.headers["Strict-Transport-Security"] = HSTS
     return response

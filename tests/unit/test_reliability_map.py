@@ -130,6 +130,7 @@ RELIABILITY: dict[str, dict[str, list[str]]] = {
         ],
         "link pages: no-store, no-referrer, no third-party resources; tokens never logged": [
             f"{HEADERS}::test_every_page_of_every_route_carries_the_security_headers",
+            f"{HEADERS}::test_https_stages_send_hsts_on_every_answer_and_local_http_does_not",
             f"{HEADERS}::test_tokens_in_links_never_reach_the_logs",
         ],
     },
