@@ -17,6 +17,7 @@ from pydantic import (
     BeforeValidator,
     ConfigDict,
     Field,
+    StrictBool,
     ValidationError,
     ValidationInfo,
     field_validator,
@@ -136,7 +137,9 @@ class ConsultationCreate(BaseModel):
     category: ChoiceId
     message: Message
     preferred_format: PreferredFormat
-    privacy_consent: bool
+    # Strict: only JSON `true` is consent ("yes", 1 or "true" are not; the HTML form
+    # decodes its checkbox to a real boolean, web/formdata.py).
+    privacy_consent: StrictBool
     privacy_notice_version: Annotated[ChoiceId | None, BeforeValidator(_blank_to_none)] = None
 
     @field_validator("organization")

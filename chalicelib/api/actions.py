@@ -86,6 +86,28 @@ def _action_label(action: str) -> str:
     return lifecycle.ACTION_LABELS[lifecycle.Action(action)][0]
 
 
+def _not_found(settings: Settings) -> Response:
+    """A validly signed link whose case is gone (never stored, or past its retention)."""
+    return _result(
+        settings,
+        404,
+        "案件が見つかりません",
+        "このリンクの案件は見つかりませんでした（保存期間を過ぎた可能性があります）。何も変更されていません。",
+        None,
+        next_hint="ご不明な点は事務局にお問い合わせください。",
+    )
+
+
+def _busy(settings: Settings) -> Response:
+    return _result(
+        settings,
+        503,
+        "ただいま混み合っています",
+        "何も変更されていません。少し待ってから、もう一度お試しください。",
+        None,
+    )
+
+
 def _refused(exc: TokenRefused, settings: Settings) -> Response:
     if exc.problem is TokenProblem.EXPIRED:
         return _result(
@@ -122,9 +144,9 @@ def show_action(token: str) -> Response:
     except TokenRefused as exc:
         return _refused(exc, settings)
     except CaseNotFound:
-        return _render(
-            "result", 404, settings, heading="案件が見つかりません", message="", case=None
-        )
+        return _not_found(settings)
+    except StoreBusy:
+        return _busy(settings)
     for_expert = view.action in EXPERT_ACTIONS.values()
     label = _action_label(view.action.value)
     if view.action is lifecycle.Action.ASK_EXPERT:
@@ -178,7 +200,7 @@ def do_action(token: str) -> Response:
     except TokenRefused as exc:
         return _refused(exc, settings)
     except CaseNotFound:
-        return _result(settings, 404, "案件が見つかりません", "", None)
+        return _not_found(settings)
     except LinkAlreadyUsed as exc:
         view = describe_link(
             token,
@@ -214,13 +236,7 @@ def do_action(token: str) -> Response:
             None,
         )
     except StoreBusy:
-        return _result(
-            settings,
-            503,
-            "ただいま混み合っています",
-            "何も変更されていません。少し待ってから、もう一度ボタンを押してください。",
-            None,
-        )
+        return _busy(settings)
     log.info("action %s on %s", done.action.value, done.case["receipt_number"])
     return _result(
         settings, 200, f"「{_action_label(done.action.value)}」を実行しました", "", done.case

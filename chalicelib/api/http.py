@@ -9,7 +9,7 @@ from urllib.parse import urlsplit
 from chalice.app import Request
 
 from chalicelib import deps
-from chalicelib.config import Settings
+from chalicelib.config import Settings, get_settings
 from chalicelib.domain.formtoken import FormCheck, verify
 from chalicelib.errors import BodyTooLarge, MalformedBody, OriginNotAllowed
 
@@ -43,24 +43,49 @@ def request_origin(request: Request) -> str | None:
     return header(request, "origin")
 
 
-def origin_allowed(origin: str, request: Request, allowed: tuple[str, ...]) -> bool:
-    """A configured origin, or the API's own (the form page it serves posts back to it)."""
-    if origin in allowed:
-        return True
-    host = header(request, "host")
-    return bool(host) and urlsplit(origin).netloc == host
+Origin = tuple[str, str, int]  # scheme, host, port: what a browser's same-origin rule compares
+DEFAULT_PORTS = {"http": 80, "https": 443}
+
+
+def origin_of(url: str, *, bare: bool = False) -> Origin | None:
+    """The origin of an http(s) URL, None for anything else (or, when `bare`, for anything
+    more than `scheme://host[:port]`, which is all an Origin header ever holds)."""
+    try:
+        parts = urlsplit(url)
+        port = parts.port
+    except ValueError:
+        return None
+    scheme = parts.scheme.lower()
+    if scheme not in DEFAULT_PORTS or not parts.hostname or "@" in parts.netloc:
+        return None
+    if bare and (parts.path or parts.query or parts.fragment):
+        return None
+    return scheme, parts.hostname, port or DEFAULT_PORTS[scheme]
+
+
+def origin_allowed(origin: str, allowed: tuple[str, ...], public_base_url: str) -> bool:
+    """A configured origin, or the API's own (the form page it serves posts back to it).
+
+    Scheme, host and port are compared, never the request's Host header
+    (which the caller chooses); the API's own origin is that of the
+    configured public address (PUBLIC_BASE_URL).
+    """
+    sent = origin_of(origin, bare=True)
+    trusted = [origin_of(each) for each in (*allowed, public_base_url) if each]
+    return sent is not None and sent in trusted
 
 
 def check_origin(request: Request, allowed: tuple[str, ...]) -> dict[str, str]:
     """CORS headers for an allowed browser origin; raises for any other origin.
 
     Requests without an Origin header are not from a browser page, and CORS
-    does not apply to them.
+    does not apply to them. The API's own origin comes from PUBLIC_BASE_URL
+    (read now, as every setting).
     """
     origin = request_origin(request)
     if origin is None:
         return {}
-    if not origin_allowed(origin, request, allowed):
+    if not origin_allowed(origin, allowed, get_settings().public_base_url):
         raise OriginNotAllowed()
     return {"Access-Control-Allow-Origin": origin, "Vary": "Origin"}
 

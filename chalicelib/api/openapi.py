@@ -98,19 +98,12 @@ class FormCheckOk(BaseModel):
     ok: Literal[True]
 
 
-# Answers API Gateway (and `chalice local`) gives before the desk's code runs.
+# Answers given before the desk's code runs: deployed, API Gateway's carry ErrorBody
+# (infra/resources.yaml); `chalice local` (make dev) gives its own emulation's.
 GATEWAY_ERROR: dict[str, Any] = {
-    "description": "API Gateway's own answer (authorizer refusal, unknown route)",
+    "description": "chalice local's answer for API Gateway (authorizer refusal, unknown route)",
     "type": "object",
     "properties": {"message": {"type": ["string", "null"]}, "Message": {"type": "string"}},
-}
-# Chalice's own answer to a request it cannot route to a view (e.g. a content type
-# the route does not accept).
-CHALICE_ERROR: dict[str, Any] = {
-    "description": "Chalice's own answer (unsupported media type or method)",
-    "type": "object",
-    "properties": {"Code": {"type": "string"}, "Message": {"type": "string"}},
-    "required": ["Code", "Message"],
 }
 
 
@@ -132,9 +125,9 @@ def _error(status: int, description: str) -> Reply:
     return Reply(status, description, ERROR, RETRY if status in (429, 503) else {})
 
 
-UNSUPPORTED = Reply(
-    415, "Content-Type not accepted by this route", (Body(JSON, schema=_ref("ChaliceError")),)
-)
+# Chalice answers a Content-Type the route does not accept before the view runs;
+# api/middleware.py gives the answer the documented body.
+UNSUPPORTED = _error(415, "Content-Type not accepted by this route")
 
 
 def _page(status: int, description: str) -> Reply:
@@ -328,8 +321,9 @@ def public_operations() -> list[Operation]:
                 path_params=TOKEN_PARAM,
                 replies=(
                     _page(200, "What the link would do, with the button that does it"),
-                    _page(404, "Not a valid link, or not for this recipient"),
+                    _page(404, "Not a valid link, not for this recipient, or no such case"),
                     _page(410, "The link has expired"),
+                    _page(503, "Busy; nothing changed"),
                 ),
             )
             for method in ("GET", "HEAD")
@@ -373,6 +367,9 @@ def _admin_request(route: RouteDoc, content_types: list[str]) -> tuple[Body, ...
 
 
 def _admin_success(route: RouteDoc) -> tuple[Body, ...]:
+    if route.response is not None and route.staff_response is not None:
+        # Admin tokens get `response`, staff tokens the smaller `staff_response`.
+        return (Body(JSON, any_of=(route.response, route.staff_response)),)
     if route.response is not None:
         return (Body(JSON, route.response),)
     if route.path.endswith(".csv"):
@@ -386,7 +383,7 @@ def _admin_success(route: RouteDoc) -> tuple[Body, ...]:
 ADMIN_PATH_PARAMS: dict[str, dict[str, Any]] = {
     "receipt_number": {"type": "string", "pattern": r"^DX-\d{6}-\d{6}$"},
     "action": {"type": "string", "enum": sorted(a.value for a in ADMIN_ACTIONS)},
-    "month": {"type": "string", "pattern": r"^\d{4}-(0[1-9]|1[0-2])$"},
+    "month": {"type": "string", "pattern": r"^20\d{2}-(0[1-9]|1[0-2])$"},
     "expert_id": {"type": "string", "pattern": r"^[a-z0-9][a-z0-9_-]{0,63}$"},
     "token_id": {"type": "string", "pattern": r"^[0-9a-f]{8}$"},
     "target_type": {"type": "string", "enum": list(AUDIT_TARGETS)},
@@ -414,7 +411,11 @@ def admin_operations(
             replies.append(Reply(201, "Created", success))
         replies += [
             _error(400, "The body is not a JSON object (or too large)"),
-            Reply(401, "No bearer token", (Body(JSON, schema=_ref("GatewayError")),)),
+            Reply(
+                401,
+                "No bearer token",
+                (Body(JSON, schema={"anyOf": [_ref("ErrorBody"), _ref("GatewayError")]}),),
+            ),
             Reply(
                 403,
                 "Token invalid, revoked or expired, or the role may not do this",
@@ -473,7 +474,7 @@ def _document(
                 "description": "dxd_… token issued by POST /admin/tokens (only its digest is stored)",
             }
         },
-        extra_schemas={"GatewayError": GATEWAY_ERROR, "ChaliceError": CHALICE_ERROR},
+        extra_schemas={"GatewayError": GATEWAY_ERROR},
         property_extras={
             ConsultationCreate: {
                 "municipality": {"enum": list(enums["municipality"])},

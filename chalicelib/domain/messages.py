@@ -101,6 +101,11 @@ MESSAGES: dict[str, Text] = {
         "{label} contains characters that cannot be used (such as control characters). Remove them.",
         "「{label}」に [使|つか]えない [文字|もじ]が あります。その [文字|もじ]を [消|け]して ください。",
     ),
+    "invisible_character": Text(
+        "「{label}」に目に見えない文字（ゼロ幅スペースや改行の記号など）が入っています。貼り付けた場合は、手で入力し直してください。",
+        "{label} contains an invisible character (such as a zero-width space or a line separator). If you pasted it, type it again.",
+        "「{label}」に [見|み]えない [文字|もじ]が あります。[自分|じぶん]で [書|か]き[直|なお]して ください。",
+    ),
     "invalid_type": Text(
         "「{label}」をもう一度入力してください。",
         "Enter {label} again.",

@@ -34,6 +34,7 @@ from chalicelib.domain.case import (
     lead_between,
 )
 from chalicelib.domain.receipt import JST
+from chalicelib.domain.text import looks_like_formula
 from chalicelib.domain.timefmt import parse_iso
 
 SECONDS_PER_DAY = 86_400
@@ -280,8 +281,8 @@ def _jst(value: Any) -> str:
 
 
 def _safe(value: str) -> str:
-    # A cell starting with = + - @ would run as a formula in a spreadsheet.
-    return "'" + value if value[:1] in ("=", "+", "-", "@", "\t", "\r") else value
+    # A cell starting with = + - @ (full-width or after spaces too) would run as a formula.
+    return "'" + value if looks_like_formula(value) else value
 
 
 def case_leads(case: Mapping[str, Any]) -> dict[str, tuple[int, int] | None]:

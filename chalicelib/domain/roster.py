@@ -59,8 +59,12 @@ def _as_list(value: Any) -> Any:
     return [value] if isinstance(value, str) else value
 
 
-class Expert(BaseModel):
-    """An advisor or partner as stored (also loads the demo roster's label/role/email shape)."""
+class ExpertProfile(BaseModel):
+    """An advisor or partner without their contact addresses: what desk staff read.
+
+    The roster's contact addresses are personal data only admins handle
+    (README "Roster CSV"); staff reach an expert through the desk's mail.
+    """
 
     # Built on first use: the intake path never reads the roster (cold start).
     model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
@@ -76,17 +80,28 @@ class Expert(BaseModel):
     # Municipality ids; empty means the expert goes anywhere.
     areas: list[str] = Field(default_factory=list)
     online_ok: bool
-    contact_emails: Annotated[
-        list[Annotated[str, Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+$")]],
-        BeforeValidator(_as_list),
-        Field(min_length=1, validation_alias=AliasChoices("contact_emails", "email")),
-    ]
     # Open cases at once.
     capacity: Annotated[int, Field(ge=1)]
     active: bool = True
     conflict_notes: str | None = None
     # Organisation names or municipality ids this expert must not be matched with.
     conflicts: list[str] = Field(default_factory=list)
+
+
+class Expert(ExpertProfile):
+    """An advisor or partner as stored (also loads the demo roster's label/role/email shape)."""
+
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
+
+    contact_emails: Annotated[
+        list[Annotated[str, Field(min_length=3, pattern=r"^[^@\s]+@[^@\s]+$")]],
+        BeforeValidator(_as_list),
+        Field(min_length=1, validation_alias=AliasChoices("contact_emails", "email")),
+    ]
+
+    def profile(self) -> ExpertProfile:
+        """The expert as staff see it: everything but the contact addresses."""
+        return ExpertProfile.model_validate(self.model_dump(exclude={"contact_emails"}))
 
 
 @dataclass(frozen=True)

@@ -17,7 +17,8 @@ The format (README "Roster CSV"):
   `@`, a tab or a carriage return (or with `'` itself) is exported with a
   leading `'`, so Excel shows it as text; import removes one leading `'`
   from every cell. A cell starting with one of those characters without the
-  `'` is refused, so a formula never enters the roster.
+  `'` is refused, so a formula never enters the roster. "Starting with" is
+  judged after NFKC and trimming too (`＝1+1`, ` =1+1`: text.looks_like_formula).
 - Ids, yes/no, numbers and addresses are NFKC-normalised and trimmed; names
   and conflict entries keep their characters (only trimmed), notes are kept
   exactly, so an unchanged export reads back as unchanged.
@@ -39,14 +40,11 @@ from typing import Any, Literal
 from pydantic import ValidationError
 
 from chalicelib.domain.roster import Expert
-from chalicelib.domain.text import BIDI_CONTROLS
+from chalicelib.domain.text import BIDI_CONTROLS, looks_like_formula
 
 BOM = "\ufeff"
 LIST_SEPARATOR = "|"
 ESCAPE = "'"
-# What makes a spreadsheet treat a cell as a formula (OWASP "CSV injection"),
-# plus the escape character itself, so that escaping round-trips.
-FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
 MAX_ROWS = 2000
 MAX_CELL = 2000
 
@@ -156,8 +154,9 @@ class KnownIds:
 
 
 def escape_cell(value: str) -> str:
-    """A cell Excel shows as text: a leading `'` before anything formula-like."""
-    return ESCAPE + value if value.startswith((*FORMULA_START, ESCAPE)) else value
+    """A cell Excel shows as text: a leading `'` before anything formula-like (and before
+    the escape character itself, so that escaping round-trips)."""
+    return ESCAPE + value if value.startswith(ESCAPE) or looks_like_formula(value) else value
 
 
 def _cell(column: Column, value: Any) -> str:
@@ -218,7 +217,7 @@ def _unescape(raw: str, column: Column) -> str:
     """The cell without its protective `'`; refuses what a spreadsheet would run."""
     if raw.startswith(ESCAPE):
         return raw[1:]
-    if column.kind not in _TYPED and raw.startswith(FORMULA_START):
+    if column.kind not in _TYPED and looks_like_formula(raw):
         raise _CellError(
             "formula_like",
             "数式と解釈される文字（= + - @ など）で始まっています。文字として入れる場合は先頭に ' を付けてください。",

@@ -6,6 +6,16 @@ forms; long free text is NFC only, so that what the requester wrote keeps its
 look. Control characters (newline and tab allowed in long text only),
 surrogates and bidirectional overrides are refused, not silently removed:
 they never come from a keyboard, and dropping them could change meaning.
+
+Invisible characters: a one-line value refuses format characters (Unicode
+category Cf: zero-width space, byte order mark, joiners, soft hyphen, tag
+characters) and the line and paragraph separators (Zl, Zp), which no one
+means in a name or an address and which make two equal-looking values
+differ. Long text keeps format characters (a zero-width joiner holds an
+emoji sequence together, and a zero-width space pasted from a web page
+harms no one in a message shown escaped), turns the separators into line
+ends like CR and CRLF, and refuses only tag characters outside an emoji
+flag sequence: they can carry text no one sees.
 """
 
 from __future__ import annotations
@@ -27,10 +37,33 @@ PHONE_SEPARATORS = frozenset(
     " \u3000()（）.．"
 )
 
+# Invisible in a one-line value (see the module docstring).
+ONE_LINE_INVISIBLE = frozenset({"Cf", "Zl", "Zp"})
+LINE_SEPARATORS = {ord("\u2028"): "\n", ord("\u2029"): "\n"}
+_TAG_CHARACTER = re.compile("[\U000e0000-\U000e007f]")
+# A subdivision flag (England, Scotland, Wales): black flag, tag letters, cancel tag.
+_EMOJI_TAG_SEQUENCE = re.compile("\U0001f3f4[\U000e0020-\U000e007e]+\U000e007f")
+
 _WHITESPACE_RUN = re.compile(r"\s+")
 _KANA_ALLOWED = re.compile(
     r"^[\u3041-\u3096\u30a1-\u30fa\u30fc\u30fb\u309d\u309e\u30fd\u30fe A-Za-z'.-]+$"
 )
+
+
+# What makes a spreadsheet treat a cell as a formula (OWASP "CSV injection").
+FORMULA_START = ("=", "+", "-", "@", "\t", "\r")
+
+
+def looks_like_formula(value: str) -> bool:
+    """Whether a spreadsheet could run `value` as a formula.
+
+    Judged on the NFKC form with surrounding white space removed as well as
+    on the value itself: Excel reads a full-width `＝` as `=` and ignores
+    the spaces before it, so `＝1+1` and ` =1+1` run too.
+    """
+    return value.startswith(FORMULA_START) or (
+        unicodedata.normalize("NFKC", value).strip().startswith(FORMULA_START)
+    )
 
 
 class TextError(ValueError):
@@ -42,7 +75,7 @@ class TextError(ValueError):
         self.params = params
 
 
-def _check_characters(text: str, *, allow: frozenset[str]) -> None:
+def _check_characters(text: str, *, allow: frozenset[str], one_line: bool) -> None:
     for ch in text:
         if ch in allow:
             continue
@@ -50,14 +83,19 @@ def _check_characters(text: str, *, allow: frozenset[str]) -> None:
             raise TextError("forbidden_character")
         # Cc: C0/C1 controls and DEL; Cs: lone surrogates (JSON can carry
         # them, UTF-8 cannot). Private-use characters stay allowed: some
-        # Japanese systems still type rare kanji in names as 外字.
-        if unicodedata.category(ch) in ("Cc", "Cs"):
+        # Japanese systems still type rare kanji in names as 外字, and so do
+        # variation selectors (category Mn) that pick a kanji's form.
+        category = unicodedata.category(ch)
+        if category in ("Cc", "Cs"):
             raise TextError("forbidden_character")
+        if one_line and category in ONE_LINE_INVISIBLE:
+            raise TextError("invisible_character")
 
 
 def normalize_short(value: str, *, max_length: int) -> str:
-    """NFKC, trimmed, inner white space folded to one space; refuses control characters."""
-    _check_characters(value, allow=frozenset())
+    """NFKC, trimmed, inner white space folded to one space; refuses control and invisible
+    characters."""
+    _check_characters(value, allow=frozenset(), one_line=True)
     text = unicodedata.normalize("NFKC", value)
     text = _WHITESPACE_RUN.sub(" ", text).strip()
     if len(text) > max_length:
@@ -67,8 +105,10 @@ def normalize_short(value: str, *, max_length: int) -> str:
 
 def normalize_long(value: str, *, max_length: int) -> str:
     """NFC, line ends made LF, trailing space trimmed; newline and tab allowed."""
-    text = value.replace("\r\n", "\n").replace("\r", "\n")
-    _check_characters(text, allow=frozenset("\n\t"))
+    text = value.replace("\r\n", "\n").replace("\r", "\n").translate(LINE_SEPARATORS)
+    _check_characters(text, allow=frozenset("\n\t"), one_line=False)
+    if _TAG_CHARACTER.search(_EMOJI_TAG_SEQUENCE.sub("", text)):
+        raise TextError("invisible_character")
     text = unicodedata.normalize("NFC", text).strip()
     if len(text) > max_length:
         raise TextError("too_long", max=max_length)
@@ -77,7 +117,7 @@ def normalize_long(value: str, *, max_length: int) -> str:
 
 def normalize_phone(value: str) -> str:
     """Digits only (a leading + kept for international numbers); checks the length."""
-    _check_characters(value, allow=frozenset())
+    _check_characters(value, allow=frozenset(), one_line=True)
     text = unicodedata.normalize("NFKC", value).strip()
     digits = "".join(ch for ch in text if ch not in PHONE_SEPARATORS)
     international = digits.startswith("+")

@@ -43,6 +43,11 @@ from chalicelib.services.ports import CaseChanges
 
 MAX_MONTHS = 24
 DEFAULT_MONTHS = 12
+# The dates a list may name. Receipt numbers carry a two-digit year
+# (DX-YYMMDD-…), so no case is dated outside this century; a date beyond it
+# is a typo, and year 1 or 9999 would overflow the arithmetic below.
+EARLIEST_DATE = date(2000, 1, 1)
+LATEST_DATE = date(2099, 12, 31)
 MAX_CURSOR = 1024
 CURSOR_VERSION = 1
 
@@ -165,8 +170,26 @@ def _start_of(day: date) -> str:
     return iso(datetime.combine(day, time(0, 0), tzinfo=JST))
 
 
+def _check_in_range(field: str, day: date | None) -> None:
+    if day is not None and not EARLIEST_DATE <= day <= LATEST_DATE:
+        first, last = EARLIEST_DATE.isoformat(), LATEST_DATE.isoformat()
+        raise InvalidAdminInput(
+            [
+                FieldError(
+                    field=field,
+                    code="out_of_range",
+                    message=f"「{field}」は{first}から{last}までの日付で指定してください。",
+                    message_en=f"'{field}' must be a date from {first} to {last}.",
+                    loc=(field,),
+                )
+            ]
+        )
+
+
 def plan(given: CaseFilter, today: date) -> Plan:
     """Which index partitions and sort-key range a filter reads; raises InvalidAdminInput."""
+    _check_in_range("from", given.date_from)
+    _check_in_range("to", given.date_to)
     if given.date_from and given.date_to and given.date_from > given.date_to:
         raise _field_error(
             "from",

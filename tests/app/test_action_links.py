@@ -310,6 +310,13 @@ def test_the_confirmation_button_posts_with_a_null_origin_and_foreign_origins_ar
     take = links_in_staff_mail(mailbox, receipt)["担当する"]
     foreign = client.http.post(take, headers={**FORM, "Origin": "https://evil.example"}, body="")
     assert foreign.status_code == 403
+    # The scheme counts, and the Host header (the caller's to choose) never vouches for an origin.
+    for forged in (
+        {"Origin": "evil://desk.test", "Host": "desk.test"},
+        {"Origin": "https://evil.example", "Host": "evil.example"},
+    ):
+        refused = client.http.post(take, headers={**FORM, **forged}, body="")
+        assert refused.status_code == 403, forged
     assert case(receipt)["version"] == 1
     # The page sends no referrer (its URL holds the token), so its button posts `Origin: null`.
     own = client.http.post(take, headers={**FORM, "Origin": "null"}, body="")

@@ -157,3 +157,30 @@ def test_tokens_are_stored_only_as_digests(
     assert ADMIN_TOKEN not in dumped and STAFF_TOKEN not in dumped
     digests = {item["pk"]["S"].removeprefix("TOKEN#") for item in items}
     assert digests == {admin.token_digest(ADMIN_TOKEN), admin.token_digest(STAFF_TOKEN)}
+
+
+def test_staff_read_the_roster_without_contact_addresses_admins_with_them(
+    client: Any, admin_headers: dict[str, str], staff_headers: dict[str, str]
+) -> None:
+    """The addresses are why the roster CSV is admin-only; the JSON views must agree."""
+    created = client.http.post("/admin/experts", headers=admin_headers, body=json.dumps(EXPERT))
+    assert created.status_code == 201
+    address = EXPERT["contact_emails"][0]
+
+    for path in ("/admin/experts", "/admin/experts/advisor-t1", "/admin/experts?kind=advisor"):
+        staff = client.http.get(path, headers=staff_headers)
+        assert staff.status_code == 200, path
+        assert address not in staff.body.decode(), path
+        assert "contact_emails" not in staff.body.decode(), path
+        full = client.http.get(path, headers=admin_headers)
+        assert address in full.body.decode(), path
+
+    staff_view = client.http.get("/admin/experts/advisor-t1", headers=staff_headers).json_body
+    # Everything else staff need for matching is there: categories, areas, load, conflicts.
+    assert staff_view["expert"] == {k: v for k, v in EXPERT.items() if k != "contact_emails"} | {
+        "organization": None,
+        "active": True,
+    }
+    assert staff_view["open_cases"] == 0
+    listed = client.http.get("/admin/experts", headers=staff_headers).json_body
+    assert listed["count"] == 1 and "contact_emails" not in listed["experts"][0]["expert"]

@@ -185,6 +185,35 @@ def test_formula_like_values_are_escaped_on_export_and_read_back(
     assert back.json_body["counts"] == {"create": 0, "update": 0, "unchanged": 1}, back.body
 
 
+def test_full_width_and_padded_formulas_are_escaped_and_refused_by_the_dry_run(
+    client: Any, admin_headers: dict[str, str]
+) -> None:
+    expert = {
+        "expert_id": "advisor-f2",
+        "kind": "advisor",
+        "display_name": '＝HYPERLINK("http://evil.example")',
+        "organization": " =1+1",
+        "categories": ["data"],
+        "support_types": ["consultation"],
+        "online_ok": True,
+        "contact_emails": ["advisor-f2@example.com"],
+        "capacity": 2,
+    }
+    created = client.http.post("/admin/experts", headers=admin_headers, body=json.dumps(expert))
+    assert created.status_code == 201, created.body
+    text = client.http.get("/admin/experts.csv", headers=admin_headers).body.decode("utf-8")
+    row = exported_rows(text)[0]
+    assert row["display_name"] == "'" + expert["display_name"]
+    assert row["organization"] == "' =1+1"
+    unescaped = text.replace("'＝HYPERLINK", "＝HYPERLINK")
+    refused = import_csv(client, admin_headers, unescaped.encode("utf-8"), dry_run=True)
+    assert refused.status_code == 422, refused.body
+    assert [(e["field"], e["code"]) for e in refused.json_body["errors"]] == [
+        ("display_name", "formula_like")
+    ]
+    assert "HYPERLINK" not in refused.body.decode("utf-8")
+
+
 def test_the_same_file_as_json_and_an_update_through_the_csv(
     client: Any, admin_headers: dict[str, str]
 ) -> None:

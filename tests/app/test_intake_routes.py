@@ -168,6 +168,58 @@ def test_foreign_origin_is_refused_and_stores_nothing(client: Any, aws: dict[str
     assert stored_cases(aws) == []
 
 
+def test_invisible_characters_in_one_line_fields_are_refused_by_field(
+    client: Any, aws: dict[str, Any]
+) -> None:
+    response = post(
+        client,
+        valid_payload(
+            name="相談\u2028者A", organization="株式会社\u200bサンプル", email="\ufeffa@example.com"
+        ),
+    )
+    assert response.status_code == 422
+    found = {e["field"]: e for e in response.json_body["errors"]}
+    assert {name: e["code"] for name, e in found.items()} == {
+        "name": "invisible_character",
+        "organization": "invisible_character",
+        "email": "invisible_character",
+    }
+    assert found["name"]["message"].startswith("「お名前」に目に見えない")
+    assert stored_cases(aws) == []
+    # A message keeps an emoji's joiners; its separators become line ends.
+    kept = post(client, valid_payload(message="家族で参加します👨\u200d👩\u200d👧\u2028よろしく"))
+    assert kept.status_code == 201
+    (case,) = stored_cases(aws)
+    assert case["message"]["S"] == "家族で参加します👨\u200d👩\u200d👧\nよろしく"
+
+
+def test_privacy_consent_must_be_the_boolean_true(client: Any, aws: dict[str, Any]) -> None:
+    for value in ("yes", 1, "true"):
+        response = post(client, valid_payload(privacy_consent=value))
+        assert response.status_code == 422, value
+        (error,) = response.json_body["errors"]
+        assert (error["field"], error["code"]) == ("privacy_consent", "invalid_type")
+    assert stored_cases(aws) == []
+    assert post(client, valid_payload(privacy_consent=True)).status_code == 201
+
+
+def test_a_forged_host_does_not_make_a_foreign_origin_the_apis_own(
+    client: Any, aws: dict[str, Any]
+) -> None:
+    """The API's own origin is PUBLIC_BASE_URL's (http://desk.test here), never the Host header."""
+    forged = {"Origin": "https://evil.example", "Host": "evil.example"}
+    response = post(client, valid_payload(), headers=forged)
+    assert response.status_code == 403
+    assert "Access-Control-Allow-Origin" not in response.headers
+    for origin in ("evil://desk.test", "https://desk.test", "http://desk.test:8080"):
+        other = post(client, valid_payload(), headers={"Origin": origin, "Host": "desk.test"})
+        assert other.status_code == 403, origin
+    assert stored_cases(aws) == []
+    own = post(client, valid_payload(), headers={"Origin": "http://desk.test"})
+    assert own.status_code == 201
+    assert own.headers["Access-Control-Allow-Origin"] == "http://desk.test"
+
+
 def test_configured_origin_gets_cors_headers_on_success_and_on_errors(client: Any) -> None:
     ok = post(client, valid_payload(), headers={"Origin": "http://localhost:8001"})
     assert ok.status_code == 201

@@ -70,7 +70,14 @@ def test_admin_operations_need_a_bearer_token_and_name_their_role(doc: dict[str,
         if route.body is not None:
             schema = operation["requestBody"]["content"]["application/json"]["schema"]
             assert schema["$ref"].endswith(f"/{route.body.__name__}")
-        if route.response is not None:
+        if route.response is not None and route.staff_response is not None:
+            # Admins get the full view, staff the smaller one: the document names both.
+            refs = [
+                ref["$ref"].rsplit("/", 1)[1]
+                for ref in response_schema(doc, route.path, route.method, 200)["anyOf"]
+            ]
+            assert refs == [route.response.__name__, route.staff_response.__name__]
+        elif route.response is not None:
             assert response_schema(doc, route.path, route.method, 200)["$ref"].endswith(
                 f"/{route.response.__name__}"
             )
@@ -150,3 +157,14 @@ def test_real_answers_conform_to_the_document(
     assert export.status_code == 200
     schema = response_schema(doc, "/admin/requesters/export", "post", 200)
     assert conforms(doc, schema, export.json_body) == []
+
+
+def test_the_staff_view_of_the_roster_documents_no_contact_addresses(doc: dict[str, Any]) -> None:
+    schemas = doc["components"]["schemas"]
+    assert "contact_emails" in schemas["Expert"]["properties"]
+    assert "contact_emails" not in schemas["ExpertProfile"]["properties"]
+    staff_routes = [route for route in ROUTES if route.staff_response is not None]
+    assert {(r.path, r.method) for r in staff_routes} == {
+        ("/admin/experts", "get"),
+        ("/admin/experts/{expert_id}", "get"),
+    }

@@ -419,3 +419,50 @@ def test_tokens_in_links_never_reach_the_logs(
             assert not setting.get("DataTraceEnabled"), setting
         access_log = str(properties.get("AccessLogSetting", {}).get("Format", ""))
         assert "$context.path" not in access_log and "$context.resourcePath" not in access_log
+
+
+def every_route_once(client: Any, context: Context, admin: dict[str, str]) -> list[Any]:
+    """One answer from every route of the app (admin routes with an admin token), and an error."""
+    from app import app
+
+    answers = []
+    for path, methods in sorted(app.routes.items()):
+        for method in methods:
+            if method == "OPTIONS":
+                continue  # chalice.test cannot send it (PLATFORM.md)
+            recipes = RECIPES.get((path, method))
+            if recipes:
+                answers.append(next(iter(recipes.values()))(client, context))
+                continue
+            concrete = re.sub(r"\{[^}]+\}", "placeholder", path)
+            headers = {**admin} if path.startswith("/admin") else dict(JSON)
+            body = "{}" if method in ("POST", "PUT") else ""
+            answers.append(client.http.request(method, concrete, headers=headers, body=body))
+    answers.append(client.http.request("PATCH", "/health", headers=JSON, body=""))  # a 405
+    return answers
+
+
+def test_https_stages_send_hsts_on_every_answer_and_local_http_does_not(
+    client: Any,
+    context: Context,
+    admin_headers: dict[str, str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # make dev and these tests: plain http, where HSTS means nothing and would only mislead.
+    local = every_route_once(client, context, admin_headers)
+    assert [a.headers.get("Strict-Transport-Security") for a in local] == [None] * len(local)
+    # A deployed stage: PUBLIC_BASE_URL is https (infra/resources.yaml requires it).
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://desk.example.jp/api")
+    deployed = every_route_once(client, context, admin_headers)
+    assert len(deployed) >= 40
+    missing = [
+        (a.status_code, a.headers.get("Content-Type"))
+        for a in deployed
+        if a.headers.get("Strict-Transport-Security") != "max-age=31536000"
+    ]
+    assert missing == []
+    # Framing is controlled by CSP frame-ancestors (it can list several origins); the
+    # older X-Frame-Options cannot, and is not sent (README "The consultation form").
+    form = client.http.get("/form/input")
+    assert "frame-ancestors 'self' http://127.0.0.1:8000" in form.headers["Content-Security-Policy"]
+    assert all("X-Frame-Options" not in a.headers for a in [*deployed, form])

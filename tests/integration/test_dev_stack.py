@@ -124,6 +124,21 @@ def test_cors_preflight_through_the_live_server_and_sigterm(stack: Stack) -> Non
     )
     assert status == 403, body
     assert "Access-Control-Allow-Origin" not in headers
+    # A Host header naming the foreign origin does not make it the API's own.
+    status, headers, body = http(
+        "OPTIONS",
+        f"{stack.api}/consultations",
+        headers={"Origin": "http://evil.example", "Host": "evil.example", **preflight},
+    )
+    assert status == 403, body
+    assert "Access-Control-Allow-Origin" not in headers
+    # The API's own origin (PUBLIC_BASE_URL, set by make dev from its port) is allowed.
+    own = stack.api.rstrip("/")
+    status, headers, body = http(
+        "OPTIONS", f"{stack.api}/consultations", headers={"Origin": own, **preflight}
+    )
+    assert status == 204, body
+    assert headers.get("Access-Control-Allow-Origin") == own
 
     assert stack.stop(signal.SIGTERM) == 0
     assert "Traceback" not in stack.log()

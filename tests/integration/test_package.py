@@ -146,6 +146,23 @@ def test_failures_raise_alarms_and_logs_expire(package: Path) -> None:
     assert throttle["ThrottlingRateLimit"] > 0 and throttle["ThrottlingBurstLimit"] > 0
 
 
+def test_api_gateways_own_answers_carry_the_documented_error_body(package: Path) -> None:
+    from chalicelib.api.openapi import ErrorBody
+
+    definition = _resources(package)["RestAPI"]["Properties"]["DefinitionBody"]
+    answers = definition["x-amazon-apigateway-gateway-responses"]
+    # Chalice's own definition is still there, merged with ours.
+    assert definition["paths"] and "x-amazon-apigateway-binary-media-types" in definition
+    assert {"UNAUTHORIZED", "ACCESS_DENIED", "DEFAULT_4XX", "DEFAULT_5XX"} <= set(answers)
+    for kind, answer in answers.items():
+        body = ErrorBody.model_validate(json.loads(answer["responseTemplates"]["application/json"]))
+        assert any("\u3040" <= ch <= "\u9fff" for ch in body.message), kind  # Japanese first
+        assert body.message_en.isascii(), kind
+        headers = answer["responseParameters"]
+        assert headers["gatewayresponse.header.Strict-Transport-Security"].startswith("'max-age=")
+        assert headers["gatewayresponse.header.X-Content-Type-Options"] == "'nosniff'"
+
+
 # --- Least-privilege roles: the ARNs in each function's policy resolve to the
 # resources the stack creates (and, after a restore, to the restored table).
 

@@ -8,13 +8,16 @@ CLI tests it over HTTP, twice:
    health, this document) and every admin operation (API Gateway's
    authorizer answers 401/403 before any view runs);
 2. with the dev stack's admin token (LOCAL_ADMIN_TOKEN): the admin
-   operations only (the public ones ignore the token).
+   operations only (the public ones ignore the token);
+3. with a staff token issued through the API: the admin operations again,
+   as staff see them (the roster without contact addresses, 403 from the
+   authorizer on admin-only routes).
 
 Checks: no 5xx; status codes, content types and bodies as documented.
 Bounded: the examples, coverage and fuzzing phases with 10 examples per
 operation (2, and no coverage phase, for the admin operations without a
 token: the authorizer answers them all alike), deterministic generation, no
-shrinking. The two runs go at once, one worker each: two threads in one
+shrinking. The runs go at once, one worker each: two threads in one
 schemathesis process can trip CPython 3.11's "AST constructor recursion
 depth mismatch" inside Hypothesis. The stateful phase is left out: it chains
 operations through inferred links and could revoke the token it tests with.
@@ -129,7 +132,7 @@ def command(stack: Stack, config: Path, *options: str) -> list[str]:
 
 @pytest.fixture(scope="module")
 def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
-    """Both runs against one live stack, at the same time."""
+    """The runs against one live stack, at the same time."""
     workdir = tmp_path_factory.mktemp("schemathesis")
     without, with_token = workdir / "without-token.toml", workdir / "with-token.toml"
     without.write_text(WITHOUT_TOKEN_CONFIG, encoding="utf-8")
@@ -145,6 +148,14 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
         with_token.write_text(
             WITH_TOKEN_CONFIG.replace("{receipt_number}", receipt), encoding="utf-8"
         )
+        status, _, body = http(
+            "POST",
+            f"{stack.api}/admin/tokens",
+            json.dumps({"role": "staff", "actor": "職員S"}).encode("utf-8"),
+            {"Content-Type": "application/json", "Authorization": f"Bearer {TOKEN}"},
+        )
+        assert status == 201, body
+        staff_token = json.loads(body)["token"]
         commands = {
             "without a token": command(stack, without),
             "with an admin token": command(
@@ -152,6 +163,14 @@ def runs(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, Run]]:
                 with_token,
                 "--header",
                 f"Authorization: Bearer {TOKEN}",
+                "--include-path-regex",
+                "^/admin/",
+            ),
+            "with a staff token": command(
+                stack,
+                with_token,
+                "--header",
+                f"Authorization: Bearer {staff_token}",
                 "--include-path-regex",
                 "^/admin/",
             ),
@@ -193,3 +212,7 @@ def test_without_a_token_every_answer_is_as_documented(runs: dict[str, Run]) -> 
 
 def test_with_an_admin_token_every_admin_answer_is_as_documented(runs: dict[str, Run]) -> None:
     check(runs, "with an admin token")
+
+
+def test_with_a_staff_token_every_admin_answer_is_as_documented(runs: dict[str, Run]) -> None:
+    check(runs, "with a staff token")

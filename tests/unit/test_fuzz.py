@@ -60,6 +60,7 @@ TRICKY = (
     "\u0301\u3099\u309a"  # combining marks
     "\u202e\u2066\u200f\u061c"  # bidi controls
     "\x00\x07\x0b\x0c\x1b\x7f\x85\u2028\u2029\ufeff\u200b"  # controls, separators, BOM, ZWSP
+    "\u200d\u00ad\U0001f3f4\U000e0067\U000e007f"  # joiner, soft hyphen, flag and tag characters
     "\ue000\uf8ff"  # private use (外字)
     "①㍻ﬀ㌔™ⅷ"  # compatibility characters NFKC rewrites
     "\r\n\t "
@@ -95,11 +96,14 @@ def test_normalisers_return_clean_stable_text_or_refuse_with_a_code(raw: str) ->
         try:
             out = normalise(raw)
         except text.TextError as exc:
-            assert exc.code in ("forbidden_character", "too_long")
+            assert exc.code in ("forbidden_character", "invisible_character", "too_long")
             continue
         assert all(ch in allowed or unicodedata.category(ch) not in ("Cc", "Cs") for ch in out), (
             repr(out)
         )
+        if not allowed:  # a one-line value holds nothing invisible
+            assert not {unicodedata.category(ch) for ch in out} & {"Cf", "Zl", "Zp"}, repr(out)
+        assert "\u2028" not in out and "\u2029" not in out
         assert not set(out) & text.BIDI_CONTROLS
         assert out == out.strip()
         assert normalise(out) == out  # idempotent: a stored value normalises to itself

@@ -71,6 +71,15 @@ def test_every_field_error_is_listed_at_once() -> None:
     }
 
 
+@pytest.mark.parametrize("value", ["yes", "true", "on", 1, 1.0, [True], {"agree": True}, None])
+def test_privacy_consent_is_only_the_json_boolean_true(value: object) -> None:
+    assert errors_of(valid_payload(privacy_consent=value)) == {"privacy_consent": "invalid_type"}
+    assert errors_of(valid_payload(privacy_consent=False)) == {
+        "privacy_consent": "consent_required"
+    }
+    assert parse_consultation(valid_payload(privacy_consent=True), DEPLOYMENT).privacy_consent
+
+
 def test_missing_required_fields_are_each_named() -> None:
     found = errors_of({})
     assert set(found) == set(REQUIRED_FIELDS)

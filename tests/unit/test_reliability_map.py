@@ -1,7 +1,7 @@
 """RELIABILITY.md, line by line, mapped to the tests that prove it; the map is checked, so it cannot rot.
 
-Every section and bullet of the reliability list, and each of its twelve
-"bad inputs and faults to try", names at least one test as
+Every section and bullet of the reliability list, each of its first twelve
+"bad inputs and faults to try" and the later ones mapped so far, names at least one test as
 `path::function` (or `path::Class::function`). The checks below parse each
 named file and fail when a test is renamed, moved or deleted, listing all
 the references that broke at once.
@@ -25,6 +25,11 @@ HEADERS = "tests/app/test_security_headers.py"
 EXPERTS = "tests/app/test_expert_flow.py"
 ADMIN_CASES = "tests/app/test_admin_cases.py"
 ADMIN_PRIVACY = "tests/app/test_admin_privacy.py"
+ADMIN_QUERIES = "tests/app/test_admin_queries.py"
+PAGES = "tests/app/test_action_pages.py"
+ORIGIN = "tests/unit/test_origin.py"
+ERROR_BODIES = "tests/app/test_error_bodies.py"
+REPORT = "tests/unit/test_report.py"
 INBOUND = "tests/integration/test_inbound.py"
 OUTBOX = "tests/integration/test_outbox.py"
 FAULTS = "tests/integration/test_faults.py"
@@ -51,6 +56,8 @@ RELIABILITY: dict[str, dict[str, list[str]]] = {
         "naming the field, the value never echoed": [
             f"{INTAKE}::test_unknown_or_oversize_field_is_named_and_never_echoed",
             f"{MODELS}::test_model_forbids_extra_fields_in_its_schema",
+            f"{MODELS}::test_privacy_consent_is_only_the_json_boolean_true",
+            f"{INTAKE}::test_privacy_consent_must_be_the_boolean_true",
             f"{MODELS}::test_error_messages_are_japanese_first_with_english_and_never_echo_the_value",
             f"{FUZZ}::test_parse_consultation_accepts_or_names_fields_and_never_raises_anything_else",
         ],
@@ -61,6 +68,9 @@ RELIABILITY: dict[str, dict[str, list[str]]] = {
         "refused, raw value kept": [
             f"{INTAKE}::test_full_width_and_half_width_input_is_accepted_and_normalised",
             f"{TEXT}::test_short_field_refuses_control_and_bidi_characters",
+            f"{TEXT}::test_short_field_refuses_invisible_characters_by_their_own_code",
+            f"{TEXT}::test_long_text_keeps_emoji_sequences_and_turns_separators_into_line_ends",
+            f"{INTAKE}::test_invisible_characters_in_one_line_fields_are_refused_by_field",
             f"{TEXT}::test_long_text_is_nfc_only_so_full_width_letters_stay",
             f"{TEXT}::test_phone_dashes_of_every_kind_are_stripped",
             f"{FUZZ}::test_normalisers_return_clean_stable_text_or_refuse_with_a_code",
@@ -75,6 +85,9 @@ RELIABILITY: dict[str, dict[str, list[str]]] = {
         "CORS only for configured origins; the no-JavaScript post carries a signed token": [
             f"{INTAKE}::test_configured_origin_gets_cors_headers_on_success_and_on_errors",
             f"{INTAKE}::test_foreign_origin_is_refused_and_stores_nothing",
+            f"{INTAKE}::test_a_forged_host_does_not_make_a_foreign_origin_the_apis_own",
+            f"{ORIGIN}::test_other_schemes_hosts_ports_and_malformed_origins_are_refused",
+            f"{ORIGIN}::test_any_header_value_is_allowed_only_when_it_is_a_trusted_origin",
             f"{DEV_STACK}::test_cors_preflight_through_the_live_server_and_sigterm",
             f"{FORM}::test_missing_or_forged_token_shows_the_form_again_with_values_kept",
             f"{FUZZ}::test_any_mutation_of_a_form_token_is_invalid",
@@ -106,6 +119,8 @@ RELIABILITY: dict[str, dict[str, list[str]]] = {
             f"{EXPERTS}::test_an_expert_link_works_only_for_that_expert",
             f"{FUZZ}::test_any_mutation_of_a_signed_link_is_refused",
             f"{FUZZ}::test_random_strings_are_refused_as_links_with_the_documented_error",
+            f"{PAGES}::test_every_branch_of_every_action_page_renders",
+            f"{PAGES}::test_every_handled_exception_has_a_branch_that_renders_it",
         ],
         "GET and HEAD only confirm; only a POST acts; nothing submits by itself": [
             f"{LINKS}::test_scanners_and_previews_change_nothing_and_a_button_acts_once",
@@ -118,6 +133,7 @@ RELIABILITY: dict[str, dict[str, list[str]]] = {
         ],
         "link pages: no-store, no-referrer, no third-party resources; tokens never logged": [
             f"{HEADERS}::test_every_page_of_every_route_carries_the_security_headers",
+            f"{HEADERS}::test_https_stages_send_hsts_on_every_answer_and_local_http_does_not",
             f"{HEADERS}::test_tokens_in_links_never_reach_the_logs",
         ],
     },
@@ -218,7 +234,11 @@ RELIABILITY: dict[str, dict[str, list[str]]] = {
         ],
         "5. foreign origin, wrong content type: refused, no case": [
             f"{INTAKE}::test_foreign_origin_is_refused_and_stores_nothing",
+            f"{INTAKE}::test_a_forged_host_does_not_make_a_foreign_origin_the_apis_own",
+            f"{LINKS}::test_the_confirmation_button_posts_with_a_null_origin_and_foreign_origins_are_refused",
             f"{INTAKE}::test_wrong_content_type_is_refused_and_stores_nothing",
+            f"{ERROR_BODIES}::test_a_content_type_a_route_does_not_accept_is_a_documented_415",
+            f"{ERROR_BODIES}::test_a_method_a_path_does_not_have_is_a_documented_405",
             f"{FORM}::test_foreign_origin_post_is_refused",
         ],
         "6. honeypot filled (any value, any shape, repeated): kept apart as suspected spam, "
@@ -237,6 +257,7 @@ RELIABILITY: dict[str, dict[str, list[str]]] = {
         ],
         "7. link scanner GET/HEAD, previews: no change; a person's POST acts once": [
             f"{LINKS}::test_scanners_and_previews_change_nothing_and_a_button_acts_once",
+            f"{PAGES}::test_every_branch_of_every_action_page_renders",
             f"{CONCURRENCY}::test_ten_parallel_posts_of_one_link_change_once_and_the_rest_see_the_outcome",
         ],
         "8. tampered, expired, cross-case, cross-recipient tokens: refused": [
@@ -272,6 +293,13 @@ RELIABILITY: dict[str, dict[str, list[str]]] = {
         "a second, different consultation from the same page is still stored": [
             f"{FORM}::test_one_form_token_stores_one_case_and_a_second_consultation_confirms_again",
             f"{FORM}::test_json_submission_from_the_form_follows_the_same_rules",
+        ],
+        "16. out-of-range or absurd query parameters: 422 naming the parameter, never 500": [
+            f"{ADMIN_QUERIES}::test_absurd_query_parameters_are_422_naming_the_parameter",
+            f"{ADMIN_QUERIES}::test_edge_dates_of_the_case_list_are_refused_in_japanese_with_the_range",
+            f"{ADMIN_QUERIES}::test_a_repeated_parameter_is_refused_by_name",
+            f"{ADMIN_QUERIES}::test_a_route_without_a_query_refuses_any_parameter_by_name",
+            f"{REPORT}::test_a_plan_refuses_dates_outside_the_desks_century_naming_the_parameter",
         ],
     },
     # Not lines of RELIABILITY.md: the faults and the load the production issue asks for.
@@ -339,8 +367,10 @@ def test_every_line_of_the_list_has_a_test() -> None:
     assert [s for s in RELIABILITY if s in SECTIONS] == SECTIONS
     for section, count in BULLETS_PER_SECTION.items():
         assert len(RELIABILITY[section]) == count, section
-    faults = list(RELIABILITY["Bad inputs and faults to try"])
-    assert [item.split(".")[0] for item in faults] == [str(n) for n in range(1, 15)]
+    faults = [int(item.split(".")[0]) for item in RELIABILITY["Bad inputs and faults to try"]]
+    # The list's first twelve faults, then later ones (up to 16) in order as they are mapped.
+    assert faults[:12] == list(range(1, 13))
+    assert faults == sorted(set(faults)) and faults[-1] <= 16
     empty = [f"{s}: {b}" for s, bullets in RELIABILITY.items() for b, t in bullets.items() if not t]
     assert empty == []
 

@@ -223,6 +223,9 @@ def test_a_formula_like_label_is_neutralised_in_the_csv() -> None:
     labels = {"category": {"data": Label("=1+1", "=1+1")}}
     row = report.csv_row(case(category="data"), labels)
     assert "'=1+1" in row
+    for disguised in ("＝1+1", " =1+1"):
+        labels = {"category": {"data": Label(disguised, disguised)}}
+        assert "'" + disguised in report.csv_row(case(category="data"), labels)
     parsed = next(csv.reader(io.StringIO(",".join(row))))
     assert all(not cell.startswith("=") for cell in parsed)
 
@@ -247,6 +250,24 @@ def test_without_a_status_a_list_walks_months_newest_first_and_is_bounded() -> N
     by_status = plan(CaseFilter(status="hearing"), TODAY)
     assert by_status.partitions == (("status", "hearing"),)
     assert by_status.low is None and by_status.high is None
+
+
+def test_a_plan_refuses_dates_outside_the_desks_century_naming_the_parameter() -> None:
+    """Year 1 and year 9999 overflowed the arithmetic (a 500); they are field errors now."""
+    for given, field in (
+        (CaseFilter(date_from=date(1, 1, 1)), "from"),
+        (CaseFilter(date_to=date(9999, 12, 31)), "to"),
+        (CaseFilter(status="received", date_from=date(1, 1, 1)), "from"),
+        (CaseFilter(status="received", date_to=date(9999, 12, 31)), "to"),
+        (CaseFilter(date_from=date(1999, 12, 31), date_to=date(2000, 1, 31)), "from"),
+    ):
+        with pytest.raises(InvalidAdminInput) as info:
+            plan(given, TODAY)
+        assert [(e.field, e.code) for e in info.value.errors] == [(field, "out_of_range")]
+        assert info.value.errors[0].message.startswith(f"「{field}」は2000-01-01から2099-12-31まで")
+    edges = plan(CaseFilter(status="received", date_to=cases_admin.LATEST_DATE), TODAY)
+    assert edges.high == "2099-12-31T15:00:00.000000Z"
+    assert plan(CaseFilter(date_from=cases_admin.EARLIEST_DATE), date(2001, 6, 1)).partitions
 
 
 def _raw(cursor: str) -> dict[str, Any]:

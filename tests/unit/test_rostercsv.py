@@ -65,7 +65,10 @@ def codes(text: str) -> set[tuple[int, str, str]]:
 
 
 def test_columns_cover_every_expert_field_once() -> None:
-    assert [c.field for c in COLUMNS] == list(Expert.model_fields)
+    # The file's column order is its own (COLUMNS); the model's field order is not a contract.
+    fields = [c.field for c in COLUMNS]
+    assert len(fields) == len(set(fields))
+    assert set(fields) == set(Expert.model_fields)
 
 
 def test_export_has_bom_crlf_and_reads_back_identically() -> None:
@@ -220,6 +223,38 @@ def test_escape_cell_protects_every_formula_start_and_round_trips(start: str) ->
     assert escape_cell("普通の値") == "普通の値"
     expert = Expert.model_validate({**ROSTER[0], "conflict_notes": value})
     assert parse(export_roster([expert])).rows[0].expert.model_dump() == expert.model_dump()
+
+
+# Formulas a spreadsheet still runs: full-width signs (Excel reads ＝ as =) and
+# signs after spaces (Excel and LibreOffice skip them).
+DISGUISED_FORMULAS = [
+    '＝HYPERLINK("http://evil.example","開く")',
+    " =1+1",
+    "\u3000＋1",
+    "＠SUM(1)",
+    "  －1",
+    "﹦1+1",
+]
+
+
+@pytest.mark.parametrize("value", DISGUISED_FORMULAS)
+def test_disguised_formulas_are_escaped_on_export_and_refused_on_import(value: str) -> None:
+    assert escape_cell(value) == "'" + value
+    expert = Expert.model_validate({**ROSTER[0], "display_name": value, "conflict_notes": value})
+    row = next(csv.reader(io.StringIO(export_roster([expert]).removeprefix(BOM).split("\r\n")[1])))
+    assert row[2] == "'" + value
+    # Notes are kept exactly: the escaped note reads back as it was.
+    assert parse(export_roster([expert])).rows[0].expert.conflict_notes == value
+    # Without the apostrophe the import (a dry run too) refuses the cell, naming it only.
+    parsed = parse(HEADER + "\r\n" + line(display_name=value))
+    assert [(e.field, e.code) for e in parsed.errors] == [("display_name", "formula_like")]
+    assert value.strip() not in parsed.errors[0].message
+
+
+def test_plain_text_with_signs_inside_is_not_a_formula() -> None:
+    for value in ("サンプル＝見本", "A-1", "田中 ＋ 佐藤", "1+1"):
+        assert escape_cell(value) == value
+        assert only_expert(HEADER + "\r\n" + line(display_name=value)).display_name == value
 
 
 def test_duplicate_ids_name_the_first_row() -> None:

@@ -66,6 +66,51 @@ def test_short_field_refuses_control_and_bidi_characters(raw: str) -> None:
     assert info.value.code == "forbidden_character"
 
 
+@pytest.mark.parametrize(
+    "raw",
+    [
+        "相談\u2028者",  # line separator (Zl)
+        "相談\u2029者",  # paragraph separator (Zp)
+        "相談\u200b者",  # zero-width space (Cf)
+        "\ufeff相談者",  # byte order mark (Cf)
+        "相談\u00ad者",  # soft hyphen (Cf)
+        "相談\u200d者",  # zero-width joiner (Cf)
+        "相談\u2060者",  # word joiner (Cf)
+        "相談者\U000e0041",  # tag character (Cf)
+    ],
+)
+def test_short_field_refuses_invisible_characters_by_their_own_code(raw: str) -> None:
+    with pytest.raises(text.TextError) as info:
+        text.normalize_short(raw, max_length=50)
+    assert info.value.code == "invisible_character"
+
+
+def test_a_phone_number_refuses_invisible_characters() -> None:
+    with pytest.raises(text.TextError) as info:
+        text.normalize_phone("059\u200b-000-0000")
+    assert info.value.code == "invisible_character"
+
+
+def test_short_field_keeps_what_a_name_may_hold() -> None:
+    # Variation selectors pick a kanji's form (葛 with its IVS); private use is 外字.
+    assert text.normalize_short("葛\U000e0100飾", max_length=10) == "葛\U000e0100飾"
+    assert text.normalize_short("\ue000子", max_length=10) == "\ue000子"
+
+
+def test_long_text_keeps_emoji_sequences_and_turns_separators_into_line_ends() -> None:
+    family = "家族で参加します👨\u200d👩\u200d👧"
+    wales = "\U0001f3f4\U000e0067\U000e0062\U000e0077\U000e006c\U000e0073\U000e007f"
+    assert text.normalize_long(family + wales, max_length=100) == family + wales
+    assert text.normalize_long("一行目\u2028二行目\u2029三行目", max_length=100) == (
+        "一行目\n二行目\n三行目"
+    )
+    assert text.normalize_long("ゼロ幅\u200bスペース", max_length=100) == "ゼロ幅\u200bスペース"
+    # Tag characters outside a flag can carry text nobody sees.
+    with pytest.raises(text.TextError) as info:
+        text.normalize_long("本文\U000e0069\U000e0067\U000e006e", max_length=100)
+    assert info.value.code == "invisible_character"
+
+
 def test_long_text_keeps_newlines_and_tabs_and_unifies_line_ends() -> None:
     assert text.normalize_long("一行目\r\n二行目\r三行目\n\tインデント", max_length=100) == (
         "一行目\n二行目\n三行目\n\tインデント"

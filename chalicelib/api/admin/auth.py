@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from chalice.app import AuthRequest, AuthResponse, AuthRoute, Blueprint, Request, Response
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, ConfigDict, ValidationError
 
 from chalicelib import deps
 from chalicelib.api.errors import json_errors, json_response
@@ -67,6 +67,9 @@ class RouteDoc:
     response: type[BaseModel] | None
     query: type[BaseModel] | None
     content_type: str
+    # What a staff token gets instead of `response` on a route both roles read
+    # (less than an admin: no personal data staff do not need).
+    staff_response: type[BaseModel] | None = None
 
 
 ROUTES: list[RouteDoc] = []
@@ -100,17 +103,34 @@ def ok(body: Any, status: int = 200) -> Response:
     return json_response(json.dumps(body, ensure_ascii=False, default=str), status, ADMIN_HEADERS)
 
 
+# pydantic error type → the Japanese message for it ({name}: the field or
+# parameter, {bound}: the limit it broke); anything else gets the general one.
+_MESSAGES_JA = {
+    "greater_than_equal": "「{name}」は{bound}以上で指定してください。",
+    "greater_than": "「{name}」は{bound}より大きい値で指定してください。",
+    "less_than_equal": "「{name}」は{bound}以下で指定してください。",
+    "less_than": "「{name}」は{bound}より小さい値で指定してください。",
+    "extra_forbidden": "「{name}」は指定できない項目です。",
+}
+_BOUNDS = ("ge", "gt", "le", "lt")
+
+
 def field_errors(exc: ValidationError) -> InvalidAdminInput:
     """Pydantic errors as field errors, never echoing the submitted value."""
     found = []
-    for error in exc.errors():
+    for error in exc.errors(include_input=False, include_url=False):
         loc = tuple(error.get("loc") or ())
-        name = ".".join(str(part) for part in loc) or "body"
+        # A parameter's name may be anything the caller sent: shown, but bounded.
+        name = ".".join(str(part) for part in loc)[:64] or "body"
+        code = str(error.get("type", "invalid"))
+        ctx = error.get("ctx") or {}
+        bound = next((ctx[key] for key in _BOUNDS if key in ctx), "")
+        template = _MESSAGES_JA.get(code, "「{name}」の値が正しくありません。")
         found.append(
             FieldError(
                 field=name,
-                code=str(error.get("type", "invalid")),
-                message=f"「{name}」の値が正しくありません。",
+                code=code,
+                message=template.format(name=name, bound=bound),
                 message_en=str(error.get("msg", "Invalid value")),
                 loc=loc,
             )
@@ -134,10 +154,33 @@ def parse_body(request: Request, model: type[BaseModel]) -> Any:
         raise field_errors(exc) from None
 
 
+class NoQuery(BaseModel):
+    """The query of a route that takes none: any parameter is refused by name."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+
 def parse_query(request: Request, model: type[BaseModel]) -> Any:
-    params = dict(request.query_params or {})
+    """The query string as `model`; a parameter given twice is refused (which one would count?)."""
+    given: dict[str, list[str]] = {}
+    if request.query_params is not None:
+        given = {name: request.query_params.getlist(name) for name in request.query_params}
+    repeated = sorted(name[:64] for name, values in given.items() if len(values) > 1)
+    if repeated:
+        raise InvalidAdminInput(
+            [
+                FieldError(
+                    field=name,
+                    code="repeated",
+                    message=f"「{name}」が2回以上指定されています。1回だけ指定してください。",
+                    message_en=f"'{name}' is given more than once; give it once.",
+                    loc=(name,),
+                )
+                for name in repeated
+            ]
+        )
     try:
-        return model.model_validate(params)
+        return model.model_validate({name: values[-1] for name, values in given.items()})
     except ValidationError as exc:
         raise field_errors(exc) from None
 
@@ -153,18 +196,27 @@ def admin_route(
     response: type[BaseModel] | None = None,
     query: type[BaseModel] | None = None,
     content_types: list[str] | None = None,
+    staff_response: type[BaseModel] | None = None,
 ) -> Callable[[Callable[..., Response]], Callable[..., Response]]:
     """Declare an /admin route: authorizer, role check, JSON errors, OpenAPI record."""
     if not path.startswith("/admin/"):
         raise ValueError(f"admin routes live under /admin: {path}")
+    if staff_response is not None and role != "staff":
+        raise ValueError(f"only a route staff may call has a staff view: {path}")
     types = content_types or ["application/json"]
-    ROUTES.append(RouteDoc(path, method.lower(), role, summary, body, response, query, types[0]))
+    ROUTES.append(
+        RouteDoc(
+            path, method.lower(), role, summary, body, response, query, types[0], staff_response
+        )
+    )
 
     def decorate(view: Callable[..., Response]) -> Callable[..., Response]:
         @functools.wraps(view)
         @json_errors()
         def checked(*args: Any, **kwargs: Any) -> Response:
             actor = require(blueprint.current_request, role)
+            if query is None:
+                parse_query(blueprint.current_request, NoQuery)
             return view(actor, *args, **kwargs)
 
         blueprint.route(path, methods=[method], authorizer=admin_auth, content_types=types)(checked)

@@ -27,6 +27,7 @@ bp = Blueprint(__name__)
 
 # Free text staff type: one line or several, no other control characters.
 _TEXT = r"^[^\x00-\x08\x0b-\x1f\x7f\u202a-\u202e\u2066-\u2069]*$"
+_EARLIEST, _LATEST = cases_admin.EARLIEST_DATE, cases_admin.LATEST_DATE
 
 
 class CaseListQuery(BaseModel):
@@ -34,8 +35,8 @@ class CaseListQuery(BaseModel):
 
     status: Status | None = None
     category: Annotated[str | None, Field(pattern=r"^[a-z][a-z0-9_]{0,31}$")] = None
-    date_from: Annotated[date | None, Field(alias="from")] = None
-    date_to: Annotated[date | None, Field(alias="to")] = None
+    date_from: Annotated[date | None, Field(alias="from", ge=_EARLIEST, le=_LATEST)] = None
+    date_to: Annotated[date | None, Field(alias="to", ge=_EARLIEST, le=_LATEST)] = None
     order: Literal["newest", "oldest"] = "newest"
     limit: Annotated[int, Field(ge=1, le=100)] = 50
     next: Annotated[str | None, Field(max_length=cases_admin.MAX_CURSOR)] = None

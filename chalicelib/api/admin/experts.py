@@ -12,9 +12,11 @@ from chalicelib.api.admin.schemas import (
     ExpertIn,
     ExpertList,
     ExpertOut,
+    ExpertStaffList,
+    ExpertStaffOut,
 )
 from chalicelib.config import get_settings
-from chalicelib.domain.admin import Actor
+from chalicelib.domain.admin import Actor, allows
 from chalicelib.domain.roster import Expert
 from chalicelib.errors import NotFound
 from chalicelib.stores.roster import RosterEntry
@@ -50,6 +52,14 @@ def _out(entry: RosterEntry) -> ExpertOut:
     )
 
 
+def _staff_out(entry: RosterEntry) -> ExpertStaffOut:
+    return ExpertStaffOut(
+        expert=entry.expert.profile(),
+        open_cases=entry.open_cases,
+        last_asked_at=entry.last_asked_at,
+    )
+
+
 def _matches(expert: Expert, filters: ExpertFilters) -> bool:
     if filters.kind and expert.kind != filters.kind:
         return False
@@ -67,14 +77,22 @@ def _matches(expert: Expert, filters: ExpertFilters) -> bool:
     "/admin/experts",
     method="GET",
     role="staff",
-    summary="List experts (filters: kind, category, support_type, area, active)",
+    summary=(
+        "List experts (filters: kind, category, support_type, area, active); "
+        "contact addresses for admin tokens only"
+    ),
     query=ExpertFilters,
     response=ExpertList,
+    staff_response=ExpertStaffList,
 )
 def list_experts(actor: Actor) -> Response:
     filters: ExpertFilters = parse_query(bp.current_request, ExpertFilters)
-    rows = [_out(e) for e in deps.roster_store().entries() if _matches(e.expert, filters)]
-    return ok(ExpertList(experts=rows, count=len(rows)).model_dump(mode="json"))
+    entries = [e for e in deps.roster_store().entries() if _matches(e.expert, filters)]
+    if allows(actor.role, "admin"):
+        full = ExpertList(experts=[_out(e) for e in entries], count=len(entries))
+        return ok(full.model_dump(mode="json"))
+    staff = ExpertStaffList(experts=[_staff_out(e) for e in entries], count=len(entries))
+    return ok(staff.model_dump(mode="json"))
 
 
 @admin_route(
@@ -101,14 +119,17 @@ def create_expert(actor: Actor) -> Response:
     "/admin/experts/{expert_id}",
     method="GET",
     role="staff",
-    summary="One expert with current load",
+    summary="One expert with current load; contact addresses for admin tokens only",
     response=ExpertOut,
+    staff_response=ExpertStaffOut,
 )
 def read_expert(actor: Actor, expert_id: str) -> Response:
     entry = deps.roster_store().entry(expert_id)
     if entry is None:
         raise NotFound("expert")
-    return ok(_out(entry).model_dump(mode="json"))
+    # The contact addresses are for admins (README "Roster CSV"); staff get the profile.
+    view = _out(entry) if allows(actor.role, "admin") else _staff_out(entry)
+    return ok(view.model_dump(mode="json"))
 
 
 @admin_route(

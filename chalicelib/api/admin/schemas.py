@@ -6,7 +6,8 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.domain.roster import Expert, ExpertKind
+from chalicelib.domain.roster import Expert, ExpertKind, ExpertProfile
+from chalicelib.domain.taxonomy import ID_PATTERN as TAXONOMY_ID_PATTERN
 
 
 class AdminModel(BaseModel):
@@ -38,13 +39,27 @@ class ExpertList(AdminModel):
     count: int
 
 
+class ExpertStaffOut(AdminModel):
+    """What a staff token reads of an expert: the profile without contact addresses."""
+
+    expert: ExpertProfile
+    open_cases: int = 0
+    last_asked_at: str | None = None
+
+
+class ExpertStaffList(AdminModel):
+    experts: list[ExpertStaffOut]
+    count: int
+
+
 class ExpertFilters(AdminModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
     kind: ExpertKind | None = None
-    category: Annotated[str | None, Field(max_length=64)] = None
-    support_type: Annotated[str | None, Field(max_length=64)] = None
-    area: Annotated[str | None, Field(max_length=64)] = None
+    category: Annotated[str | None, Field(pattern=TAXONOMY_ID_PATTERN)] = None
+    support_type: Annotated[str | None, Field(pattern=TAXONOMY_ID_PATTERN)] = None
+    # A municipality id of the deployment (e.g. 24201, or "outside").
+    area: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")] = None
     active: Literal["true", "false", "all"] = "all"
 
 
@@ -75,8 +90,13 @@ class AuditPage(AdminModel):
 class AuditQuery(AdminModel):
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    month: Annotated[str, Field(pattern=r"^\d{4}-(0[1-9]|1[0-2])$")]
-    start: Annotated[str | None, Field(max_length=80)] = None
+    # The desk's century, as the monthly reports take it (api/admin/reports.py).
+    month: Annotated[str, Field(pattern=r"^20\d{2}-(0[1-9]|1[0-2])$")]
+    # The `next` of the page before: an audit record's sort key (time#audit id).
+    start: Annotated[
+        str | None,
+        Field(pattern=r"^20\d{2}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z#[0-9a-f]{32}$"),
+    ] = None
     limit: Annotated[int, Field(ge=1, le=500)] = 100
 
 
