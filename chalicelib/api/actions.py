@@ -122,9 +122,7 @@ def show_action(token: str) -> Response:
     except TokenRefused as exc:
         return _refused(exc, settings)
     except CaseNotFound:
-        return _render(
-            "result", 404, settings, heading="案件が見つかりません", message="", case=None
-        )
+        return _result(settings, 404, "案件が見つかりません", "", None)
     for_expert = view.action in EXPERT_ACTIONS.values()
     label = _action_label(view.action.value)
     if view.action is lifecycle.Action.ASK_EXPERT:
