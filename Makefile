@@ -9,7 +9,7 @@ PORT   ?= 8000
 STAGE  ?= prod
 OUT    ?= build
 
-.PHONY: dev test lint typecheck unit bench loadtest package clean
+.PHONY: dev test lint typecheck unit bench loadtest package gallery clean
 
 $(STAMP): pyproject.toml requirements.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -47,6 +47,12 @@ bench: $(STAMP)
 ## 200 concurrent submissions against the local stack (LOAD_FULL changes it); prints the figures.
 loadtest: $(STAMP)
 	LOADTEST=1 $(BIN)/python -m pytest tests/load -q -s -k full_load
+
+## Every page (the form in each language, action links) at 1280 and 375 px and every mail,
+## in build/gallery/index.html.
+## Needs Chromium (bash tests/browser/install.sh); exits 1 when a check finds a problem.
+gallery: $(STAMP)
+	$(BIN)/python -m infra.gallery $(OUT)/gallery
 
 ## The deployable SAM template and zip in build/ (offline but for PyPI wheels).
 package: $(STAMP)

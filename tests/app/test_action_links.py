@@ -272,6 +272,24 @@ def test_tampered_expired_cross_case_and_cross_recipient_links_are_refused(clien
     assert client.http.post(f"/actions/{good}", headers=FORM, body="").status_code == 200
 
 
+def test_a_valid_link_to_a_case_that_is_gone_says_so_on_get_and_post(client: Any) -> None:
+    token = link_for(
+        get_settings(),
+        action=Action.TAKE,
+        receipt_number="DX-000101-000001",  # signed correctly, but no such case (any more)
+        recipient="staff-a@dx-desk.example.jp",
+        now=deps.now(),
+    ).rsplit("/", 1)[1]
+    for response in (
+        client.http.get(f"/actions/{token}"),
+        client.http.post(f"/actions/{token}", headers=FORM, body=""),
+    ):
+        assert response.status_code == 404
+        page = response.body.decode()
+        assert "<h1>案件が見つかりません</h1>" in page
+        assert "事務局に届く通知メール" in page  # the page still says where to look next
+
+
 def test_a_link_keeps_working_after_key_rotation(
     client: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
