@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 from chalicelib.config import Settings
 from chalicelib.domain import formtoken, lifecycle
 from chalicelib.domain.case import Status
+from chalicelib.domain.text import ruby_base
 from chalicelib.services.actions import link_for
 from chalicelib.web.i18n import LANGUAGES, UI
 from infra.demo_roster import ROSTER
@@ -148,8 +149,22 @@ def _goto(page: Page, url: str) -> int:
 
 def _expect(page: Page, status: int, wanted: int, *texts: str) -> None:
     """Stop the gallery when a path did not land where it should."""
-    shown = str(page.evaluate("() => document.body ? document.body.innerText : ''"))
-    missing = [text for text in texts if text not in shown]
+    # The words without their readings: a page in やさしい日本語 shows <ruby> (base + <rt>).
+    shown = str(
+        page.evaluate(
+            """() => {
+              if (!document.body) return '';
+              const copy = document.body.cloneNode(true);
+              copy.querySelectorAll('rt, rp').forEach(n => n.remove());
+              document.body.appendChild(copy);
+              copy.hidden = false;
+              const text = copy.innerText;
+              copy.remove();
+              return text;
+            }"""
+        )
+    )
+    missing = [ruby_base(text) for text in texts if ruby_base(text) not in shown]
     if status != wanted or missing:
         raise GalleryError(
             f"{page.url}: expected HTTP {wanted} showing {missing or list(texts)}, "
