@@ -116,10 +116,10 @@ def start_moto(port: int) -> Any:
     """moto's server on 127.0.0.1 (port 0: any free port); returns the started server."""
     from moto.server import ThreadedMotoServer
 
-    from infra.local import make_moto_dynamodb_atomic
+    from infra.moto_patches import prepare_moto
 
-    # Parallel requests to the local API must meet DynamoDB's atomic conditions.
-    make_moto_dynamodb_atomic()
+    # Atomic conditional writes, and writes that cost what they touch (see there).
+    prepare_moto()
     if port:
         # ThreadedMotoServer.start() waits forever if its thread cannot bind.
         _check_port_free(port)
