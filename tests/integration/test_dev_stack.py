@@ -12,7 +12,14 @@ from typing import Any
 import pytest
 
 from tests.conftest import ROOT, local_stage_env, valid_payload
-from tests.livestack import Stack, http, mail_text, running_stack
+from tests.livestack import (
+    Stack,
+    http,
+    mail_text,
+    running_ses_emulator,
+    running_stack,
+    ses_emulator_missing,
+)
 
 MAIL_TIMEOUT = 20.0
 
@@ -187,3 +194,47 @@ def test_the_demo_roster_is_fictitious_and_uses_the_deployment_ids() -> None:
             "EXPERT",
             "expert",
         )
+
+
+class TestAwsSesV2Local:
+    """aws-ses-v2-local (npm) as the SES endpoint: it has no identity API, and accepts any sender."""
+
+    @pytest.fixture
+    def emulator(self, tmp_path: Path) -> Iterator[str]:
+        missing = ses_emulator_missing()
+        if missing:
+            pytest.skip(missing)
+        with running_ses_emulator(tmp_path / "ses-emulator.log") as url:
+            yield url
+
+    @pytest.fixture
+    def extra_env(self, emulator: str) -> dict[str, str]:
+        return {"AWS_ENDPOINT_URL_SESV2": emulator}
+
+    def test_the_stack_starts_and_its_mail_reaches_the_emulator(
+        self, stack: Stack, emulator: str
+    ) -> None:
+        status, _, body = http(
+            "POST",
+            f"{stack.api}/consultations",
+            json.dumps(valid_payload()).encode("utf-8"),
+            {"Content-Type": "application/json"},
+        )
+        assert status == 201, body
+        receipt = json.loads(body)["receipt_number"]
+        deadline = time.monotonic() + MAIL_TIMEOUT
+        mails: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and len(mails) < 3:
+            _, _, stored = http("GET", f"{emulator}/store")
+            mails = [m for m in json.loads(stored)["emails"] if receipt in m["subject"]]
+            time.sleep(0.2)
+
+        recipients = {address for m in mails for address in m["destination"]["to"]}
+        assert len(mails) == 3, stack.log()
+        assert recipients == {
+            valid_payload()["email"],
+            *local_stage_env()["STAFF_NOTIFY_TO"].split(","),
+        }
+        assert sent_raw_mail(stack.moto) == []
+        assert "has no identity API: sender not verified" in stack.log()
+        assert stack.stop(signal.SIGTERM) == 0
