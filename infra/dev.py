@@ -280,9 +280,10 @@ def print_banner(
     lines = [
         "",
         "dx-desk ローカル環境 / local stack",
-        f"  API:                                   {api}/",
+        f"  相談フォーム / consultation form:      {api}/form/input?lang=ja",
+        f"  相談の送信 API / submit (JSON):        POST {api}/consultations",
+        f"  API の説明 / API description:          {api}/openapi.json",
         f"  ヘルスチェック / health:               {api}/health",
-        f"  相談の送信 / submit a consultation:    POST {api}/consultations",
     ]
     if mailbox_url:
         lines.append(f"  メールボックス（開発用） / mailbox:    {mailbox_url}/")

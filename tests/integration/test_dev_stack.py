@@ -6,6 +6,7 @@ import json
 import signal
 import time
 from collections.abc import Iterator
+from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
@@ -238,3 +239,21 @@ class TestAwsSesV2Local:
         assert sent_raw_mail(stack.moto) == []
         assert "has no identity API: sender not verified" in stack.log()
         assert stack.stop(signal.SIGTERM) == 0
+
+
+def test_the_banner_leads_with_the_form_and_the_root_forwards_to_it(stack: Stack) -> None:
+    urls = [line for line in stack.log().splitlines() if "http://127.0.0.1:" in line]
+    assert urls[0].split()[-1] == f"{stack.api}/form/input?lang=ja", urls
+    assert not any(line.rstrip().endswith(f"{stack.api}/") for line in urls), urls
+
+    host, port = stack.api.removeprefix("http://").split(":")
+    connection = HTTPConnection(host, int(port), timeout=10)
+    connection.request("GET", "/")
+    answer = connection.getresponse()
+    assert answer.status == 302
+    assert answer.getheader("Location") == "form/input?lang=ja"
+    connection.close()
+    # Followed as a browser would: the form.
+    status, headers, _ = http("GET", f"{stack.api}/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert stack.stop(signal.SIGINT) == 0
