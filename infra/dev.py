@@ -304,7 +304,14 @@ def print_banner(
 def run_api(port: int) -> int:
     """`chalice local` for the local stage, in this process; returns only on failure."""
     import chalice.cli
+    import chalice.local
 
+    from infra.accesslog import mask_chalice_local_access_log
+
+    # Signed-link tokens never reach the request log.
+    mask_chalice_local_access_log()
+    # Requests still in flight when the stack stops must not hold the process.
+    chalice.local.ThreadedHTTPServer.daemon_threads = True
     # Without autoreload Chalice serves in this process, so the API shares
     # moto and the environment above; argv[0] is what its reloader would re-run.
     sys.argv = [

@@ -257,3 +257,25 @@ def test_the_banner_leads_with_the_form_and_the_root_forwards_to_it(stack: Stack
     status, headers, _ = http("GET", f"{stack.api}/")
     assert status == 200 and headers["Content-Type"].startswith("text/html")
     assert stack.stop(signal.SIGINT) == 0
+
+
+def test_the_request_log_masks_link_tokens(stack: Stack) -> None:
+    from chalicelib.domain import actiontoken
+
+    token = actiontoken.sign(
+        {"k1": b"k" * 32},
+        "k1",
+        purpose="take",
+        receipt_number="DX-261126-000010",
+        recipient="staff-a@dx-desk.example.jp",
+        expires_at=int(time.time()) + 3600,
+    )
+    for method in ("GET", "HEAD", "POST"):
+        status, _, _ = http(method, f"{stack.api}/actions/{token}?again={token}")
+        assert status < 500
+    assert stack.stop(signal.SIGINT) == 0
+
+    log = stack.log()
+    assert token not in log
+    assert token.split(".")[2] not in log  # not even the payload part
+    assert log.count('"GET /actions/[token]?again=[token] HTTP/1.1"') == 1, log[-3000:]
