@@ -20,6 +20,7 @@ STAGE = "local"
 REGION = "ap-northeast-1"
 DEFAULT_PORT = 8000
 DRAIN_INTERVAL_SECONDS = 1.0
+SHUTDOWN_DRAIN_SECONDS = 3.0
 # Who the local admin token acts as in audit records.
 LOCAL_ADMIN_ACTOR = "ローカル管理者"
 
@@ -246,15 +247,31 @@ def admin_banner_lines(api: str, local: LocalAdmin) -> list[str]:
     ]
 
 
-def drain_outbox(stop: threading.Event, interval: float = DRAIN_INTERVAL_SECONDS) -> None:
-    """Send due mail every `interval` seconds until `stop` is set (AWS runs it on a schedule)."""
+def drain_outbox(
+    stop: threading.Event,
+    interval: float = DRAIN_INTERVAL_SECONDS,
+    wake: threading.Event | None = None,
+) -> None:
+    """Send due mail whenever `wake` is set (a write) and every `interval` seconds, until `stop`.
+
+    In AWS the table's stream invokes the sender for each new message and a
+    schedule sweeps for retries; here a write wakes the drain at once and the
+    interval covers retries whose backoff has run out.
+    """
     from chalicelib.jobs.outbox import sweep_once
 
+    wake = wake or threading.Event()
     last_error = ""
-    while not stop.wait(interval):
+    while True:
+        wake.wait(interval)
+        wake.clear()
+        if stop.is_set():
+            return
         try:
             counts = sweep_once()
         except Exception as exc:
+            if stop.is_set():
+                return  # the endpoints are going away with the stack
             # Anything a sweep raises (an endpoint restarting, a bug being
             # edited) must not end local mail delivery: log it, try again.
             # A repeat of the same error gets one line, not a traceback a second.
@@ -267,6 +284,28 @@ def drain_outbox(stop: threading.Event, interval: float = DRAIN_INTERVAL_SECONDS
         last_error = ""
         if any(counts.values()):
             log.info("メール送信処理 / outbox sweep: %s", counts)
+
+
+# DynamoDB writes that can put mail into the outbox (intake, links, admin, replies).
+_WRITES = frozenset({"TransactWriteItems", "PutItem", "UpdateItem", "BatchWriteItem"})
+WAKE_HANDLER_ID = "dx-desk-wake-outbox-drain"
+
+
+def wake_on_writes(wake: threading.Event, drain_thread_name: str) -> None:
+    """Set `wake` after each DynamoDB write made in this process outside the drain.
+
+    Registered on boto3's default session, so every client the app builds
+    afterwards (deps.py) carries it, whichever endpoint DynamoDB is at.
+    """
+    import boto3
+
+    def after_call(model: Any, **_: Any) -> None:
+        if model.name in _WRITES and threading.current_thread().name != drain_thread_name:
+            wake.set()
+
+    boto3._get_default_session()._session.register(
+        "after-call.dynamodb", after_call, unique_id=WAKE_HANDLER_ID
+    )
 
 
 def print_banner(
@@ -352,6 +391,7 @@ def main() -> int:
     mailbox = None
     stop = threading.Event()
     drain: threading.Thread | None = None
+    wake: threading.Event | None = None
     try:
         stage_env = stage_environment()
         for name in replaced_by_stage(os.environ, stage_env):
@@ -401,9 +441,14 @@ def main() -> int:
 
         deps.reset()
         register_local_admin(local_admin)
+        wake = threading.Event()
         drain = threading.Thread(
-            target=drain_outbox, args=(stop,), name="outbox-drain", daemon=True
+            target=drain_outbox,
+            args=(stop, DRAIN_INTERVAL_SECONDS, wake),
+            name="outbox-drain",
+            daemon=True,
         )
+        wake_on_writes(wake, drain.name)
         drain.start()
         mailbox.start(moto_url=moto_url)
 
@@ -416,8 +461,12 @@ def main() -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop.set()
+        if wake is not None:
+            wake.set()
         if drain is not None:
-            drain.join(timeout=15)
+            # A sweep in progress ends with its current mail; a long one is
+            # cut short by moto going away below (the drain is a daemon).
+            drain.join(timeout=SHUTDOWN_DRAIN_SECONDS)
         if mailbox is not None:
             mailbox.stop()
         if moto is not None:

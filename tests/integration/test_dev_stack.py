@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 from collections.abc import Iterator
 from http.client import HTTPConnection
@@ -14,6 +15,7 @@ import pytest
 
 from tests.conftest import ROOT, local_stage_env, valid_payload
 from tests.livestack import (
+    EXIT_TIMEOUT,
     Stack,
     http,
     mail_text,
@@ -279,3 +281,36 @@ def test_the_request_log_masks_link_tokens(stack: Stack) -> None:
     assert token not in log
     assert token.split(".")[2] not in log  # not even the payload part
     assert log.count('"GET /actions/[token]?again=[token] HTTP/1.1"') == 1, log[-3000:]
+
+
+def test_sigterm_while_submissions_are_in_flight_stops_it(stack: Stack) -> None:
+    """Stops as Ctrl-C does while the API, moto and the outbox drain are all busy."""
+    answered: list[int] = []
+
+    def submit(index: int) -> None:
+        payload = valid_payload(email=f"term-{index}@example.com", message=f"停止試験 {index}")
+        try:
+            status, _, _ = http(
+                "POST",
+                f"{stack.api}/consultations",
+                json.dumps(payload).encode("utf-8"),
+                {"Content-Type": "application/json"},
+            )
+            answered.append(status)
+        except OSError:
+            answered.append(0)  # cut off by the stop: expected for some
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    while not answered:  # the first answers: the stack is working on the rest
+        time.sleep(0.02)
+
+    started = time.monotonic()
+    assert stack.stop(signal.SIGTERM) == 0
+    assert time.monotonic() - started < EXIT_TIMEOUT
+    for thread in threads:
+        thread.join(timeout=EXIT_TIMEOUT)
+    log = stack.log()
+    assert "停止しました / stopped" in log
+    assert "Traceback" not in log, log[-3000:]
