@@ -100,6 +100,21 @@ def _port_setting(environ: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _drain_interval(environ: Mapping[str, str]) -> float:
+    """OUTBOX_SWEEP_SECONDS: how often the drain sweeps without a write (retries, backoff)."""
+    raw = environ.get("OUTBOX_SWEEP_SECONDS") or str(DRAIN_INTERVAL_SECONDS)
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not 0.05 <= seconds <= 86400:
+        raise SystemExit(
+            f"OUTBOX_SWEEP_SECONDS は 0.05〜86400 の秒数にしてください / "
+            f"OUTBOX_SWEEP_SECONDS must be 0.05 to 86400 seconds: {raw!r}"
+        )
+    return seconds
+
+
 def _check_port_free(port: int) -> None:
     """Fail with a clear message instead of a traceback (or, for moto, a hang)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -439,16 +454,18 @@ def main() -> int:
         import chalicelib.services.outbox  # noqa: F401
         from chalicelib import deps
 
-        deps.reset()
-        register_local_admin(local_admin)
         wake = threading.Event()
         drain = threading.Thread(
             target=drain_outbox,
-            args=(stop, DRAIN_INTERVAL_SECONDS, wake),
+            args=(stop, _drain_interval(os.environ), wake),
             name="outbox-drain",
             daemon=True,
         )
+        # Before any client the app uses exists: clients copy the session's
+        # handlers when they are built.
         wake_on_writes(wake, drain.name)
+        deps.reset()
+        register_local_admin(local_admin)
         drain.start()
         mailbox.start(moto_url=moto_url)
 

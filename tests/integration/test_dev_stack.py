@@ -314,3 +314,16 @@ def test_sigterm_while_submissions_are_in_flight_stops_it(stack: Stack) -> None:
     log = stack.log()
     assert "停止しました / stopped" in log
     assert "Traceback" not in log, log[-3000:]
+
+
+class TestMailWithoutTheSweep:
+    """With the periodic sweep an hour apart, only the wake on write can send the mail."""
+
+    @pytest.fixture
+    def extra_env(self) -> dict[str, str]:
+        return {"OUTBOX_SWEEP_SECONDS": "3600"}
+
+    def test_a_write_wakes_the_drain(self, stack: Stack) -> None:
+        mentioning = submit_and_wait_for_mail(stack, stack.moto)
+        assert len(mentioning) == 3, stack.log()
+        assert stack.stop(signal.SIGINT) == 0
