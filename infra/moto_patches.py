@@ -16,7 +16,10 @@ larger as the table grows (measured with tracemalloc, README "Performance"):
 a transaction writes (the same all-or-nothing outcome, conditions and
 cancellation reasons: moto's own code still runs), weak tracking of DynamoDB
 model instances (the dashboard still lists what is alive), and a stream that
-keeps the newest MAX_STREAM_RECORDS records per table. It also serialises
+keeps the newest MAX_STREAM_RECORDS records per table. An index Query sorts
+and examines only the items of its partition (moto sorted the whole table
+first: about 100 to 200 ms at 16,000 items, once a second in the outbox
+drain). It also serialises
 moto's DynamoDB operations, as DynamoDB makes each conditional write atomic.
 
 Used by the dev launcher and the test fixtures; never packaged (infra/).
@@ -61,6 +64,7 @@ def prepare_moto() -> None:
             return
         track_dynamodb_models_weakly()
         keep_stream_records_bounded()
+        read_only_the_partition_on_index_queries()
         # The rollback first: the lock below must wrap it too.
         roll_back_only_touched_items()
         serialise_operations()
@@ -305,3 +309,55 @@ def keep_stream_records_bounded(limit: int = MAX_STREAM_RECORDS) -> None:
 
     StreamShard.add = add  # type: ignore[method-assign]
     StreamShard.get = get  # type: ignore[method-assign]
+
+
+# --- index queries ---------------------------------------------------------------------------
+
+
+def read_only_the_partition_on_index_queries() -> None:
+    """An index Query hands moto only the items whose index key matches, not the sorted table.
+
+    moto's Table.query walks `all_items()` (every item, sorted) and then keeps
+    those whose index hash key matches. Here `all_items` returns just those
+    items, in the same order, for the duration of that call: moto's own
+    matching, range conditions, filters, paging and limits then run as before.
+    Still one pass over the table's dict per Query, but without the sort and
+    moto's per-item work.
+    """
+    from moto.dynamodb.models.table import Table
+
+    original = Table.query
+
+    @functools.wraps(original)
+    def query(self: Any, *args: Any, **kwargs: Any) -> Any:
+        index_name = args[7] if len(args) > 7 else kwargs.get("index_name")
+        conditions = kwargs.get("hash_key_conditions")
+        if not index_name or not conditions:
+            return original(self, *args, **kwargs)
+
+        def partition() -> list[Any]:
+            buckets = self.items.values()
+            items = (
+                [item for bucket in buckets for item in bucket.values()]
+                if self.range_key_attr
+                else list(buckets)
+            )
+            found = [
+                item
+                for item in items
+                if all(
+                    (value := item.attrs.get(name)) is not None and value == wanted
+                    for name, wanted in conditions
+                )
+            ]
+            return sorted(
+                found, key=lambda x: (x.hash_key, x.range_key) if x.range_key else x.hash_key
+            )
+
+        self.all_items = partition  # shadows the method for this call (under the lock)
+        try:
+            return original(self, *args, **kwargs)
+        finally:
+            del self.all_items
+
+    Table.query = query  # type: ignore[method-assign]

@@ -260,3 +260,43 @@ def test_copies_and_replaced_items_are_freed(aws: dict[str, Any], db: Any) -> No
     alive = list(Item.instances_tracked)
     # The 51 stored items, nothing else: no rollback copies, no replaced versions.
     assert len(alive) == len(everything(db, table)) == 51
+
+
+def test_an_index_query_pages_through_its_partition_only_in_index_order(
+    aws: dict[str, Any], db: Any
+) -> None:
+    table = desk(aws)
+    for start in range(0, 90, 25):
+        db.batch_write_item(
+            RequestItems={
+                table: [
+                    {
+                        "PutRequest": {
+                            "Item": {
+                                **key(f"I{i:03d}"),
+                                "gsi1pk": {"S": f"P{i % 3}"},
+                                "gsi1sk": {"S": f"{(i * 37) % 90:03d}"},
+                            }
+                        }
+                    }
+                    for i in range(start, min(start + 25, 90))
+                ]
+            }
+        )
+    found: list[str] = []
+    kwargs: dict[str, Any] = {
+        "TableName": table,
+        "IndexName": "gsi1",
+        "KeyConditionExpression": "gsi1pk = :p AND gsi1sk >= :from",
+        "ExpressionAttributeValues": {":p": {"S": "P1"}, ":from": {"S": "010"}},
+        "Limit": 7,
+    }
+    while True:
+        page = db.query(**kwargs)
+        found += [item["gsi1sk"]["S"] for item in page["Items"]]
+        if "LastEvaluatedKey" not in page:
+            break
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    expected = sorted(f"{(i * 37) % 90:03d}" for i in range(90) if i % 3 == 1)
+    assert found == [sk for sk in expected if sk >= "010"]
