@@ -25,12 +25,19 @@ $(AXE): tests/browser/package-lock.json
 	then touch $@; \
 	else echo "axe-core not installed (no npm or no registry): the accessibility tests will skip"; fi
 
+## aws-ses-v2-local, the SES emulator the bench and a launcher test send to (npm, pinned by the lock file).
+SES_EMULATOR := tests/ses_emulator/node_modules/.bin/aws-ses-v2-local
+$(SES_EMULATOR): tests/ses_emulator/package-lock.json
+	@if command -v npm >/dev/null 2>&1 && npm ci --prefix tests/ses_emulator --no-audit --no-fund --loglevel=error; \
+	then touch $@; \
+	else echo "aws-ses-v2-local not installed (no npm or no registry): its test and bench part will skip"; fi
+
 ## The local stack: embedded moto + Chalice local API on http://127.0.0.1:$(PORT)
 dev: $(STAMP)
 	PORT=$(PORT) $(BIN)/python -m infra.dev
 
 ## Every test: lint, types, unit, integration, route and package tests.
-test: $(STAMP) $(AXE) lint typecheck
+test: $(STAMP) $(AXE) $(SES_EMULATOR) lint typecheck
 	$(BIN)/python -m pytest
 
 lint: $(STAMP)
@@ -41,7 +48,7 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 ## Figures for cold start, AWS calls and latency against a reference handler.
-bench: $(STAMP)
+bench: $(STAMP) $(SES_EMULATOR)
 	$(BIN)/python -m tests.bench.bench_intake
 
 ## 200 concurrent submissions against the local stack (LOAD_FULL changes it); prints the figures.

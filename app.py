@@ -16,6 +16,7 @@ from chalicelib.api.admin.staff import bp as admin_staff_bp
 from chalicelib.api.admin.taxonomy import bp as admin_taxonomy_bp
 from chalicelib.api.form import bp as form_bp
 from chalicelib.api.health import bp as health_bp
+from chalicelib.api.index import bp as index_bp
 from chalicelib.api.intake import bp as intake_bp
 from chalicelib.api.middleware import bp as middleware_bp
 from chalicelib.api.openapi import bp as openapi_bp
@@ -26,6 +27,7 @@ from chalicelib.jobs.ses_events import bp as ses_events_bp
 
 app = Chalice(app_name="dx-desk")
 app.register_blueprint(middleware_bp)
+app.register_blueprint(index_bp)
 app.register_blueprint(health_bp)
 app.register_blueprint(intake_bp)
 app.register_blueprint(openapi_bp)

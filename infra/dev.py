@@ -20,6 +20,7 @@ STAGE = "local"
 REGION = "ap-northeast-1"
 DEFAULT_PORT = 8000
 DRAIN_INTERVAL_SECONDS = 1.0
+SHUTDOWN_DRAIN_SECONDS = 3.0
 # Who the local admin token acts as in audit records.
 LOCAL_ADMIN_ACTOR = "ローカル管理者"
 
@@ -99,6 +100,21 @@ def _port_setting(environ: Mapping[str, str], name: str, default: int) -> int:
     return int(raw)
 
 
+def _drain_interval(environ: Mapping[str, str]) -> float:
+    """OUTBOX_SWEEP_SECONDS: how often the drain sweeps without a write (retries, backoff)."""
+    raw = environ.get("OUTBOX_SWEEP_SECONDS") or str(DRAIN_INTERVAL_SECONDS)
+    try:
+        seconds = float(raw)
+    except ValueError:
+        seconds = 0.0
+    if not 0.05 <= seconds <= 86400:
+        raise SystemExit(
+            f"OUTBOX_SWEEP_SECONDS は 0.05〜86400 の秒数にしてください / "
+            f"OUTBOX_SWEEP_SECONDS must be 0.05 to 86400 seconds: {raw!r}"
+        )
+    return seconds
+
+
 def _check_port_free(port: int) -> None:
     """Fail with a clear message instead of a traceback (or, for moto, a hang)."""
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
@@ -116,10 +132,10 @@ def start_moto(port: int) -> Any:
     """moto's server on 127.0.0.1 (port 0: any free port); returns the started server."""
     from moto.server import ThreadedMotoServer
 
-    from infra.local import make_moto_dynamodb_atomic
+    from infra.moto_patches import prepare_moto
 
-    # Parallel requests to the local API must meet DynamoDB's atomic conditions.
-    make_moto_dynamodb_atomic()
+    # Atomic conditional writes, and writes that cost what they touch (see there).
+    prepare_moto()
     if port:
         # ThreadedMotoServer.start() waits forever if its thread cannot bind.
         _check_port_free(port)
@@ -133,13 +149,55 @@ def create_resources(environ: Mapping[str, str]) -> int:
     import boto3
 
     from infra.demo_roster import seed
-    from infra.local import create_buckets, create_tables, verify_sender
+    from infra.local import create_buckets, create_tables
 
     dynamodb = boto3.client("dynamodb")
     create_tables(dynamodb, dict(environ))
     create_buckets(boto3.client("s3"), environ)
-    verify_sender(boto3.client("sesv2"), environ["MAIL_FROM"])
+    verify_sender_where_supported(boto3.client("sesv2"), environ)
     return seed(dynamodb, environ["TABLE_NAME"])
+
+
+def ses_endpoint(environ: Mapping[str, str]) -> str:
+    """Where boto3 sends SES v2 calls: the per-service variable wins, as in botocore."""
+    return environ.get("AWS_ENDPOINT_URL_SESV2") or environ.get("AWS_ENDPOINT_URL") or ""
+
+
+def _identity_api_missing(exc: Exception) -> bool:
+    from botocore.exceptions import ClientError
+
+    if not isinstance(exc, ClientError):
+        return False
+    status = exc.response.get("ResponseMetadata", {}).get("HTTPStatusCode")
+    code = exc.response.get("Error", {}).get("Code", "")
+    message = exc.response.get("Error", {}).get("Message", "")
+    return status == 404 or "UnknownOperation" in f"{code} {message}"
+
+
+def verify_sender_where_supported(sesv2: Any, environ: Mapping[str, str]) -> bool:
+    """Verify the sending domain; True when verified.
+
+    moto (the embedded one, or another moto as the SES endpoint) rejects
+    unverified senders, so the identity is created there. Emulators such as
+    aws-ses-v2-local accept any sender and have no identity API (404
+    UnknownOperationException): there the step is skipped with a note.
+    """
+    from infra.local import verify_sender
+
+    try:
+        verify_sender(sesv2, environ["MAIL_FROM"])
+    except Exception as exc:
+        moto_endpoint = environ.get("AWS_ENDPOINT_URL", "")
+        if ses_endpoint(environ) == moto_endpoint or not _identity_api_missing(exc):
+            raise
+        log.info(
+            "SES エンドポイント %s に送信元の検証 API がないため、検証を省きます / "
+            "the SES endpoint %s has no identity API: sender not verified (it accepts any)",
+            ses_endpoint(environ),
+            ses_endpoint(environ),
+        )
+        return False
+    return True
 
 
 @dataclass(frozen=True)
@@ -204,15 +262,31 @@ def admin_banner_lines(api: str, local: LocalAdmin) -> list[str]:
     ]
 
 
-def drain_outbox(stop: threading.Event, interval: float = DRAIN_INTERVAL_SECONDS) -> None:
-    """Send due mail every `interval` seconds until `stop` is set (AWS runs it on a schedule)."""
+def drain_outbox(
+    stop: threading.Event,
+    interval: float = DRAIN_INTERVAL_SECONDS,
+    wake: threading.Event | None = None,
+) -> None:
+    """Send due mail whenever `wake` is set (a write) and every `interval` seconds, until `stop`.
+
+    In AWS the table's stream invokes the sender for each new message and a
+    schedule sweeps for retries; here a write wakes the drain at once and the
+    interval covers retries whose backoff has run out.
+    """
     from chalicelib.jobs.outbox import sweep_once
 
+    wake = wake or threading.Event()
     last_error = ""
-    while not stop.wait(interval):
+    while True:
+        wake.wait(interval)
+        wake.clear()
+        if stop.is_set():
+            return
         try:
             counts = sweep_once()
         except Exception as exc:
+            if stop.is_set():
+                return  # the endpoints are going away with the stack
             # Anything a sweep raises (an endpoint restarting, a bug being
             # edited) must not end local mail delivery: log it, try again.
             # A repeat of the same error gets one line, not a traceback a second.
@@ -227,6 +301,28 @@ def drain_outbox(stop: threading.Event, interval: float = DRAIN_INTERVAL_SECONDS
             log.info("メール送信処理 / outbox sweep: %s", counts)
 
 
+# DynamoDB writes that can put mail into the outbox (intake, links, admin, replies).
+_WRITES = frozenset({"TransactWriteItems", "PutItem", "UpdateItem", "BatchWriteItem"})
+WAKE_HANDLER_ID = "dx-desk-wake-outbox-drain"
+
+
+def wake_on_writes(wake: threading.Event, drain_thread_name: str) -> None:
+    """Set `wake` after each DynamoDB write made in this process outside the drain.
+
+    Registered on boto3's default session, so every client the app builds
+    afterwards (deps.py) carries it, whichever endpoint DynamoDB is at.
+    """
+    import boto3
+
+    def after_call(model: Any, **_: Any) -> None:
+        if model.name in _WRITES and threading.current_thread().name != drain_thread_name:
+            wake.set()
+
+    boto3._get_default_session()._session.register(
+        "after-call.dynamodb", after_call, unique_id=WAKE_HANDLER_ID
+    )
+
+
 def print_banner(
     api_port: int,
     environ: Mapping[str, str],
@@ -238,9 +334,10 @@ def print_banner(
     lines = [
         "",
         "dx-desk ローカル環境 / local stack",
-        f"  API:                                   {api}/",
+        f"  相談フォーム / consultation form:      {api}/form/input?lang=ja",
+        f"  相談の送信 API / submit (JSON):        POST {api}/consultations",
+        f"  API の説明 / API description:          {api}/openapi.json",
         f"  ヘルスチェック / health:               {api}/health",
-        f"  相談の送信 / submit a consultation:    POST {api}/consultations",
     ]
     if mailbox_url:
         lines.append(f"  メールボックス（開発用） / mailbox:    {mailbox_url}/")
@@ -261,7 +358,14 @@ def print_banner(
 def run_api(port: int) -> int:
     """`chalice local` for the local stage, in this process; returns only on failure."""
     import chalice.cli
+    import chalice.local
 
+    from infra.accesslog import mask_chalice_local_access_log
+
+    # Signed-link tokens never reach the request log.
+    mask_chalice_local_access_log()
+    # Requests still in flight when the stack stops must not hold the process.
+    chalice.local.ThreadedHTTPServer.daemon_threads = True
     # Without autoreload Chalice serves in this process, so the API shares
     # moto and the environment above; argv[0] is what its reloader would re-run.
     sys.argv = [
@@ -302,6 +406,7 @@ def main() -> int:
     mailbox = None
     stop = threading.Event()
     drain: threading.Thread | None = None
+    wake: threading.Event | None = None
     try:
         stage_env = stage_environment()
         for name in replaced_by_stage(os.environ, stage_env):
@@ -349,11 +454,18 @@ def main() -> int:
         import chalicelib.services.outbox  # noqa: F401
         from chalicelib import deps
 
+        wake = threading.Event()
+        drain = threading.Thread(
+            target=drain_outbox,
+            args=(stop, _drain_interval(os.environ), wake),
+            name="outbox-drain",
+            daemon=True,
+        )
+        # Before any client the app uses exists: clients copy the session's
+        # handlers when they are built.
+        wake_on_writes(wake, drain.name)
         deps.reset()
         register_local_admin(local_admin)
-        drain = threading.Thread(
-            target=drain_outbox, args=(stop,), name="outbox-drain", daemon=True
-        )
         drain.start()
         mailbox.start(moto_url=moto_url)
 
@@ -366,8 +478,12 @@ def main() -> int:
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         stop.set()
+        if wake is not None:
+            wake.set()
         if drain is not None:
-            drain.join(timeout=15)
+            # A sweep in progress ends with its current mail; a long one is
+            # cut short by moto going away below (the drain is a daemon).
+            drain.join(timeout=SHUTDOWN_DRAIN_SECONDS)
         if mailbox is not None:
             mailbox.stop()
         if moto is not None:

@@ -44,7 +44,8 @@ def aws(monkeypatch: pytest.MonkeyPatch, stage_env: dict[str, str]) -> Iterator[
     from moto import mock_aws
 
     from chalicelib import deps
-    from infra.local import create_buckets, create_tables, make_moto_dynamodb_atomic, verify_sender
+    from infra.local import create_buckets, create_tables, verify_sender
+    from infra.moto_patches import prepare_moto
 
     for name in list(os.environ):
         if name.startswith("AWS_ENDPOINT_URL") or name == "AWS_PROFILE":
@@ -55,7 +56,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, stage_env: dict[str, str]) -> Iterator[
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
     deps.reset()
-    make_moto_dynamodb_atomic()
+    prepare_moto()
     with mock_aws():
         import boto3
 

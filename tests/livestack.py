@@ -133,3 +133,52 @@ def running_stack(
         if process.poll() is None:
             process.kill()
         process.wait(timeout=EXIT_TIMEOUT)
+
+
+SES_EMULATOR = ROOT / "tests" / "ses_emulator" / "node_modules" / ".bin" / "aws-ses-v2-local"
+
+
+def ses_emulator_missing() -> str:
+    """Why aws-ses-v2-local cannot run here ('' when it can)."""
+    if not SES_EMULATOR.exists():
+        return (
+            "aws-ses-v2-local is not installed "
+            "(npm ci --prefix tests/ses_emulator; make test and make bench do it)"
+        )
+    return ""
+
+
+@contextmanager
+def running_ses_emulator(log_path: Path) -> Iterator[str]:
+    """aws-ses-v2-local on a free port of 127.0.0.1; yields its URL (GET /store lists the mail)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    with log_path.open("wb") as log_file:
+        process = subprocess.Popen(
+            [str(SES_EMULATOR), "--host", "127.0.0.1", "--port", str(port)],
+            cwd=SES_EMULATOR.parent,
+            stdin=subprocess.DEVNULL,
+            stdout=log_file,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        deadline = time.monotonic() + START_TIMEOUT
+        while True:
+            if process.poll() is not None:
+                raise RuntimeError(f"aws-ses-v2-local exited: {log_path.read_text()}")
+            try:
+                if http("GET", f"{url}/health-check")[0] == 200:
+                    break
+            except OSError:
+                pass  # not listening yet
+            if time.monotonic() > deadline:
+                raise RuntimeError(f"aws-ses-v2-local did not start: {log_path.read_text()}")
+            time.sleep(0.1)
+        yield url
+    finally:
+        process.terminate()
+        try:
+            process.wait(timeout=EXIT_TIMEOUT)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(timeout=EXIT_TIMEOUT)

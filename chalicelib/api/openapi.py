@@ -207,6 +207,14 @@ def public_operations() -> list[Operation]:
             ),
         ),
         Operation(
+            "/",
+            "GET",
+            "API のルート：相談フォームへ転送 / The API root: forwards to the form's input page",
+            ("form",),
+            query_schema=LANG,
+            replies=(Reply(302, "To form/input", (), {"Location": "form/input?lang=…"}),),
+        ),
+        Operation(
             "/health",
             "GET",
             "Liveness (touches no AWS service)",

@@ -73,7 +73,7 @@ class Operation:
 
     @property
     def operation_id(self) -> str:
-        words = re.sub(r"[^A-Za-z0-9]+", "_", self.path).strip("_")
+        words = re.sub(r"[^A-Za-z0-9]+", "_", self.path).strip("_") or "root"
         return f"{self.method.lower()}_{words}"
 
 

@@ -474,6 +474,11 @@ def main() -> int:
     parser.add_argument("--runs", type=int, default=COLD_RUNS, help="cold starts per handler")
     parser.add_argument("--requests", type=int, default=WARM_REQUESTS, help="warm requests each")
     parser.add_argument("--importtime", action="store_true", help="per-package `import app` cost")
+    parser.add_argument(
+        "--no-local",
+        action="store_true",
+        help="skip (d), the live `make dev` stack at 0, 1,000 and 5,000 stored cases (about 4 min)",
+    )
     args = parser.parse_args()
     if args.runs < 1 or args.requests < 2:
         parser.error("--runs must be at least 1 and --requests at least 2")
@@ -496,8 +501,13 @@ def main() -> int:
         return 2
     finally:
         server.stop()
+    local_ok = True
+    if not args.no_local:
+        from tests.bench import bench_localstack
+
+        local_ok = bench_localstack.run()
     print(f"bench time {time.perf_counter() - bench_started:.0f} s")
-    return 0
+    return 0 if local_ok else 2
 
 
 def run(args: argparse.Namespace, env: dict[str, str], children: dict[str, str]) -> None:

@@ -4,15 +4,25 @@ from __future__ import annotations
 
 import json
 import signal
+import threading
 import time
 from collections.abc import Iterator
+from http.client import HTTPConnection
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.conftest import ROOT, local_stage_env, valid_payload
-from tests.livestack import Stack, http, mail_text, running_stack
+from tests.livestack import (
+    EXIT_TIMEOUT,
+    Stack,
+    http,
+    mail_text,
+    running_ses_emulator,
+    running_stack,
+    ses_emulator_missing,
+)
 
 MAIL_TIMEOUT = 20.0
 
@@ -202,3 +212,133 @@ def test_the_demo_roster_is_fictitious_and_uses_the_deployment_ids() -> None:
             "EXPERT",
             "expert",
         )
+
+
+class TestAwsSesV2Local:
+    """aws-ses-v2-local (npm) as the SES endpoint: it has no identity API, and accepts any sender."""
+
+    @pytest.fixture
+    def emulator(self, tmp_path: Path) -> Iterator[str]:
+        missing = ses_emulator_missing()
+        if missing:
+            pytest.skip(missing)
+        with running_ses_emulator(tmp_path / "ses-emulator.log") as url:
+            yield url
+
+    @pytest.fixture
+    def extra_env(self, emulator: str) -> dict[str, str]:
+        return {"AWS_ENDPOINT_URL_SESV2": emulator}
+
+    def test_the_stack_starts_and_its_mail_reaches_the_emulator(
+        self, stack: Stack, emulator: str
+    ) -> None:
+        status, _, body = http(
+            "POST",
+            f"{stack.api}/consultations",
+            json.dumps(valid_payload()).encode("utf-8"),
+            {"Content-Type": "application/json"},
+        )
+        assert status == 201, body
+        receipt = json.loads(body)["receipt_number"]
+        deadline = time.monotonic() + MAIL_TIMEOUT
+        mails: list[dict[str, Any]] = []
+        while time.monotonic() < deadline and len(mails) < 3:
+            _, _, stored = http("GET", f"{emulator}/store")
+            mails = [m for m in json.loads(stored)["emails"] if receipt in m["subject"]]
+            time.sleep(0.2)
+
+        recipients = {address for m in mails for address in m["destination"]["to"]}
+        assert len(mails) == 3, stack.log()
+        assert recipients == {
+            valid_payload()["email"],
+            *local_stage_env()["STAFF_NOTIFY_TO"].split(","),
+        }
+        assert sent_raw_mail(stack.moto) == []
+        assert "has no identity API: sender not verified" in stack.log()
+        assert stack.stop(signal.SIGTERM) == 0
+
+
+def test_the_banner_leads_with_the_form_and_the_root_forwards_to_it(stack: Stack) -> None:
+    urls = [line for line in stack.log().splitlines() if "http://127.0.0.1:" in line]
+    assert urls[0].split()[-1] == f"{stack.api}/form/input?lang=ja", urls
+    assert not any(line.rstrip().endswith(f"{stack.api}/") for line in urls), urls
+
+    host, port = stack.api.removeprefix("http://").split(":")
+    connection = HTTPConnection(host, int(port), timeout=10)
+    connection.request("GET", "/")
+    answer = connection.getresponse()
+    assert answer.status == 302
+    assert answer.getheader("Location") == "form/input?lang=ja"
+    connection.close()
+    # Followed as a browser would: the form.
+    status, headers, _ = http("GET", f"{stack.api}/")
+    assert status == 200 and headers["Content-Type"].startswith("text/html")
+    assert stack.stop(signal.SIGINT) == 0
+
+
+def test_the_request_log_masks_link_tokens(stack: Stack) -> None:
+    from chalicelib.domain import actiontoken
+
+    token = actiontoken.sign(
+        {"k1": b"k" * 32},
+        "k1",
+        purpose="take",
+        receipt_number="DX-261126-000010",
+        recipient="staff-a@dx-desk.example.jp",
+        expires_at=int(time.time()) + 3600,
+    )
+    for method in ("GET", "HEAD", "POST"):
+        status, _, _ = http(method, f"{stack.api}/actions/{token}?again={token}")
+        assert status < 500
+    assert stack.stop(signal.SIGINT) == 0
+
+    log = stack.log()
+    assert token not in log
+    assert token.split(".")[2] not in log  # not even the payload part
+    assert log.count('"GET /actions/[token]?again=[token] HTTP/1.1"') == 1, log[-3000:]
+
+
+def test_sigterm_while_submissions_are_in_flight_stops_it(stack: Stack) -> None:
+    """Stops as Ctrl-C does while the API, moto and the outbox drain are all busy."""
+    answered: list[int] = []
+
+    def submit(index: int) -> None:
+        payload = valid_payload(email=f"term-{index}@example.com", message=f"停止試験 {index}")
+        try:
+            status, _, _ = http(
+                "POST",
+                f"{stack.api}/consultations",
+                json.dumps(payload).encode("utf-8"),
+                {"Content-Type": "application/json"},
+            )
+            answered.append(status)
+        except OSError:
+            answered.append(0)  # cut off by the stop: expected for some
+
+    threads = [threading.Thread(target=submit, args=(i,)) for i in range(16)]
+    for thread in threads:
+        thread.start()
+    while not answered:  # the first answers: the stack is working on the rest
+        time.sleep(0.02)
+
+    started = time.monotonic()
+    assert stack.stop(signal.SIGTERM) == 0
+    assert time.monotonic() - started < EXIT_TIMEOUT
+    for thread in threads:
+        thread.join(timeout=EXIT_TIMEOUT)
+    log = stack.log()
+    assert "停止しました / stopped" in log
+    assert "Traceback" not in log, log[-3000:]
+
+
+class TestMailWithoutTheSweep:
+    """With the periodic sweep an hour apart, only the wake on write can send the mail."""
+
+    @pytest.fixture
+    def extra_env(self) -> dict[str, str]:
+        return {"OUTBOX_SWEEP_SECONDS": "3600"}
+
+    def test_a_write_wakes_the_drain(self, stack: Stack) -> None:
+        mentioning = submit_and_wait_for_mail(stack, stack.moto)
+        assert len(mentioning) == 3, stack.log()
+        assert stack.stop(signal.SIGINT) == 0
