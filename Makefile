@@ -34,7 +34,7 @@ $(SES_EMULATOR): tests/ses_emulator/package-lock.json
 
 ## The local stack: embedded moto + Chalice local API on http://127.0.0.1:$(PORT)
 dev: $(STAMP)
-	PORT=$(PORT) $(BIN)/python -m infra.dev
+	PORT=$(PORT) $(BIN)/python -m infra.local.dev
 
 ## Every test: lint, types, unit, integration, route and package tests.
 test: $(STAMP) $(AXE) $(SES_EMULATOR) lint typecheck

@@ -4,26 +4,26 @@ import logging
 
 from chalice.app import Chalice
 
-from chalicelib.api.actions import bp as actions_bp
-from chalicelib.api.admin.access import bp as admin_access_bp
-from chalicelib.api.admin.auth import bp as admin_auth_bp
-from chalicelib.api.admin.cases import bp as admin_cases_bp
-from chalicelib.api.admin.experts import bp as admin_experts_bp
-from chalicelib.api.admin.privacy import bp as admin_privacy_bp
-from chalicelib.api.admin.reports import bp as admin_reports_bp
-from chalicelib.api.admin.roster_csv import bp as admin_roster_csv_bp
-from chalicelib.api.admin.staff import bp as admin_staff_bp
-from chalicelib.api.admin.taxonomy import bp as admin_taxonomy_bp
-from chalicelib.api.form import bp as form_bp
-from chalicelib.api.health import bp as health_bp
-from chalicelib.api.index import bp as index_bp
-from chalicelib.api.intake import bp as intake_bp
-from chalicelib.api.middleware import bp as middleware_bp
-from chalicelib.api.openapi import bp as openapi_bp
-from chalicelib.jobs.inbound import bp as inbound_jobs_bp
-from chalicelib.jobs.outbox import bp as outbox_jobs_bp
-from chalicelib.jobs.schedules import bp as schedule_jobs_bp
-from chalicelib.jobs.ses_events import bp as ses_events_bp
+from chalicelib.admin.auth import bp as admin_auth_bp
+from chalicelib.admin.routes.access import bp as admin_access_bp
+from chalicelib.admin.routes.cases import bp as admin_cases_bp
+from chalicelib.admin.routes.experts import bp as admin_experts_bp
+from chalicelib.admin.routes.privacy import bp as admin_privacy_bp
+from chalicelib.admin.routes.reports import bp as admin_reports_bp
+from chalicelib.admin.routes.roster_csv import bp as admin_roster_csv_bp
+from chalicelib.admin.routes.staff import bp as admin_staff_bp
+from chalicelib.admin.routes.taxonomy import bp as admin_taxonomy_bp
+from chalicelib.http.health import bp as health_bp
+from chalicelib.http.middleware import bp as middleware_bp
+from chalicelib.intake.form import bp as form_bp
+from chalicelib.intake.index import bp as index_bp
+from chalicelib.intake.routes import bp as intake_bp
+from chalicelib.links.routes import bp as actions_bp
+from chalicelib.mailin.handler import bp as inbound_jobs_bp
+from chalicelib.openapi import bp as openapi_bp
+from chalicelib.outbox.handler import bp as outbox_jobs_bp
+from chalicelib.outbox.ses_events import bp as ses_events_bp
+from chalicelib.scheduled.handler import bp as schedule_jobs_bp
 
 app = Chalice(app_name="dx-desk")
 app.register_blueprint(middleware_bp)

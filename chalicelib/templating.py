@@ -1,15 +1,19 @@
-"""The Jinja2 environment shared by mail and pages: templates/, autoescaped HTML, strict names."""
+"""The Jinja2 environment shared by mail and pages (templates/, autoescaped HTML, strict names),
+and the label lookup every template uses."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from functools import cache
 from pathlib import Path
 
 import jinja2
 import markupsafe
 
-from chalicelib.domain.text import display_phone, ruby_html, ruby_plain
-from chalicelib.domain.timefmt import jst_display
+from chalicelib.core.case import STATUS_LABELS, Status
+from chalicelib.core.deployment import Deployment, Label
+from chalicelib.core.text import display_phone, ruby_html, ruby_plain
+from chalicelib.core.timefmt import jst_display
 
 _HERE = Path(__file__).resolve().parent
 # The deployment package carries a copy in chalicelib/templates (see the
@@ -41,3 +45,24 @@ def environment() -> jinja2.Environment:
     env.filters["ruby"] = lambda text: markupsafe.Markup(ruby_html(str(text)))
     env.filters["ruby_text"] = ruby_plain
     return env
+
+
+def label_lookup(deployment: Deployment) -> Callable[..., str]:
+    tables: dict[str, dict[str, Label]] = {
+        "municipality": deployment.municipalities,
+        "category": deployment.categories,
+        "requester_type": deployment.requester_types,
+        "support_type": deployment.support_types,
+        "preferred_format": deployment.preferred_formats,
+    }
+
+    def label(kind: str, value: str, lang: str = "ja") -> str:
+        if kind == "status":
+            ja, en = STATUS_LABELS[Status(value)]
+            return ja if lang == "ja" else en
+        entry = tables[kind].get(value)
+        if entry is None:
+            return value
+        return entry.ja if lang == "ja" else entry.en
+
+    return label

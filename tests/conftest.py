@@ -43,9 +43,9 @@ def aws(monkeypatch: pytest.MonkeyPatch, stage_env: dict[str, str]) -> Iterator[
     """moto for every AWS call, with the table and the sending identity created from infra/."""
     from moto import mock_aws
 
-    from chalicelib import deps
-    from infra.local import create_buckets, create_tables, verify_sender
-    from infra.moto_patches import prepare_moto
+    from chalicelib import runtime
+    from infra.local.moto_patches import prepare_moto
+    from infra.local.resources import create_buckets, create_tables, verify_sender
 
     for name in list(os.environ):
         if name.startswith("AWS_ENDPOINT_URL") or name == "AWS_PROFILE":
@@ -55,7 +55,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, stage_env: dict[str, str]) -> Iterator[
     monkeypatch.setenv("AWS_DEFAULT_REGION", REGION)
     monkeypatch.setenv("AWS_REGION", REGION)
     monkeypatch.setenv("AWS_ACCOUNT_ID_ENDPOINT_MODE", "disabled")
-    deps.reset()
+    runtime.reset()
     prepare_moto()
     with mock_aws():
         import boto3
@@ -64,7 +64,7 @@ def aws(monkeypatch: pytest.MonkeyPatch, stage_env: dict[str, str]) -> Iterator[
         create_buckets(boto3.client("s3"), stage_env)
         verify_sender(boto3.client("sesv2"), stage_env["MAIL_FROM"])
         yield {"dynamodb": boto3.client("dynamodb"), "env": stage_env}
-    deps.reset()
+    runtime.reset()
 
 
 def sent_mail() -> list[EmailMessage]:

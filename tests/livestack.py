@@ -1,4 +1,4 @@
-"""Running `python -m infra.dev` for tests: free ports, HTTP without exceptions, clean teardown."""
+"""Running `python -m infra.local.dev` for tests: free ports, HTTP without exceptions, clean teardown."""
 
 from __future__ import annotations
 
@@ -116,7 +116,7 @@ def running_stack(
         moto_port = free_port()
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "infra.dev"],
+            [sys.executable, "-m", "infra.local.dev"],
             cwd=ROOT,
             env={**stack_environment(api_port, moto_port), **(extra_env or {})},
             stdin=subprocess.DEVNULL,

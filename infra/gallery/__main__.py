@@ -11,11 +11,11 @@ import json
 import sys
 from pathlib import Path
 
-from infra.dev import ROOT
 from infra.gallery.build import browser_missing, build, japanese_fonts_missing
 from infra.gallery.checks import all_problems
 from infra.gallery.mails import GalleryError
 from infra.gallery.stack import StackError
+from infra.local.dev import ROOT
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -21,9 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from chalicelib.config import load_deployment, settings_from
-from chalicelib.web.i18n import LANGUAGES
-from infra.dev import stage_environment
+from chalicelib.core.settings import settings_from
+from chalicelib.intake.i18n import LANGUAGES
+from chalicelib.runtime import load_deployment
 from infra.gallery.checks import all_problems
 from infra.gallery.mails import (
     MAIL_BASE_URL,
@@ -41,6 +41,7 @@ from infra.gallery.pages import (
     receipt_on,
 )
 from infra.gallery.stack import running_stack
+from infra.local.dev import stage_environment
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page

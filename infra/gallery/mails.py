@@ -14,23 +14,23 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.config import Deployment, Settings
-from chalicelib.domain import lifecycle
-from chalicelib.domain.calendar import jst_date
-from chalicelib.domain.case import OutgoingMessage, Status, new_case
-from chalicelib.domain.deskmail import desk_receipt_number
-from chalicelib.domain.digest import digest_messages, reminder_messages, summary_messages
-from chalicelib.domain.roster import Expert
-from chalicelib.domain.staff import DeskStaff
-from chalicelib.domain.timefmt import iso
-from chalicelib.mail.render import RenderedMail, render
-from chalicelib.models import parse_consultation
-from chalicelib.services.actions import Acting, perform, session_record
-from chalicelib.services.deliverability import failure_notices
-from chalicelib.services.intake import staff_intake_messages
-from chalicelib.services.outbox import with_links
+from chalicelib.core import lifecycle
+from chalicelib.core.acting import Acting, perform, session_record
+from chalicelib.core.calendar import jst_date
+from chalicelib.core.case import OutgoingMessage, Status, new_case, staff_intake_messages
+from chalicelib.core.consultation import parse_consultation
+from chalicelib.core.deployment import Deployment
+from chalicelib.core.deskmail import desk_receipt_number
+from chalicelib.core.roster import Expert
+from chalicelib.core.settings import Settings
+from chalicelib.core.staff import DeskStaff
+from chalicelib.core.timefmt import iso
+from chalicelib.outbox.deliverability import failure_notices
+from chalicelib.outbox.render import RenderedMail, render
+from chalicelib.outbox.service import with_links
+from chalicelib.scheduled.mail import digest_messages, reminder_messages, summary_messages
 from chalicelib.templating import template_dir
-from infra.demo_roster import ROSTER
+from infra.local.demo_roster import ROSTER
 
 # A Thursday morning in Japan (10:30 JST); every mail of the gallery is dated around it.
 NOW = datetime(2026, 11, 26, 1, 30, tzinfo=UTC)
@@ -74,7 +74,7 @@ class RenderedSample:
 
 
 class DemoRoster:
-    """The demo roster (infra/demo_roster.py) in memory, as services/actions.py reads a roster."""
+    """The demo roster (infra/local/demo_roster.py) in memory, as services/actions.py reads a roster."""
 
     def __init__(self) -> None:
         self._experts = {e["expert_id"]: Expert.model_validate(e) for e in ROSTER}

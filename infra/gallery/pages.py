@@ -20,14 +20,15 @@ from datetime import UTC, datetime, timedelta
 from typing import TYPE_CHECKING, Any
 from urllib.parse import urlsplit
 
-from chalicelib.config import Settings
-from chalicelib.domain import formtoken, lifecycle
-from chalicelib.domain.case import Status
-from chalicelib.domain.text import ruby_base
-from chalicelib.services.actions import link_for
-from chalicelib.web.i18n import LANGUAGES, UI
-from infra.demo_roster import ROSTER
+from chalicelib.core import lifecycle
+from chalicelib.core.actiontoken import link_for
+from chalicelib.core.case import Status
+from chalicelib.core.settings import Settings
+from chalicelib.core.text import ruby_base
+from chalicelib.intake import formtoken
+from chalicelib.intake.i18n import LANGUAGES, UI
 from infra.gallery.mails import GalleryError
+from infra.local.demo_roster import ROSTER
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -235,7 +236,7 @@ def form_pages(page: Page, api: str, lang: str, settings: Settings, capture: Cap
 
 
 def all_form_pages(page: Page, api: str, settings: Settings, capture: Capture) -> list[Shot]:
-    """The form in every language the application offers (chalicelib.web.i18n.LANGUAGES)."""
+    """The form in every language the application offers (chalicelib.intake.i18n.LANGUAGES)."""
     return [shot for lang in LANGUAGES for shot in form_pages(page, api, lang, settings, capture)]
 
 

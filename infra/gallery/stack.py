@@ -1,4 +1,4 @@
-"""The local stack (`python -m infra.dev`) in a child process on free ports, for the gallery."""
+"""The local stack (`python -m infra.local.dev`) in a child process on free ports, for the gallery."""
 
 from __future__ import annotations
 
@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
-from infra.dev import ROOT, stage_environment
+from infra.local.dev import ROOT, stage_environment
 
 START_TIMEOUT = 60.0
 EXIT_TIMEOUT = 15.0
@@ -76,7 +76,7 @@ def running_stack(extra_env: Mapping[str, str]) -> Iterator[Stack]:
         log_path = Path(folder) / "stack.log"
         with log_path.open("wb") as log_file:
             process = subprocess.Popen(
-                [sys.executable, "-m", "infra.dev"],
+                [sys.executable, "-m", "infra.local.dev"],
                 cwd=ROOT,
                 env=child_environment(api_port, moto_port, extra_env),
                 stdin=subprocess.DEVNULL,

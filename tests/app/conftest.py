@@ -6,8 +6,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib import deps
-from chalicelib.services.access import bootstrap_token
+from chalicelib import runtime
+from chalicelib.admin.access import bootstrap_token
 
 ADMIN_TOKEN = "dxd_0a0a0a0a_" + "A" * 43
 STAFF_TOKEN = "dxd_0b0b0b0b_" + "B" * 43
@@ -20,11 +20,11 @@ def bearer(token: str) -> dict[str, str]:
 @pytest.fixture
 def admin_headers(aws: dict[str, Any]) -> dict[str, str]:
     bootstrap_token(
-        deps.admin_store(),
+        runtime.admin_store(),
         ADMIN_TOKEN,
         role="admin",
         actor="管理者A",
-        now=deps.now(),
+        now=runtime.now(),
         audit_expires=2**31,
         # Tests move the clock years ahead (retention); the tokens outlive them.
         valid_days=7300,
@@ -35,11 +35,11 @@ def admin_headers(aws: dict[str, Any]) -> dict[str, str]:
 @pytest.fixture
 def staff_headers(aws: dict[str, Any]) -> dict[str, str]:
     bootstrap_token(
-        deps.admin_store(),
+        runtime.admin_store(),
         STAFF_TOKEN,
         role="staff",
         actor="職員A",
-        now=deps.now(),
+        now=runtime.now(),
         audit_expires=2**31,
         # Tests move the clock years ahead (retention); the tokens outlive them.
         valid_days=7300,

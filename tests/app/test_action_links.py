@@ -9,13 +9,14 @@ from typing import Any
 
 import pytest
 
-from chalicelib import deps
-from chalicelib.config import get_deployment, get_settings
-from chalicelib.domain import actiontoken
-from chalicelib.domain.lifecycle import Action, IllegalTransition
-from chalicelib.errors import LinkAlreadyUsed, VersionConflict
-from chalicelib.jobs.outbox import sweep_once
-from chalicelib.services.actions import act_by_link, link_for
+from chalicelib import runtime
+from chalicelib.core import actiontoken
+from chalicelib.core.actiontoken import link_for
+from chalicelib.core.errors import LinkAlreadyUsed, VersionConflict
+from chalicelib.core.lifecycle import Action, IllegalTransition
+from chalicelib.links.service import act_by_link
+from chalicelib.outbox.handler import sweep_once
+from chalicelib.runtime import get_deployment, get_settings
 from tests.conftest import valid_payload
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -51,22 +52,22 @@ def act(settings: Any, token: str, store: Any = None) -> Any:
     return act_by_link(
         token,
         note="",
-        store=store or deps.case_store(),
-        roster=deps.roster_store(),
+        store=store or runtime.case_store(),
+        roster=runtime.roster_store(),
         deployment=get_deployment(),
         settings=settings,
-        now=deps.now(),
+        now=runtime.now(),
     )
 
 
 def case(receipt: str) -> dict[str, Any]:
-    found = deps.case_store().get_case(receipt)
+    found = runtime.case_store().get_case(receipt)
     assert found is not None
     return found
 
 
 def events(receipt: str) -> list[dict[str, Any]]:
-    return [i for i in deps.case_store().case_items(receipt) if i["kind"] == "event"]
+    return [i for i in runtime.case_store().case_items(receipt) if i["kind"] == "event"]
 
 
 def test_scanners_and_previews_change_nothing_and_a_button_acts_once(
@@ -147,7 +148,7 @@ def test_ten_parallel_posts_of_one_link_change_the_case_once(
         action=Action.START_HEARING,
         receipt_number=receipt,
         recipient="staff-b@dx-desk.example.jp",
-        now=deps.now(),
+        now=runtime.now(),
     ).rsplit("/", 1)[1]
     barrier = threading.Barrier(10)
     outcomes: list[str] = []
@@ -155,7 +156,7 @@ def test_ten_parallel_posts_of_one_link_change_the_case_once(
     def press() -> None:
         barrier.wait()
         try:
-            act(settings, token, store=deps.case_store())
+            act(settings, token, store=runtime.case_store())
             outcomes.append("done")
         except LinkAlreadyUsed as exc:
             outcomes.append(f"used:{exc.previous['action']}")
@@ -173,20 +174,20 @@ def test_ten_parallel_posts_of_one_link_change_the_case_once(
 def test_two_staff_acting_at_once_one_wins_the_other_is_told(client: Any) -> None:
     receipt = submit(client)
     settings = get_settings()
-    store = deps.case_store()
+    store = runtime.case_store()
     take_a = link_for(
         settings,
         action=Action.TAKE,
         receipt_number=receipt,
         recipient="staff-a@dx-desk.example.jp",
-        now=deps.now(),
+        now=runtime.now(),
     ).rsplit("/", 1)[1]
     take_b = link_for(
         settings,
         action=Action.TAKE,
         receipt_number=receipt,
         recipient="staff-b@dx-desk.example.jp",
-        now=deps.now(),
+        now=runtime.now(),
     ).rsplit("/", 1)[1]
 
     class StaleRead:
@@ -215,7 +216,7 @@ def test_tampered_expired_cross_case_and_cross_recipient_links_are_refused(clien
     other = submit(client, email="someone-else@example.com")
     settings = get_settings()
     key_id, keys = settings.link_keys()
-    now = deps.now()
+    now = runtime.now()
     good = link_for(
         settings,
         action=Action.START_HEARING,
@@ -278,7 +279,7 @@ def test_a_valid_link_to_a_case_that_is_gone_says_so_on_get_and_post(client: Any
         action=Action.TAKE,
         receipt_number="DX-000101-000001",  # signed correctly, but no such case (any more)
         recipient="staff-a@dx-desk.example.jp",
-        now=deps.now(),
+        now=runtime.now(),
     ).rsplit("/", 1)[1]
     for response in (
         client.http.get(f"/actions/{token}"),
@@ -287,7 +288,7 @@ def test_a_valid_link_to_a_case_that_is_gone_says_so_on_get_and_post(client: Any
         assert response.status_code == 404
         page = response.body.decode()
         assert "<h1>案件が見つかりません</h1>" in page
-        assert "事務局に届く通知メール" in page  # the page still says where to look next
+        assert "何も変更されていません" in page and "事務局にお問い合わせください" in page
 
 
 def test_a_link_keeps_working_after_key_rotation(
@@ -299,7 +300,7 @@ def test_a_link_keeps_working_after_key_rotation(
         action=Action.TAKE,
         receipt_number=receipt,
         recipient="staff-a@dx-desk.example.jp",
-        now=deps.now(),
+        now=runtime.now(),
     ).rsplit("/", 1)[1]
     monkeypatch.setenv(
         "LINK_SIGNING_KEYS",
@@ -307,13 +308,13 @@ def test_a_link_keeps_working_after_key_rotation(
     )
     settings = get_settings()
     assert settings.link_keys()[0] == "local2"
-    done = act(settings, old, store=deps.case_store())
+    done = act(settings, old, store=runtime.case_store())
     assert done.case["owner"] == "staff-a@dx-desk.example.jp"
 
 
 def test_illegal_transition_message_is_japanese_first() -> None:
-    from chalicelib.domain.case import Status
-    from chalicelib.domain.lifecycle import apply
+    from chalicelib.core.case import Status
+    from chalicelib.core.lifecycle import apply
 
     with pytest.raises(IllegalTransition) as info:
         apply(Action.CLOSE, Status.RECEIVED)

@@ -19,13 +19,13 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib import deps
-from chalicelib.config import get_settings
-from chalicelib.domain import actiontoken
-from chalicelib.domain.lifecycle import Action
-from chalicelib.errors import StoreBusy, VersionConflict
-from chalicelib.services.actions import link_for
-from infra.demo_roster import seed
+from chalicelib import runtime
+from chalicelib.core import actiontoken
+from chalicelib.core.actiontoken import link_for
+from chalicelib.core.errors import StoreBusy, VersionConflict
+from chalicelib.core.lifecycle import Action
+from chalicelib.runtime import get_settings
+from infra.local.demo_roster import seed
 from tests.conftest import ROOT, valid_payload
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -60,7 +60,7 @@ def link(
         action=action,
         receipt_number=receipt,
         recipient=recipient,
-        now=deps.now(),
+        now=runtime.now(),
         expert_id=expert_id,
         serial=serial,
     )
@@ -75,7 +75,7 @@ def expired(receipt: str) -> str:
         purpose="case:take",
         receipt_number=receipt,
         recipient=actiontoken.recipient_id(STAFF_A, keys[key_id]),
-        expires_at=int((deps.now() - timedelta(minutes=1)).timestamp()),
+        expires_at=int((runtime.now() - timedelta(minutes=1)).timestamp()),
     )
     return f"/actions/{token}"
 
@@ -293,14 +293,14 @@ def call(client: Any, branch: Branch, cases: Cases) -> Any:
 def test_every_branch_of_every_action_page_renders(
     client: Any, cases: Cases, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    real_store = deps.case_store
+    real_store = runtime.case_store
     problems = []
     for name, branch in BRANCHES.items():
         if branch.store is not None:
             wrap = branch.store
-            monkeypatch.setattr(deps, "case_store", lambda wrap=wrap: wrap(real_store()))
+            monkeypatch.setattr(runtime, "case_store", lambda wrap=wrap: wrap(real_store()))
         response = call(client, branch, cases)
-        monkeypatch.setattr(deps, "case_store", real_store)
+        monkeypatch.setattr(runtime, "case_store", real_store)
         body = response.body.decode() if response.body else ""
         found = []
         if response.status_code != branch.status:
@@ -321,7 +321,7 @@ def test_every_branch_of_every_action_page_renders(
 
 def handled_exceptions() -> set[str]:
     """Every exception the action-link views turn into a page (read from the source)."""
-    tree = ast.parse(Path(ROOT / "chalicelib/api/actions.py").read_text(encoding="utf-8"))
+    tree = ast.parse(Path(ROOT / "chalicelib/links/routes.py").read_text(encoding="utf-8"))
     names: set[str] = set()
     for view in ("show_action", "do_action"):
         function = next(

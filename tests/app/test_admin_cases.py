@@ -11,18 +11,18 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib import deps
-from chalicelib.config import get_deployment, get_settings
-from chalicelib.domain import admin
-from chalicelib.domain.lifecycle import Action
-from chalicelib.domain.receipt import JST
-from chalicelib.domain.timefmt import iso
-from chalicelib.errors import StoreBusy, VersionConflict
-from chalicelib.jobs.outbox import sweep_once
-from chalicelib.services import cases_admin
-from chalicelib.services.actions import link_for
-from chalicelib.services.directory import desk_staff
-from infra.demo_roster import seed
+from chalicelib import runtime
+from chalicelib.admin import cases as cases_admin
+from chalicelib.core import access as admin
+from chalicelib.core.actiontoken import link_for
+from chalicelib.core.directory import desk_staff
+from chalicelib.core.errors import StoreBusy, VersionConflict
+from chalicelib.core.lifecycle import Action
+from chalicelib.core.receipt import JST
+from chalicelib.core.timefmt import iso
+from chalicelib.outbox.handler import sweep_once
+from chalicelib.runtime import get_deployment, get_settings
+from infra.local.demo_roster import seed
 from tests.conftest import valid_payload
 
 STAFF_A = "staff-a@dx-desk.example.jp"
@@ -30,7 +30,7 @@ FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 
 
 class Clock:
-    """The app's clock (deps.now), moved by the test: cases get known times."""
+    """The app's clock (runtime.now), moved by the test: cases get known times."""
 
     def __init__(self, start: datetime) -> None:
         self.moment = start
@@ -53,7 +53,7 @@ def jst(day: int, hour: int = 10, minute: int = 0) -> datetime:
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
     found = Clock(jst(2))
-    monkeypatch.setattr(deps, "now", found)
+    monkeypatch.setattr(runtime, "now", found)
     return found
 
 
@@ -74,8 +74,8 @@ def submit(client: Any, **overrides: Any) -> str:
 
 
 def act(client: Any, headers: dict[str, str], receipt: str, action: str, **body: Any) -> Any:
-    if isinstance(deps.now, Clock):
-        deps.now.tick()
+    if isinstance(runtime.now, Clock):
+        runtime.now.tick()
     if "version" not in body:
         body["version"] = version_of(receipt)
     return client.http.post(
@@ -84,7 +84,7 @@ def act(client: Any, headers: dict[str, str], receipt: str, action: str, **body:
 
 
 def version_of(receipt: str) -> int:
-    case = deps.case_store().get_case(receipt)
+    case = runtime.case_store().get_case(receipt)
     assert case is not None
     return int(case["version"])
 
@@ -295,7 +295,7 @@ def test_every_action_is_audited_with_field_names_only(
     assert refer["detail"] == {"from_status": "received", "to_status": "referred"}
     text = json.dumps(records, ensure_ascii=False)
     assert STAFF_A not in text and "よろず" not in text and "折り返し" not in text
-    case = deps.case_store().get_case(receipt)
+    case = runtime.case_store().get_case(receipt)
     assert case is not None and case["outcome"] == "よろず支援拠点"
 
 
@@ -310,7 +310,7 @@ def test_a_stale_version_is_409_and_changes_nothing(
     second = act(client, staff_headers, receipt, "mark_spam", version=version)
     assert second.status_code == 409
     assert second.json_body["error"] == "conflict"
-    case = deps.case_store().get_case(receipt)
+    case = runtime.case_store().get_case(receipt)
     assert case is not None and case["status"] == "hearing"
     assert [r["action"] for r in audit_of_case(client, admin_headers, receipt)] == [
         "case.start_hearing"
@@ -347,7 +347,7 @@ def test_refusals_say_why_in_japanese_and_change_nothing(
     # An expert's answer is recorded only for an expert the desk asked.
     not_asked = act(client, staff_headers, receipt, "expert_accepted", expert_id="advisor-d")
     assert not_asked.status_code == 409
-    case = deps.case_store().get_case(receipt)
+    case = runtime.case_store().get_case(receipt)
     assert case is not None and case["status"] == "matching" and "expert_id" not in case
 
 
@@ -367,7 +367,7 @@ def test_take_needs_a_desk_address_and_defaults_to_the_callers_own(
     assert client.http.post(
         "/admin/staff", headers=admin_headers, body=json.dumps(member)
     ).status_code in (200, 201)
-    deps.forget_directory()
+    runtime.forget_directory()
     taken = act(client, staff_headers, receipt, "take")
     assert taken.status_code == 200, taken.body
     assert taken.json_body["case"]["owner"] == STAFF_A
@@ -377,7 +377,7 @@ def test_the_audit_record_and_the_change_are_one_transaction(
     client: Any, staff_headers: dict[str, str], clock: Clock
 ) -> None:
     receipt = submit(client)
-    store = deps.case_store()
+    store = runtime.case_store()
     case = store.get_case(receipt)
     assert case is not None
     actor = admin.Actor(role="staff", actor="職員A", token_id="0b0b0b0b", request_id="r1")
@@ -417,8 +417,8 @@ def test_two_staff_acting_at_once_one_wins_the_other_is_told(
     def press(action: str) -> None:
         try:
             cases_admin.act(
-                deps.case_store(),
-                deps.roster_store(),
+                runtime.case_store(),
+                runtime.roster_store(),
                 actor,
                 receipt,
                 action,
@@ -455,11 +455,11 @@ def test_admin_actions_and_mail_links_work_on_the_same_case(
         action=Action.TAKE,
         receipt_number=receipt,
         recipient=STAFF_A,
-        now=deps.now(),
+        now=runtime.now(),
     )
     pressed = client.http.post(link.removeprefix("http://desk.test"), headers=FORM, body="")
     assert pressed.status_code == 200
-    case = deps.case_store().get_case(receipt)
+    case = runtime.case_store().get_case(receipt)
     assert case is not None and case["owner"] == STAFF_A and case["status"] == "hearing"
     again = act(client, staff_headers, receipt, "start_matching")
     assert again.status_code == 200
@@ -516,7 +516,7 @@ def test_suggestions_rank_with_reasons_like_the_staff_mail_and_say_who_is_left_o
     # The staff mail of 調整開始 carries the same ranking (one function for both).
     mail = next(
         item
-        for item in deps.case_store().case_items(receipt)
+        for item in runtime.case_store().case_items(receipt)
         if item.get("kind") == "message" and item.get("template") == "matching_staff"
     )
     assert [s["expert_id"] for s in mail["context"]["suggestions"]] == ranked
@@ -558,12 +558,12 @@ def test_lists_use_queries_only(client: Any, staff_headers: dict[str, str], cloc
     def record(model: Any, **_: Any) -> None:
         calls.append(model.name)
 
-    deps.dynamodb().meta.events.register("before-call.dynamodb.*", record)
+    runtime.dynamodb().meta.events.register("before-call.dynamodb.*", record)
     try:
         assert listing(client, staff_headers, "limit=10").status_code == 200
         assert listing(client, staff_headers, "status=received").status_code == 200
     finally:
-        deps.dynamodb().meta.events.unregister("before-call.dynamodb.*", record)
+        runtime.dynamodb().meta.events.unregister("before-call.dynamodb.*", record)
     assert "Scan" not in calls
     assert set(calls) <= {"Query", "GetItem"}
     # Twelve months by default, one Query each (the month with the case included).
@@ -572,7 +572,7 @@ def test_lists_use_queries_only(client: Any, staff_headers: dict[str, str], cloc
 
 def test_lists_skip_expired_cases(client: Any, staff_headers: dict[str, str], clock: Clock) -> None:
     receipt = submit(client)
-    case = deps.case_store().get_case(receipt)
+    case = runtime.case_store().get_case(receipt)
     assert case is not None
     clock.set(datetime.fromtimestamp(int(case["expires_at"]) + 60, tz=JST))
     # Five years on, the case's month is outside the default range; ask for it.

@@ -8,8 +8,8 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib import deps
-from chalicelib.domain import admin
+from chalicelib import runtime
+from chalicelib.core import access as admin
 from tests.app.conftest import ADMIN_TOKEN, STAFF_TOKEN
 
 EXPERT = {
@@ -28,7 +28,7 @@ EXPERT = {
 
 
 def month_audit(client: Any, headers: dict[str, str]) -> list[dict[str, Any]]:
-    month = deps.now().strftime("%Y-%m")
+    month = runtime.now().strftime("%Y-%m")
     response = client.http.get(f"/admin/audit?month={month}", headers=headers)
     assert response.status_code == 200
     return list(response.json_body["records"])
@@ -123,7 +123,7 @@ def test_an_audit_failure_leaves_the_roster_unchanged(
     client: Any, admin_headers: dict[str, str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The change and its audit record are one transaction: if the audit put fails, no change."""
-    from chalicelib.stores import admin as admin_store
+    from chalicelib.storage import admin as admin_store
 
     real = admin_store.audit_put
 
@@ -132,10 +132,10 @@ def test_an_audit_failure_leaves_the_roster_unchanged(
         element["Put"]["ConditionExpression"] = "attribute_exists(pk)"  # can never hold
         return element
 
-    monkeypatch.setattr("chalicelib.stores.roster.audit_put", failing)
+    monkeypatch.setattr("chalicelib.storage.roster.audit_put", failing)
     response = client.http.post("/admin/experts", headers=admin_headers, body=json.dumps(EXPERT))
     assert response.status_code >= 400
-    assert deps.roster_store().get("advisor-t1") is None
+    assert runtime.roster_store().get("advisor-t1") is None
 
 
 def test_tokens_are_stored_only_as_digests(

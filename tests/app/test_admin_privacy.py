@@ -9,16 +9,16 @@ from typing import Any
 
 import pytest
 
-from chalicelib import deps
-from chalicelib.config import get_settings
-from chalicelib.domain import privacy as privacy_rules
-from chalicelib.domain.admin import Actor
-from chalicelib.domain.case import OutgoingMessage, month_of
-from chalicelib.domain.timefmt import iso
-from chalicelib.jobs.outbox import sweep_once
-from chalicelib.services import privacy
-from chalicelib.stores.dynamo import from_item
-from chalicelib.stores.privacy import PrivacyStore
+from chalicelib import runtime
+from chalicelib.admin import privacy
+from chalicelib.core import privacy as privacy_rules
+from chalicelib.core.access import Actor
+from chalicelib.core.case import OutgoingMessage, month_of
+from chalicelib.core.timefmt import iso
+from chalicelib.outbox.handler import sweep_once
+from chalicelib.runtime import get_settings
+from chalicelib.storage.dynamo import from_item
+from chalicelib.storage.privacy import PrivacyStore
 from tests.conftest import valid_payload
 
 JSON = {"Content-Type": "application/json"}
@@ -113,10 +113,10 @@ def leaks(items: list[dict[str, Any]], secrets: tuple[str, ...]) -> list[str]:
 
 def staff_work(receipt: str) -> None:
     """What the desk does with a case: a hearing with a note from a staff reply, a session report."""
-    store = deps.case_store()
+    store = runtime.case_store()
     case = store.get_case(receipt)
     assert case is not None
-    now = deps.now()
+    now = runtime.now()
     expires = int((now + timedelta(days=30)).timestamp())
     store.apply_change(
         case,
@@ -217,10 +217,10 @@ def test_erase_by_email_removes_personal_data_and_keeps_the_statistics(
     three_cases: dict[str, Any],
     mailbox: Any,
 ) -> None:
-    month = month_of(deps.now())
-    counters_before = deps.case_store().month_counters(month)
+    month = month_of(runtime.now())
+    counters_before = runtime.case_store().month_counters(month)
     other_before = partition(aws, f"CASE#{three_cases['other']}")
-    mine_before = {r: deps.case_store().get_case(r) for r in three_cases["mine"]}
+    mine_before = {r: runtime.case_store().get_case(r) for r in three_cases["mine"]}
 
     response = post(
         client,
@@ -248,7 +248,7 @@ def test_erase_by_email_removes_personal_data_and_keeps_the_statistics(
 
     # What the statistics and lead times need stays.
     for receipt in three_cases["mine"]:
-        case = deps.case_store().get_case(receipt)
+        case = runtime.case_store().get_case(receipt)
         before = mine_before[receipt]
         assert case is not None and before is not None
         for name in (
@@ -267,13 +267,13 @@ def test_erase_by_email_removes_personal_data_and_keeps_the_statistics(
         assert case["anonymised_at"]
         for name in ("name", "name_kana", "email", "phone", "organization", "message"):
             assert name not in case
-    worked = deps.case_store().get_case(three_cases["mine"][0])
+    worked = runtime.case_store().get_case(three_cases["mine"][0])
     assert worked is not None
     assert worked["sessions"] == [{"no": 1, "date": "2026-11-30", "format": "online"}]
     assert worked["owner"] == STAFF
     events = [i for i in partition(aws, f"CASE#{three_cases['mine'][0]}") if i["kind"] == "event"]
     assert {e["type"] for e in events} == {"mail_command", "personal_data_erased"}
-    assert deps.case_store().month_counters(month) == counters_before
+    assert runtime.case_store().month_counters(month) == counters_before
 
     # The other requester's case is exactly as it was.
     assert partition(aws, f"CASE#{three_cases['other']}") == other_before
@@ -314,7 +314,7 @@ def test_erasure_is_audited_without_the_address_and_export_too(
     ]
     assert {r["actor"] for r in records} == {"管理者A"}
     assert sorted(r["detail"]["receipt_number"] for r in records[1:]) == sorted(three_cases["mine"])
-    month = deps.now().strftime("%Y-%m")
+    month = runtime.now().strftime("%Y-%m")
     log = client.http.get(f"/admin/audit?month={month}", headers=admin_headers).json_body
     text = json.dumps(log, ensure_ascii=False)
     for secret in ASKER_STRINGS:
@@ -386,7 +386,7 @@ def test_the_case_and_the_reports_still_work_after_erasure(
         view = client.http.get(f"/admin/cases/{receipt}", headers=admin_headers)
         assert view.status_code == 200, view.body
         assert ASKER["name"] not in view.body.decode("utf-8")
-    month = month_of(deps.now())
+    month = month_of(runtime.now())
     for path in sorted(routes):
         if path.startswith("/admin/reports/") and "{month}" in path and "GET" in routes[path]:
             report = client.http.get(path.replace("{month}", month), headers=admin_headers)
@@ -401,7 +401,7 @@ def test_staff_may_neither_export_nor_erase(
         ("/admin/requesters/erase", {"email": ASKER["email"], "confirm": True}),
     ):
         assert post(client, path, staff_headers, body).status_code == 403
-    assert deps.case_store().get_case(three_cases["mine"][0])["name"] == ASKER["name"]  # type: ignore[index]
+    assert runtime.case_store().get_case(three_cases["mine"][0])["name"] == ASKER["name"]  # type: ignore[index]
 
 
 @pytest.mark.parametrize(
@@ -424,7 +424,7 @@ def test_unclear_erasure_requests_are_refused_and_change_nothing(
     assert response.status_code == 422
     assert response.json_body["errors"]
     assert "not an address" not in response.body.decode("utf-8")
-    case = deps.case_store().get_case(receipt)
+    case = runtime.case_store().get_case(receipt)
     assert case is not None and case["name"] == ASKER["name"]
 
 
@@ -461,10 +461,10 @@ def test_mail_sent_between_read_and_erasure_is_reread_not_overwritten(
     client: Any, aws: dict[str, Any], three_cases: dict[str, Any], mailbox: Any
 ) -> None:
     receipt = three_cases["other"]
-    store = SendsWhileRead(deps.dynamodb(), aws["env"]["TABLE_NAME"])
+    store = SendsWhileRead(runtime.dynamodb(), aws["env"]["TABLE_NAME"])
     actor = Actor(role="admin", actor="管理者A", token_id="0a0a0a0a", request_id="r1")
     result = privacy.erase_requester(
-        store, actor, receipt_number=receipt, email=None, now=deps.now(), settings=get_settings()
+        store, actor, receipt_number=receipt, email=None, now=runtime.now(), settings=get_settings()
     )
     assert store.reads == 3  # planned, conflicted, read again
     assert result["cases"][0]["cancelled_mail"] == 0  # all had gone out meanwhile
@@ -550,12 +550,16 @@ def test_an_erased_case_that_was_still_open_takes_no_more_actions(
     client: Any, admin_headers: dict[str, str], staff_headers: dict[str, str]
 ) -> None:
     """Every action mails or names the requester: after erasure, links and the admin API refuse."""
-    from chalicelib.domain.lifecycle import Action
-    from chalicelib.services.actions import link_for
+    from chalicelib.core.actiontoken import link_for
+    from chalicelib.core.lifecycle import Action
 
     receipt = submit(client, ASKER, MESSAGES[0])
     url = link_for(
-        get_settings(), action=Action.TAKE, receipt_number=receipt, recipient=STAFF, now=deps.now()
+        get_settings(),
+        action=Action.TAKE,
+        receipt_number=receipt,
+        recipient=STAFF,
+        now=runtime.now(),
     )
     path = "/actions/" + url.rsplit("/", 1)[1]
     erased = post(
@@ -565,7 +569,7 @@ def test_an_erased_case_that_was_still_open_takes_no_more_actions(
         {"receipt_number": receipt, "confirm": True},
     )
     assert erased.status_code == 200
-    before = deps.case_store().get_case(receipt)
+    before = runtime.case_store().get_case(receipt)
     assert before is not None and before["status"] == "received"
 
     page = client.http.get(path)
@@ -581,5 +585,5 @@ def test_an_erased_case_that_was_still_open_takes_no_more_actions(
         {"version": before["version"]},
     )
     assert by_api.status_code == 409
-    after = deps.case_store().get_case(receipt)
+    after = runtime.case_store().get_case(receipt)
     assert after == before

@@ -12,8 +12,8 @@ import re
 from typing import Any
 
 import app as application
-from chalicelib.api.admin.auth import ROUTES
-from chalicelib.api.openapi import ErrorBody
+from chalicelib.admin.auth import ROUTES
+from chalicelib.openapi import ErrorBody
 
 # Concrete values for the registry's path parameters: the query is checked
 # before the view looks anything up, so these need not exist.

@@ -1,7 +1,7 @@
 """/admin/reports: the month's report matches the cases submitted, with no Scan on a request path.
 
 The scenario submits cases through POST /consultations at known times (the
-app's clock, deps.now, is moved by the test), acts on them through the admin
+app's clock, runtime.now, is moved by the test), acts on them through the admin
 action route, and computes every expected figure from what it did. Business
 days are the test's own oracle, written next to each step (11/3 文化の日 and
 11/23 勤労感謝の日 are public holidays in November 2026).
@@ -20,13 +20,13 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib import deps
-from chalicelib.config import get_settings
-from chalicelib.domain import digest as digest_rules
-from chalicelib.domain.case import OutgoingMessage
-from chalicelib.domain.receipt import JST
-from chalicelib.services import digest
-from infra.demo_roster import seed
+from chalicelib import runtime
+from chalicelib.core.case import OutgoingMessage
+from chalicelib.core.receipt import JST
+from chalicelib.runtime import get_settings
+from chalicelib.scheduled import jobs as digest
+from chalicelib.scheduled import mail as digest_rules
+from infra.local.demo_roster import seed
 from tests.app.test_admin_cases import STAFF_A, Clock
 from tests.conftest import valid_payload
 
@@ -49,9 +49,9 @@ def jst(day: int, hour: int = 10, minute: int = 0) -> datetime:
 
 @pytest.fixture
 def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
-    """The app's clock (deps.now), moved by the scenario."""
+    """The app's clock (runtime.now), moved by the scenario."""
     found = Clock(jst(1))
-    monkeypatch.setattr(deps, "now", found)
+    monkeypatch.setattr(runtime, "now", found)
     return found
 
 
@@ -301,11 +301,11 @@ class Operations:
         self.calls.append((model.name, f"{params.get('IndexName', 'table')}:{target}"))
 
     def __enter__(self) -> Operations:
-        deps.dynamodb().meta.events.register("before-parameter-build.dynamodb.*", self)
+        runtime.dynamodb().meta.events.register("before-parameter-build.dynamodb.*", self)
         return self
 
     def __exit__(self, *_: Any) -> None:
-        deps.dynamodb().meta.events.unregister("before-parameter-build.dynamodb.*", self)
+        runtime.dynamodb().meta.events.unregister("before-parameter-build.dynamodb.*", self)
 
 
 def test_the_months_report_matches_the_cases_submitted_with_no_scan(
@@ -428,7 +428,7 @@ class CapturingStore:
     """The case store for the monthly job, keeping what it would send."""
 
     def __init__(self) -> None:
-        self.inner = deps.case_store()
+        self.inner = runtime.case_store()
         self.messages: list[OutgoingMessage] = []
 
     def open_cases(self, now_epoch: int | None = None) -> list[dict[str, Any]]:

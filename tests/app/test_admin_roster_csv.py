@@ -10,10 +10,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib import deps
-from chalicelib.domain.roster import Expert
-from chalicelib.domain.rostercsv import BOM
-from infra.demo_roster import ROSTER
+from chalicelib import runtime
+from chalicelib.admin.rostercsv import BOM
+from chalicelib.core.roster import Expert
+from infra.local.demo_roster import ROSTER
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "roster"
 ROSTER_CSV = (FIXTURES / "roster-29.csv").read_bytes()
@@ -38,7 +38,7 @@ def roster_ids(client: Any, headers: dict[str, str]) -> list[str]:
 
 
 def audit_records(client: Any, headers: dict[str, str]) -> list[dict[str, Any]]:
-    month = deps.now().strftime("%Y-%m")
+    month = runtime.now().strftime("%Y-%m")
     response = client.http.get(f"/admin/audit?month={month}&limit=500", headers=headers)
     assert response.status_code == 200
     assert response.json_body["next"] is None
@@ -69,7 +69,7 @@ def test_dry_run_import_edit_deactivate_export_and_audit(
     assert applied.status_code == 200, applied.body
     assert applied.json_body["applied"] is True
     assert applied.json_body["counts"] == {"create": 29, "update": 0, "unchanged": 0}
-    store = deps.roster_store()
+    store = runtime.roster_store()
     # はい/いいえ and full-width digits in the fixture read as the demo roster's values.
     assert store.list_all() == [Expert.model_validate(entry) for entry in ROSTER]
     kinds = [e.kind for e in store.list_all()]
@@ -243,8 +243,8 @@ def test_the_same_file_as_json_and_an_update_through_the_csv(
     ]
     # Experts missing from the file are kept, active.
     assert len(second.json_body["not_in_file"]) == 27
-    assert all(e.active for e in deps.roster_store().list_all())
-    assert deps.roster_store().get("advisor-a").capacity == 4  # type: ignore[union-attr]
+    assert all(e.active for e in runtime.roster_store().list_all())
+    assert runtime.roster_store().get("advisor-a").capacity == 4  # type: ignore[union-attr]
 
 
 def test_size_encoding_and_shape_limits(client: Any, admin_headers: dict[str, str]) -> None:

@@ -8,10 +8,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib import deps
-from chalicelib.domain.timefmt import iso
-from chalicelib.jobs.outbox import sweep_once
-from chalicelib.jobs.schedules import run_daily
+from chalicelib import runtime
+from chalicelib.core.timefmt import iso
+from chalicelib.outbox.handler import sweep_once
+from chalicelib.scheduled.handler import run_daily
 from tests.app.test_action_links import links_in_staff_mail, submit
 from tests.integration.test_inbound import PASS, deliver, reply
 
@@ -111,13 +111,13 @@ def test_a_member_without_may_act_by_email_replying_is_quarantined(
 
     raw = reply(acting, "担当", sender=STAFF_C, to=case_address)
     assert deliver(raw, recipients=[case_address]) == {"quarantined": 1}
-    case = deps.case_store().get_case(receipt)
+    case = runtime.case_store().get_case(receipt)
     assert case is not None and case["status"] == "received" and "owner" not in case
 
     # The same reply from a member who may act moves the case.
     raw = reply(acting, "担当", sender=STAFF_D, to=case_address)
     assert deliver(raw, recipients=[case_address], verdicts=PASS) == {"applied": 1}
-    case = deps.case_store().get_case(receipt)
+    case = runtime.case_store().get_case(receipt)
     assert case is not None and case["owner"] == STAFF_D
 
 
@@ -139,7 +139,7 @@ def test_links_of_a_member_who_may_no_longer_act_are_refused(
     assert changed.json_body == {"changed": ["may_act_by_email"]}
     assert client.http.get(take).status_code == 404
     assert client.http.post(take, headers=FORM, body="").status_code == 404
-    case = deps.case_store().get_case(receipt)
+    case = runtime.case_store().get_case(receipt)
     assert case is not None and case["status"] == "received"
 
 
@@ -154,7 +154,7 @@ def test_the_daily_digest_goes_to_the_stored_members_who_are_notified(
     assert run_daily(morning)["digest_enqueued"] == 1
     digests = [
         item
-        for item in deps.outbox_store().due(iso(morning + timedelta(minutes=1)))
+        for item in runtime.outbox_store().due(iso(morning + timedelta(minutes=1)))
         if item["template"] == "daily_digest"
     ]
     assert [item["to"] for item in digests] == [[STAFF_C]]
@@ -265,7 +265,7 @@ def test_intake_reads_the_directory_once_per_period_and_then_only_writes(
     from tests.app.test_intake_routes import count_aws_calls
 
     add(client, admin_headers, member("staff-c", STAFF_C))
-    deps.forget_directory()  # as after a cold start
+    runtime.forget_directory()  # as after a cold start
     calls = count_aws_calls()
     submit(client)
     assert calls == Counter({"dynamodb.Query": 1, "dynamodb.TransactWriteItems": 1})

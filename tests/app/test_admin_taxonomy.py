@@ -7,8 +7,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib import deps
-from chalicelib.jobs.outbox import sweep_once
+from chalicelib import runtime
+from chalicelib.outbox.handler import sweep_once
 from tests.app.test_action_links import links_in_staff_mail
 from tests.app.test_admin_experts import EXPERT
 from tests.conftest import valid_payload
@@ -99,7 +99,7 @@ def test_an_added_category_appears_on_the_form_and_is_accepted_by_intake(
     assert "Using generative AI" in form_page(client, "en")
     response = consult(client, category="ai")
     assert response.status_code == 201, response.body
-    case = deps.case_store().get_case(response.json_body["receipt_number"])
+    case = runtime.case_store().get_case(response.json_body["receipt_number"])
     assert case is not None and case["category"] == "ai"
 
 

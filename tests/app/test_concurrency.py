@@ -19,11 +19,11 @@ from typing import Any
 
 import pytest
 
-from chalicelib import deps
-from chalicelib.config import get_settings
-from chalicelib.domain.lifecycle import Action
-from chalicelib.jobs.outbox import sweep_once
-from chalicelib.services.actions import link_for
+from chalicelib import runtime
+from chalicelib.core.actiontoken import link_for
+from chalicelib.core.lifecycle import Action
+from chalicelib.outbox.handler import sweep_once
+from chalicelib.runtime import get_settings
 from tests.conftest import ROOT, valid_payload
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -84,17 +84,17 @@ def submit(client: Any, **overrides: Any) -> str:
 
 def link(receipt: str, action: Action, staff: str) -> str:
     url = link_for(
-        get_settings(), action=action, receipt_number=receipt, recipient=staff, now=deps.now()
+        get_settings(), action=action, receipt_number=receipt, recipient=staff, now=runtime.now()
     )
     return "/actions/" + url.rsplit("/", 1)[1]
 
 
 def items(receipt: str, kind: str) -> list[dict[str, Any]]:
-    return [i for i in deps.case_store().case_items(receipt) if i["kind"] == kind]
+    return [i for i in runtime.case_store().case_items(receipt) if i["kind"] == kind]
 
 
 def case(receipt: str) -> dict[str, Any]:
-    found = deps.case_store().get_case(receipt)
+    found = runtime.case_store().get_case(receipt)
     assert found is not None
     return found
 
@@ -202,9 +202,9 @@ def test_two_staff_acting_at_once_one_wins_and_the_other_is_told_nothing_changed
     receipt = submit(threaded_client)
     a = link(receipt, first, "staff-a@dx-desk.example.jp")
     b = link(receipt, second, "staff-b@dx-desk.example.jp")
-    real_store = deps.case_store
+    real_store = runtime.case_store
     racing = RaceAfterRead(real_store(), parties=2)
-    monkeypatch.setattr(deps, "case_store", lambda: racing)
+    monkeypatch.setattr(runtime, "case_store", lambda: racing)
 
     responses = at_once(
         [
@@ -213,7 +213,7 @@ def test_two_staff_acting_at_once_one_wins_and_the_other_is_told_nothing_changed
         ]
     )
 
-    monkeypatch.setattr(deps, "case_store", real_store)
+    monkeypatch.setattr(runtime, "case_store", real_store)
     assert sorted(r.status_code for r in responses) == [200, 409]
     winner = 0 if responses[0].status_code == 200 else 1
     loser = text(responses[1 - winner])

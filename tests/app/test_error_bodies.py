@@ -15,8 +15,8 @@ from typing import Any
 import pytest
 
 import app as application
-from chalicelib import deps
-from chalicelib.api.openapi import ErrorBody
+from chalicelib import runtime
+from chalicelib.openapi import ErrorBody
 from tests.conftest import valid_payload
 
 WRONG_TYPE = "application/x-not-accepted"
@@ -118,7 +118,7 @@ def test_an_unexpected_failure_is_a_documented_500_that_reveals_nothing(
     def broken() -> Any:
         raise RuntimeError("secret detail of the failure")
 
-    monkeypatch.setattr(deps, "directory", broken)
+    monkeypatch.setattr(runtime, "directory", broken)
     response = client.http.post(
         "/consultations",
         headers={"Content-Type": "application/json"},

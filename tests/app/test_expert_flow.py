@@ -9,9 +9,9 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib import deps
-from chalicelib.jobs.outbox import sweep_once
-from infra.demo_roster import ROSTER, seed
+from chalicelib import runtime
+from chalicelib.outbox.handler import sweep_once
+from infra.local.demo_roster import ROSTER, seed
 from tests.conftest import valid_payload
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -56,7 +56,7 @@ def press(client: Any, path: str) -> Any:
 
 
 def case(receipt: str) -> dict[str, Any]:
-    found = deps.case_store().get_case(receipt)
+    found = runtime.case_store().get_case(receipt)
     assert found is not None
     return found
 
@@ -67,16 +67,16 @@ def to_matching(client: Any, mailbox: Any) -> tuple[str, Any]:
     staff_links = links(mails_to(mailbox, STAFF_A, receipt)[0])
     press(client, staff_links["ヒアリングを開始する"])
     # The next step's link comes from the same kind of signed link.
-    from chalicelib.config import get_settings
-    from chalicelib.domain.lifecycle import Action
-    from chalicelib.services.actions import link_for
+    from chalicelib.core.actiontoken import link_for
+    from chalicelib.core.lifecycle import Action
+    from chalicelib.runtime import get_settings
 
     matching = link_for(
         get_settings(),
         action=Action.START_MATCHING,
         receipt_number=receipt,
         recipient=STAFF_A,
-        now=deps.now(),
+        now=runtime.now(),
     )
     press(client, matching.removeprefix("http://desk.test"))
     sweep_once()
@@ -163,7 +163,9 @@ def test_ask_then_decline_then_ask_another_who_accepts(
     )
     accepted = [m for m in mails_to(mailbox, STAFF_A, receipt) if "【引受】" in m["Subject"]]
     assert len(accepted) == 1
-    timeline = [i["action"] for i in deps.case_store().case_items(receipt) if i["kind"] == "event"]
+    timeline = [
+        i["action"] for i in runtime.case_store().case_items(receipt) if i["kind"] == "event"
+    ]
     assert timeline == [
         "start_hearing",
         "start_matching",
@@ -177,9 +179,9 @@ def test_ask_then_decline_then_ask_another_who_accepts(
 def test_an_expert_link_works_only_for_that_expert(
     client: Any, mailbox: Any, roster: dict[str, str]
 ) -> None:
-    from chalicelib.config import get_settings
-    from chalicelib.domain.lifecycle import Action
-    from chalicelib.services.actions import link_for
+    from chalicelib.core.actiontoken import link_for
+    from chalicelib.core.lifecycle import Action
+    from chalicelib.runtime import get_settings
 
     receipt, suggestions = to_matching(client, mailbox)
     press(client, next(iter(links(suggestions).values())))
@@ -193,7 +195,7 @@ def test_an_expert_link_works_only_for_that_expert(
             action=Action.EXPERT_ACCEPTED,
             receipt_number=receipt,
             recipient=recipient,
-            now=deps.now(),
+            now=runtime.now(),
             expert_id=expert_id,
         )
         response = client.http.post(forged.removeprefix("http://desk.test"), headers=FORM, body="")
@@ -262,7 +264,7 @@ def test_the_whole_case_by_mail_links_and_replies_to_closed(
         "残り0回）",
     ]
     # Staff close the case from the last record's mail.
-    roster_store = deps.roster_store()
+    roster_store = runtime.roster_store()
     assert roster_store.load_of([expert_id]) == {expert_id: 1}
     assert expert_id in roster_store.last_asked([expert_id])
     press(client, links(recorded[-1])["完了にする"])
@@ -270,7 +272,7 @@ def test_the_whole_case_by_mail_links_and_replies_to_closed(
     assert after["status"] == "closed"
     assert roster_store.load_of([expert_id]) == {expert_id: 0}  # free again for matching
 
-    timeline = [i for i in deps.case_store().case_items(receipt) if i["kind"] == "event"]
+    timeline = [i for i in runtime.case_store().case_items(receipt) if i["kind"] == "event"]
     steps = [(e.get("action"), e["channel"], e["actor"]) for e in timeline]
     assert steps == [
         ("take", "link", STAFF_A),
@@ -290,10 +292,11 @@ def test_the_session_cap_holds_under_concurrent_records(
 ) -> None:
     import threading
 
-    from chalicelib.config import get_deployment, get_settings
-    from chalicelib.domain.lifecycle import Action
-    from chalicelib.errors import LinkAlreadyUsed, SessionInputInvalid, VersionConflict
-    from chalicelib.services.actions import act_by_link, link_for
+    from chalicelib.core.actiontoken import link_for
+    from chalicelib.core.errors import LinkAlreadyUsed, SessionInputInvalid, VersionConflict
+    from chalicelib.core.lifecycle import Action
+    from chalicelib.links.service import act_by_link
+    from chalicelib.runtime import get_deployment, get_settings
 
     monkeypatch.setenv("MAX_SESSIONS", "1")
     receipt, suggestions = to_matching(client, mailbox)
@@ -305,7 +308,7 @@ def test_the_session_cap_holds_under_concurrent_records(
         action=Action.EXPERT_ACCEPTED,
         receipt_number=receipt,
         recipient=roster[expert_id],
-        now=deps.now(),
+        now=runtime.now(),
         expert_id=expert_id,
     )
     press(client, accept.removeprefix("http://desk.test"))
@@ -315,7 +318,7 @@ def test_the_session_cap_holds_under_concurrent_records(
             action=Action.RECORD_SESSION,
             receipt_number=receipt,
             recipient=roster[expert_id],
-            now=deps.now(),
+            now=runtime.now(),
             expert_id=expert_id,
             serial=n,
         ).rsplit("/", 1)[1]
@@ -335,11 +338,11 @@ def test_the_session_cap_holds_under_concurrent_records(
                     "session_format": "visit",
                     "report": "訪問しました",
                 },
-                store=deps.case_store(),
-                roster=deps.roster_store(),
+                store=runtime.case_store(),
+                roster=runtime.roster_store(),
                 settings=settings,
                 deployment=get_deployment(),
-                now=deps.now(),
+                now=runtime.now(),
             )
             outcomes.append("recorded")
         except (VersionConflict, SessionInputInvalid, LinkAlreadyUsed) as exc:

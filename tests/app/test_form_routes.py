@@ -12,10 +12,10 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib import deps
-from chalicelib.config import get_settings
-from chalicelib.domain import formtoken
-from chalicelib.jobs.outbox import sweep_once
+from chalicelib import runtime
+from chalicelib.intake import formtoken
+from chalicelib.outbox.handler import sweep_once
+from chalicelib.runtime import get_settings
 from tests.conftest import REQUIRED_FIELDS, valid_payload
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -106,7 +106,7 @@ def test_plain_post_flow_stores_the_same_case_as_the_json_api(
     done = post(client, "/form/submit", urlencode([*hidden_fields(page), ("action", "send")]))
     assert done.status_code == 200
     receipt = receipt_on(done.body.decode())
-    from_form = deps.case_store().get_case(receipt)
+    from_form = runtime.case_store().get_case(receipt)
     assert from_form is not None and from_form["channel"] == "form"
 
     api = client.http.post(
@@ -114,7 +114,7 @@ def test_plain_post_flow_stores_the_same_case_as_the_json_api(
         headers={"Content-Type": "application/json"},
         body=json.dumps(valid_payload(email="other@example.com")),
     )
-    from_api = deps.case_store().get_case(api.json_body["receipt_number"])
+    from_api = runtime.case_store().get_case(api.json_body["receipt_number"])
     assert from_api is not None
     volatile = {
         "receipt_number",
@@ -204,7 +204,7 @@ def test_filled_honeypot_is_kept_as_suspected_spam_and_mails_nobody(
     receipt = receipt_on(page)
     # Honest: stored (staff can find the number), and the mail follows only after a check.
     assert "担当者が内容を確認してから" in page and "確認のメールもお送りしました" not in page
-    case = deps.case_store().get_case(receipt)
+    case = runtime.case_store().get_case(receipt)
     assert case is not None and case["status"] == "suspected_spam"
     assert sweep_once()["sent"] == 0
     assert mailbox() == []
@@ -245,7 +245,7 @@ def test_a_form_sent_too_fast_is_asked_to_confirm_again_and_loses_nothing(
     done = post(client, "/form/submit", urlencode([*again, ("action", "send")]))
     receipt = receipt_on(done.body.decode())
     assert statuses(aws) == ["received"]
-    assert deps.case_store().get_case(receipt) is not None
+    assert runtime.case_store().get_case(receipt) is not None
     assert sweep_once()["sent"] >= 2
 
 
@@ -386,11 +386,11 @@ def test_json_submission_from_the_form_follows_the_same_rules(
     assert fast.json_body["message"] and fast.json_body["message_en"]
     assert len(stored(aws)) == 4
     # The fresh token it hands back stores the case on the next press.
-    later = deps.now() + timedelta(seconds=5)
-    monkeypatch.setattr(deps, "now", lambda: later)
+    later = runtime.now() + timedelta(seconds=5)
+    monkeypatch.setattr(runtime, "now", lambda: later)
     person = send(form_token=fast.json_body["form_token"], website="")
     assert person.status_code == 201 and person.json_body["status"] == "received"
-    case = deps.case_store().get_case(person.json_body["receipt_number"])
+    case = runtime.case_store().get_case(person.json_body["receipt_number"])
     assert case is not None and case["channel"] == "form"
     # The token that stored it cannot store a different one.
     reused = send(form_token=fast.json_body["form_token"], website="")
@@ -429,7 +429,7 @@ def test_no_receipt_is_ever_shown_for_a_submission_that_is_not_stored(
                 shown.append(answer["receipt_number"])
     assert shown, "some of these posts must store a case"
     for receipt in shown:
-        assert deps.case_store().get_case(receipt) is not None, receipt
+        assert runtime.case_store().get_case(receipt) is not None, receipt
 
 
 def test_inline_check_validates_without_storing(client: Any, aws: dict[str, Any]) -> None:
@@ -519,7 +519,7 @@ def test_the_phone_number_is_shown_the_way_people_read_it(
         urlencode([*hidden_fields(confirm.body.decode()), ("action", "send")]),
     )
     receipt = receipt_on(done.body.decode())
-    case = deps.case_store().get_case(receipt)
+    case = runtime.case_store().get_case(receipt)
     assert case is not None and case["phone"] == "0595123456"  # stored as the contract says
     sweep_once()
     staff = next(m for m in mailbox() if m["To"] == "staff-a@dx-desk.example.jp")

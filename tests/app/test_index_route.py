@@ -14,7 +14,7 @@ import pytest
 def test_the_root_forwards_to_the_input_page_in_the_asked_language(
     client: Any, query: str, lang: str
 ) -> None:
-    from chalicelib.web.i18n import LANGUAGES
+    from chalicelib.intake.i18n import LANGUAGES
 
     response = client.http.get(f"/{query}")
 

@@ -9,8 +9,8 @@ from typing import Any
 
 import pytest
 
-from chalicelib import deps
-from chalicelib.jobs.outbox import sweep_once
+from chalicelib import runtime
+from chalicelib.outbox.handler import sweep_once
 from tests.conftest import REQUIRED_FIELDS, valid_payload
 
 JSON = {"Content-Type": "application/json"}
@@ -35,8 +35,8 @@ def count_aws_calls() -> Counter[str]:
     def record(model: Any, **_: Any) -> None:
         calls[f"{model.service_model.service_name}.{model.name}"] += 1
 
-    deps.dynamodb().meta.events.register("before-call.*.*", record)
-    deps.sesv2().meta.events.register("before-call.*.*", record)
+    runtime.dynamodb().meta.events.register("before-call.*.*", record)
+    runtime.sesv2().meta.events.register("before-call.*.*", record)
     return calls
 
 
@@ -56,7 +56,7 @@ def test_valid_submission_returns_201_with_a_receipt_number(
     assert body["status_label"] == "受付"
     assert body["receipt_number"].startswith("DX-")
     assert body["receipt_number"] in body["message"]
-    case = deps.case_store().get_case(body["receipt_number"])
+    case = runtime.case_store().get_case(body["receipt_number"])
     assert case is not None
     assert case["privacy_notice_version"] == "2026-04"
     assert case["channel"] == "api"
@@ -94,7 +94,7 @@ def test_full_width_and_half_width_input_is_accepted_and_normalised(client: Any)
         ),
     )
     assert response.status_code == 201
-    case = deps.case_store().get_case(response.json_body["receipt_number"])
+    case = runtime.case_store().get_case(response.json_body["receipt_number"])
     assert case is not None
     assert case["name"] == "ソウダンシャA"
     assert case["name_raw"] == "ｿｳﾀﾞﾝｼｬA"
@@ -288,8 +288,8 @@ def test_dynamodb_throttling_answers_503_and_writes_nothing(
 
     # The staff list and taxonomy are read once per process (one Query, then
     # cached): read them before the stub takes over every DynamoDB call.
-    deps.directory()
-    with Stubber(deps.dynamodb()) as stub:
+    runtime.directory()
+    with Stubber(runtime.dynamodb()) as stub:
         for _ in range(4):
             stub.add_client_error(
                 "transact_write_items",

@@ -10,11 +10,11 @@ from jsonschema import Draft202012Validator
 from openapi_spec_validator import validate
 
 import app as application
-from chalicelib.api.admin.auth import ROUTES
-from chalicelib.api.errors import error_response
-from chalicelib.api.openapi import ErrorBody, document
-from chalicelib.config import get_deployment
-from chalicelib.errors import FieldError, InvalidAdminInput, MalformedBody, RoleForbidden
+from chalicelib.admin.auth import ROUTES
+from chalicelib.core.errors import FieldError, InvalidAdminInput, MalformedBody, RoleForbidden
+from chalicelib.http.errors import error_response
+from chalicelib.openapi import ErrorBody, document
+from chalicelib.runtime import get_deployment
 from tests.conftest import valid_payload
 
 JSON = {"Content-Type": "application/json"}

@@ -20,11 +20,12 @@ from urllib.parse import urlencode
 
 import pytest
 
-from chalicelib import deps
-from chalicelib.config import get_settings
-from chalicelib.domain import actiontoken, formtoken
-from chalicelib.domain.lifecycle import Action
-from chalicelib.services.actions import link_for
+from chalicelib import runtime
+from chalicelib.core import actiontoken
+from chalicelib.core.actiontoken import link_for
+from chalicelib.core.lifecycle import Action
+from chalicelib.intake import formtoken
+from chalicelib.runtime import get_settings
 from tests.conftest import local_stage_env, valid_payload
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -62,7 +63,11 @@ def form_body(payload: dict[str, Any], **control: str) -> str:
 
 def action_path(ctx: Context, action: Action, staff: str = "staff-a@dx-desk.example.jp") -> str:
     url = link_for(
-        get_settings(), action=action, receipt_number=ctx.receipt, recipient=staff, now=deps.now()
+        get_settings(),
+        action=action,
+        receipt_number=ctx.receipt,
+        recipient=staff,
+        now=runtime.now(),
     )
     return "/actions/" + url.rsplit("/", 1)[1]
 
@@ -75,7 +80,7 @@ def expired_path(ctx: Context) -> str:
         purpose="case:take",
         receipt_number=ctx.receipt,
         recipient=actiontoken.recipient_id("staff-a@dx-desk.example.jp", keys[key_id]),
-        expires_at=int((deps.now() - timedelta(minutes=1)).timestamp()),
+        expires_at=int((runtime.now() - timedelta(minutes=1)).timestamp()),
     )
     return f"/actions/{token}"
 
@@ -395,7 +400,7 @@ def test_tokens_in_links_never_reach_the_logs(
     """A token in a log line would let whoever reads the logs act as the staff member."""
     import logging
 
-    from infra.local import load_template
+    from infra.local.resources import load_template
 
     caplog.set_level(logging.INFO)
     caplog.set_level(logging.DEBUG, logger="chalicelib")

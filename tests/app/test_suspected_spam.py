@@ -9,13 +9,13 @@ import time
 from datetime import UTC, datetime
 from typing import Any
 
-from chalicelib import deps
-from chalicelib.config import get_deployment, get_settings
-from chalicelib.domain import formtoken
-from chalicelib.domain.case import month_of
-from chalicelib.jobs.outbox import sweep_once
-from chalicelib.services import digest
-from chalicelib.services import outbox as outbox_service
+from chalicelib import runtime
+from chalicelib.core.case import month_of
+from chalicelib.intake import formtoken
+from chalicelib.outbox import service as outbox_service
+from chalicelib.outbox.handler import sweep_once
+from chalicelib.runtime import get_deployment, get_settings
+from chalicelib.scheduled import jobs as digest
 from tests.conftest import valid_payload
 
 STAFF_A = "staff-a@dx-desk.example.jp"
@@ -39,13 +39,13 @@ def submit_held(client: Any, **overrides: Any) -> str:
 
 
 def status_of(receipt: str) -> str:
-    case = deps.case_store().get_case(receipt)
+    case = runtime.case_store().get_case(receipt)
     assert case is not None
     return str(case["status"])
 
 
 def report_counters() -> dict[str, int]:
-    return deps.case_store().month_counters(month_of(datetime.now(UTC)))
+    return runtime.case_store().month_counters(month_of(datetime.now(UTC)))
 
 
 def test_a_held_case_counts_on_the_shelf_only_and_is_no_open_case(
@@ -55,8 +55,8 @@ def test_a_held_case_counts_on_the_shelf_only_and_is_no_open_case(
     counters = report_counters()
     assert counters.get("cases", 0) == 0
     assert counters["held:received"] == 1
-    assert receipt not in [c["receipt_number"] for c in deps.case_store().open_cases()]
-    assert [c["receipt_number"] for c in deps.case_store().held_cases()] == [receipt]
+    assert receipt not in [c["receipt_number"] for c in runtime.case_store().open_cases()]
+    assert [c["receipt_number"] for c in runtime.case_store().held_cases()] == [receipt]
     assert sweep_once()["sent"] == 0 and mailbox() == []
 
 
@@ -67,7 +67,7 @@ def test_staff_list_held_cases_and_release_one_through_the_admin_api(
     listed = client.http.get("/admin/cases?status=suspected_spam", headers=staff_headers)
     assert listed.status_code == 200, listed.body
     assert [row["receipt_number"] for row in listed.json_body["cases"]] == [receipt]
-    case = deps.case_store().get_case(receipt)
+    case = runtime.case_store().get_case(receipt)
     assert case is not None
     released = client.http.post(
         f"/admin/cases/{receipt}/actions/release",
@@ -92,11 +92,11 @@ def test_the_digest_lists_held_cases_with_links_that_release_or_discard(
     drop = submit_held(client, email="bot@example.com", message="buy cheap things")
     # The digest runs at 08:00 in Japan on a business day (Tuesday 2026-12-08 here).
     tuesday = datetime(2026, 12, 7, 23, tzinfo=UTC)
-    report = digest.daily_digest(deps.case_store(), get_settings(), tuesday)
+    report = digest.daily_digest(runtime.case_store(), get_settings(), tuesday)
     assert report.due and report.enqueued >= 1
     outbox_service.drain(
-        outbox=deps.outbox_store(),
-        mailer=deps.mailer(),
+        outbox=runtime.outbox_store(),
+        mailer=runtime.mailer(),
         settings=get_settings(),
         deployment=get_deployment(),
         now=tuesday,
@@ -135,7 +135,7 @@ def test_the_digest_lists_held_cases_with_links_that_release_or_discard(
 
 def test_a_held_case_takes_no_ordinary_action(client: Any, staff_headers: dict[str, str]) -> None:
     receipt = submit_held(client)
-    case = deps.case_store().get_case(receipt)
+    case = runtime.case_store().get_case(receipt)
     assert case is not None
     for action in ("take", "start_hearing", "withdraw"):
         answer = client.http.post(
@@ -160,4 +160,4 @@ def test_the_same_held_post_twice_answers_the_same_held_receipt(client: Any) -> 
     ]
     assert answers[0]["receipt_number"] == answers[1]["receipt_number"]
     assert answers[1]["status"] == "suspected_spam"
-    assert len(deps.case_store().held_cases()) == 1
+    assert len(runtime.case_store().held_cases()) == 1

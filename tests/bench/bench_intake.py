@@ -122,7 +122,7 @@ class EmptyTable:
         self._env = env
 
     def __call__(self) -> None:
-        from infra.local import create_tables
+        from infra.local.resources import create_tables
 
         name = self._env["TABLE_NAME"]
         if name in self._dynamodb.list_tables()["TableNames"]:
@@ -513,7 +513,7 @@ def main() -> int:
 def run(args: argparse.Namespace, env: dict[str, str], children: dict[str, str]) -> None:
     import boto3
 
-    from infra.local import verify_sender
+    from infra.local.resources import verify_sender
 
     verify_sender(boto3.client("sesv2"), env["MAIL_FROM"])
     empty = EmptyTable(boto3.client("dynamodb"), env)
@@ -524,17 +524,17 @@ def run(args: argparse.Namespace, env: dict[str, str], children: dict[str, str])
 
     # (b) and (c): both handlers in this process, with fresh clients.
     import app as ours_app
-    from chalicelib import deps
+    from chalicelib import runtime
     from tests.bench import reference_app
 
-    deps.reset()
+    runtime.reset()
     reference_app.dynamodb.cache_clear()
     probe = AwsProbe()
     # On the default botocore session: every client built from it inherits the probe;
     # then on deps' own clients, in case deps ever builds them from another session.
     probe.attach(boto3._get_default_session()._session)
-    probe.attach(deps.dynamodb().meta.events)
-    probe.attach(deps.sesv2().meta.events)
+    probe.attach(runtime.dynamodb().meta.events)
+    probe.attach(runtime.sesv2().meta.events)
 
     def counted(name: str, handler: Handler) -> AwsProbe:
         probe.clear()

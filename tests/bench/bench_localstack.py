@@ -1,6 +1,6 @@
 """`make bench` section (d): the `make dev` stack as cases pile up, and how fast staff mail leaves.
 
-A live `python -m infra.dev` (embedded moto, chalice local, the outbox drain)
+A live `python -m infra.local.dev` (embedded moto, chalice local, the outbox drain)
 is started with SES pointed at aws-ses-v2-local when it is installed. At each
 level (0, 1,000 and 5,000 stored cases) it sends MEASURED sequential
 submissions over HTTP and records:
@@ -108,7 +108,7 @@ def live_stack(log_path: Path, ses_url: str | None) -> Iterator[LiveStack]:
         env["AWS_ENDPOINT_URL_SESV2"] = ses_url
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "infra.dev"],
+            [sys.executable, "-m", "infra.local.dev"],
             cwd=ROOT,
             env=env,
             stdin=subprocess.DEVNULL,
@@ -159,10 +159,11 @@ def moto_client(moto: str) -> Any:
 
 def seed_cases(moto: str, first: int, count: int) -> None:
     """`count` stored cases (numbered from `first`), through CaseStore.create_case, no mail."""
-    from chalicelib.config import load_deployment, settings_from
-    from chalicelib.domain.case import IdempotencyClaim, counter_increments, fingerprint, new_case
-    from chalicelib.models import parse_consultation
-    from chalicelib.stores.cases import CaseStore
+    from chalicelib.core.case import IdempotencyClaim, counter_increments, fingerprint, new_case
+    from chalicelib.core.consultation import parse_consultation
+    from chalicelib.core.settings import settings_from
+    from chalicelib.runtime import load_deployment
+    from chalicelib.storage.cases import CaseStore
 
     env = local_stage_env()
     store = CaseStore(moto_client(moto), env["TABLE_NAME"])
@@ -298,7 +299,7 @@ def verdict(ok: bool) -> str:
 
 def report(levels: list[Level], ses_note: str, seed_seconds: dict[int, float]) -> list[str]:
     lines = [
-        "(d) the `make dev` stack as cases pile up: live infra.dev over HTTP, "
+        "(d) the `make dev` stack as cases pile up: live infra.local.dev over HTTP, "
         f"{MEASURED} sequential intakes per level after {WARMUP} warm-ups",
         f"  {'stored cases':>12} {'items':>7} {'p50 ms':>8} {'p95 ms':>8} "
         f"{'RSS MB':>8} {'KB/submission':>14} {'staff mail p50/p95 ms':>22}",

@@ -16,7 +16,7 @@ app = Chalice(app_name="bench-reference")
 
 @cache
 def dynamodb() -> Any:
-    # Created lazily on the first request and cached, as chalicelib.deps does.
+    # Created lazily on the first request and cached, as chalicelib.runtime does.
     return boto3.client("dynamodb")
 
 

@@ -69,7 +69,7 @@ class Mail:
 
 
 class LiveStack(Stack):
-    """`python -m infra.dev` on free ports: the API (form pages included) and moto."""
+    """`python -m infra.local.dev` on free ports: the API (form pages included) and moto."""
 
     def form_url(self, lang: str = "ja", *, embed: bool = False) -> str:
         return f"{self.api}/form/input?lang={lang}" + ("&embed=1" if embed else "")

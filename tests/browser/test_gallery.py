@@ -19,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from chalicelib.web.i18n import LANGUAGES
+from chalicelib.intake.i18n import LANGUAGES
 from infra.gallery.build import browser_missing
 from infra.gallery.checks import all_problems, title_problems
 from infra.gallery.mails import mail_templates

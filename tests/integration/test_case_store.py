@@ -7,22 +7,22 @@ from typing import Any
 
 import pytest
 
-from chalicelib import deps
-from chalicelib.config import get_deployment, get_settings
-from chalicelib.domain.case import (
+from chalicelib import runtime
+from chalicelib.core.case import (
     IdempotencyClaim,
     RateWindow,
     counter_increments,
     intake_messages,
     new_case,
 )
-from chalicelib.errors import (
+from chalicelib.core.consultation import parse_consultation
+from chalicelib.core.errors import (
     DuplicateSubmission,
     IdempotencyKeyReused,
     RateLimited,
     ReceiptNumberTaken,
 )
-from chalicelib.models import parse_consultation
+from chalicelib.runtime import get_deployment, get_settings
 from tests.conftest import NOW, valid_payload
 
 
@@ -48,7 +48,7 @@ def write(
         raw_name=None,
         retention_days=30,
     )
-    deps.case_store().create_case(
+    runtime.case_store().create_case(
         case,
         intake_messages(case, staff_notify_to=get_settings().staff_notify_to),
         claims=claims or [],
@@ -73,7 +73,7 @@ def claim(
 
 def test_case_messages_claim_and_counters_are_written_together(aws: dict[str, Any]) -> None:
     write(claims=[claim()])
-    items = deps.case_store().case_items("DX-261126-000010")
+    items = runtime.case_store().case_items("DX-261126-000010")
     kinds = sorted(item["kind"] for item in items)
     assert kinds == ["case", "message", "message", "message"]
     case = next(item for item in items if item["kind"] == "case")
@@ -83,7 +83,7 @@ def test_case_messages_claim_and_counters_are_written_together(aws: dict[str, An
     messages = [item for item in items if item["kind"] == "message"]
     assert {m["state"] for m in messages} == {"PENDING"}
     assert {m["gsi2pk"] for m in messages} == {"OUTBOX"}
-    counters = deps.case_store().month_counters("2026-11")
+    counters = runtime.case_store().month_counters("2026-11")
     assert counters["cases"] == 1
     assert counters["requester_type:business"] == 1
     assert counters["support_type:training"] == 1
@@ -107,7 +107,7 @@ def test_a_repeated_submission_returns_the_first_receipt_and_writes_nothing(
         write("DX-261126-000028", claims=[claim()])
     assert info.value.receipt_number == "DX-261126-000010"
     assert all_items(aws) == before
-    assert deps.case_store().month_counters("2026-11")["cases"] == 1
+    assert runtime.case_store().month_counters("2026-11")["cases"] == 1
 
 
 def test_an_idempotency_key_reused_for_other_content_is_refused(aws: dict[str, Any]) -> None:
@@ -120,7 +120,7 @@ def test_an_expired_idempotency_record_no_longer_blocks(aws: dict[str, Any]) -> 
     # TTL deletes lazily (moto never does): the condition itself must ignore expired records.
     write(claims=[claim(expires_in=-1)])
     write("DX-261126-000028", claims=[claim()])
-    assert deps.case_store().get_case("DX-261126-000028") is not None
+    assert runtime.case_store().get_case("DX-261126-000028") is not None
 
 
 def test_rate_window_caps_submissions_per_client(aws: dict[str, Any]) -> None:
@@ -131,13 +131,13 @@ def test_rate_window_caps_submissions_per_client(aws: dict[str, Any]) -> None:
     write("DX-261126-000028", rate=window, email="b@example.com")
     with pytest.raises(RateLimited):
         write("DX-261126-000036", rate=window, email="c@example.com")
-    assert deps.case_store().get_case("DX-261126-000036") is None
+    assert runtime.case_store().get_case("DX-261126-000036") is None
 
 
 def test_counters_are_sharded_but_sum_exactly(aws: dict[str, Any]) -> None:
     for i in range(12):
         write(f"DX-261126-{i:05d}0", email=f"r{i}@example.com")
-    counters = deps.case_store().month_counters("2026-11")
+    counters = runtime.case_store().month_counters("2026-11")
     assert counters["cases"] == 12
     assert counters["municipality:24201"] == 12
 
@@ -145,6 +145,6 @@ def test_counters_are_sharded_but_sum_exactly(aws: dict[str, Any]) -> None:
 def test_reads_ignore_expired_items(aws: dict[str, Any]) -> None:
     case = write()
     after_expiry = int(case["expires_at"]) + 1
-    assert deps.case_store().get_case("DX-261126-000010", now_epoch=after_expiry) is None
-    assert deps.case_store().case_items("DX-261126-000010", now_epoch=after_expiry) == []
-    assert deps.case_store().get_case("DX-261126-000010", now_epoch=after_expiry - 2) is not None
+    assert runtime.case_store().get_case("DX-261126-000010", now_epoch=after_expiry) is None
+    assert runtime.case_store().case_items("DX-261126-000010", now_epoch=after_expiry) == []
+    assert runtime.case_store().get_case("DX-261126-000010", now_epoch=after_expiry - 2) is not None

@@ -35,7 +35,7 @@ def test_the_token_from_local_admin_token_is_an_admin_and_others_are_refused(
         # The CLI on a staff PC: the same token through the environment, over HTTP.
         out = tmp_path / "roster.csv"
         cli = subprocess.run(
-            [sys.executable, "-m", "chalicelib.cli", "roster", "export", str(out)],
+            [sys.executable, "-m", "infra.cli.main", "roster", "export", str(out)],
             cwd=ROOT,
             env={"DX_DESK_URL": stack.api, "DX_DESK_TOKEN": GIVEN, "PYTHONUTF8": "1"},
             capture_output=True,
@@ -44,7 +44,7 @@ def test_the_token_from_local_admin_token_is_an_admin_and_others_are_refused(
         )
         assert cli.returncode == 0, cli.stderr
         assert out.read_bytes().startswith(b"\xef\xbb\xbf")
-        from infra.demo_roster import ROSTER
+        from infra.local.demo_roster import ROSTER
 
         assert out.read_bytes().decode("utf-8-sig").count("\r\n") == len(ROSTER) + 1
 

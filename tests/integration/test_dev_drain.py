@@ -1,4 +1,4 @@
-"""The dev stack's outbox drain (infra/dev.py) runs as soon as something is written, not a second later."""
+"""The dev stack's outbox drain (infra/local/dev.py) runs as soon as something is written, not a second later."""
 
 from __future__ import annotations
 
@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from infra import dev
+from infra.local import dev
 
 
 @pytest.fixture
 def sweeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
     """When each sweep ran (the real sweep replaced by a recorder)."""
-    import chalicelib.jobs.outbox
+    import chalicelib.outbox.handler
 
     times: list[float] = []
 
@@ -23,7 +23,7 @@ def sweeps(monkeypatch: pytest.MonkeyPatch) -> list[float]:
         times.append(time.monotonic())
         return {"sent": 0}
 
-    monkeypatch.setattr(chalicelib.jobs.outbox, "sweep_once", sweep_once)
+    monkeypatch.setattr(chalicelib.outbox.handler, "sweep_once", sweep_once)
     return times
 
 
@@ -86,7 +86,7 @@ def test_dynamodb_writes_wake_the_drain_but_reads_and_its_own_writes_do_not(
     import boto3
 
     table = aws["env"]["TABLE_NAME"]
-    client = boto3.client("dynamodb")  # built after the handler, as deps.py builds its own
+    client = boto3.client("dynamodb")  # built after the handler, as runtime.py builds its own
     key = {"pk": {"S": "wake-test"}, "sk": {"S": "X"}}
 
     client.get_item(TableName=table, Key=key)

@@ -1,4 +1,4 @@
-"""The dev mailbox (infra/mailbox.py) in the live local stack: list, open, reply, run jobs."""
+"""The dev mailbox (infra/local/mailbox.py) in the live local stack: list, open, reply, run jobs."""
 
 from __future__ import annotations
 
@@ -36,7 +36,7 @@ STAFF_A = STAFF[0]
 # Someone else is writing these; until both exist the inbound handler cannot import.
 INBOUND_READY = all(
     (ROOT / path).exists()
-    for path in ("chalicelib/mail/inbound.py", "chalicelib/domain/commands.py")
+    for path in ("chalicelib/mailin/parse.py", "chalicelib/mailin/commands.py")
 )
 
 T = TypeVar("T")
@@ -81,7 +81,7 @@ def start_stack(log_path: Path, mailbox_port: int) -> tuple[subprocess.Popen[byt
         moto_port = free_port()
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
-            [sys.executable, "-m", "infra.dev"],
+            [sys.executable, "-m", "infra.local.dev"],
             cwd=ROOT,
             env={**stack_environment(api_port, moto_port), "MAILBOX_PORT": str(mailbox_port)},
             stdin=subprocess.DEVNULL,
@@ -224,7 +224,7 @@ def test_a_reply_from_the_mailbox_goes_through_the_inbound_handler(dev: DevStack
         # The reply reached the handler, which cannot import the missing modules yet.
         assert status == 500 and "ModuleNotFoundError" in page, page
         pytest.xfail(
-            "chalicelib/mail/inbound.py and chalicelib/domain/commands.py do not exist yet"
+            "chalicelib/mailin/parse.py and chalicelib/mailin/commands.py do not exist yet"
         )
     assert status == 200, page
     outcome = re.search(r"<pre>(\{.*?\})</pre>", page)
@@ -313,7 +313,7 @@ def test_a_busy_mailbox_port_stops_the_stack_with_a_clear_message(tmp_path: Path
 
 
 def test_a_reply_quotes_the_original_like_a_mail_client() -> None:
-    from infra.mailbox import build_reply
+    from infra.local.mailbox import build_reply
 
     original = EmailMessage()
     original["From"] = "DX相談窓口 <desk@dx-desk.example.jp>"
@@ -346,7 +346,7 @@ def test_sent_mail_is_read_from_a_separate_ses_emulator_or_explained() -> None:
     import boto3
     from moto.server import ThreadedMotoServer
 
-    from infra.mailbox import Mailbox
+    from infra.local.mailbox import Mailbox
 
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=0, verbose=False)
     server.start()

@@ -1,4 +1,4 @@
-"""The local stack (`python -m infra.dev`): live API, mail through the outbox, CORS, clean stop."""
+"""The local stack (`python -m infra.local.dev`): live API, mail through the outbox, CORS, clean stop."""
 
 from __future__ import annotations
 
@@ -79,7 +79,7 @@ def test_a_submission_sends_its_mails_and_ctrl_c_stops_cleanly(stack: Stack) -> 
     log = stack.log()
     assert "Traceback" not in log, log
     assert "停止しました / stopped" in log
-    from infra.demo_roster import ROSTER
+    from infra.local.demo_roster import ROSTER
 
     assert f"seeded {len(ROSTER)} demo experts" in log
 
@@ -155,7 +155,7 @@ def test_cors_preflight_through_the_live_server_and_sigterm(stack: Stack) -> Non
 
 
 def test_per_service_endpoints_are_left_alone() -> None:
-    from infra.dev import build_environment
+    from infra.local.dev import build_environment
 
     emulator = "http://127.0.0.1:1025"
     env = build_environment(
@@ -169,7 +169,7 @@ def test_per_service_endpoints_are_left_alone() -> None:
 
 
 def test_a_preset_endpoint_is_used_instead_of_moto() -> None:
-    from infra.dev import build_environment, needs_moto
+    from infra.local.dev import build_environment, needs_moto
 
     localstack = "http://127.0.0.1:4566"
     environ = {"AWS_ENDPOINT_URL": localstack, "AWS_DEFAULT_REGION": "us-east-1"}
@@ -182,7 +182,7 @@ def test_a_preset_endpoint_is_used_instead_of_moto() -> None:
 
 
 def test_the_stage_values_win_as_chalice_local_applies_them() -> None:
-    from infra.dev import build_environment, replaced_by_stage, stage_environment
+    from infra.local.dev import build_environment, replaced_by_stage, stage_environment
 
     stage = stage_environment()
     environ = {"TABLE_NAME": "another-table"}
@@ -192,7 +192,7 @@ def test_the_stage_values_win_as_chalice_local_applies_them() -> None:
 
 
 def test_the_demo_roster_is_fictitious_and_uses_the_deployment_ids() -> None:
-    from infra.demo_roster import ROSTER, expert_item
+    from infra.local.demo_roster import ROSTER, expert_item
 
     deployment = json.loads((ROOT / "chalicelib" / "data" / "deployment.json").read_text("utf-8"))
     categories = {c["id"] for c in deployment["categories"]} - {"unknown"}
@@ -277,7 +277,7 @@ def test_the_banner_leads_with_the_form_and_the_root_forwards_to_it(stack: Stack
 
 
 def test_the_request_log_masks_link_tokens(stack: Stack) -> None:
-    from chalicelib.domain import actiontoken
+    from chalicelib.core import actiontoken
 
     token = actiontoken.sign(
         {"k1": b"k" * 32},

@@ -24,19 +24,19 @@ from moto.dynamodb.exceptions import (
 )
 from moto.dynamodb.models import DynamoDBBackend
 
-from chalicelib import deps
-from chalicelib.config import get_deployment, get_settings
-from chalicelib.jobs.outbox import outbox_stream
-from chalicelib.services import intake as intake_service
-from chalicelib.services import outbox as outbox_service
+from chalicelib import runtime
+from chalicelib.intake import service as intake_service
+from chalicelib.outbox import service as outbox_service
+from chalicelib.outbox.handler import outbox_stream
+from chalicelib.runtime import get_deployment, get_settings
 from tests.conftest import valid_payload
 
 JSON = {"Content-Type": "application/json"}
 
 
 def dynamodb_tries() -> int:
-    """HTTP tries botocore makes per DynamoDB call (chalicelib/deps.py: standard mode)."""
-    retries = deps.dynamodb().meta.config.retries
+    """HTTP tries botocore makes per DynamoDB call (chalicelib/runtime.py: standard mode)."""
+    retries = runtime.dynamodb().meta.config.retries
     # `max_attempts` counts the retries only; `total_max_attempts` the first try too.
     return int(retries.get("total_max_attempts") or retries["max_attempts"] + 1)
 
@@ -137,8 +137,8 @@ def test_throttled_intake_answers_503_json_writes_nothing_and_a_resend_is_a_new_
     # A leftover idempotency record would have made this a replay of a case that does not exist.
     assert "Idempotent-Replayed" not in again.headers
     receipt = again.json_body["receipt_number"]
-    assert deps.case_store().get_case(receipt) is not None
-    from chalicelib.jobs.outbox import sweep_once
+    assert runtime.case_store().get_case(receipt) is not None
+    from chalicelib.outbox.handler import sweep_once
 
     assert sweep_once()["sent"] == 3
     assert Counter(m["To"] for m in mailbox()) == Counter(
@@ -164,12 +164,12 @@ def test_an_intake_write_whose_answer_is_lost_is_not_stored_twice_on_resend(
     from botocore.exceptions import ReadTimeoutError
 
     def lose_the_answer_once(**_: Any) -> None:
-        deps.dynamodb().meta.events.unregister(
+        runtime.dynamodb().meta.events.unregister(
             "after-call.dynamodb.TransactWriteItems", unique_id="lose-answer"
         )
         raise ReadTimeoutError(endpoint_url="https://dynamodb")
 
-    deps.dynamodb().meta.events.register(
+    runtime.dynamodb().meta.events.register(
         "after-call.dynamodb.TransactWriteItems", lose_the_answer_once, unique_id="lose-answer"
     )
     lost = post(client, valid_payload())
@@ -184,7 +184,7 @@ def test_an_intake_write_whose_answer_is_lost_is_not_stored_twice_on_resend(
     assert resent.headers.get("Idempotent-Replayed") == "true"
     assert resent.json_body["receipt_number"] == stored["receipt_number"]["S"]
     assert [i for i in all_items(aws) if i["kind"]["S"] == "case"] == [stored]
-    from chalicelib.jobs.outbox import sweep_once
+    from chalicelib.outbox.handler import sweep_once
 
     sweep_once()
     assert len(mailbox()) == 3
@@ -210,11 +210,11 @@ def stream_records(aws: dict[str, Any]) -> list[dict[str, Any]]:
 
 def drain_at(later: timedelta) -> outbox_service.DrainReport:
     return outbox_service.drain(
-        outbox=deps.outbox_store(),
-        mailer=deps.mailer(),
+        outbox=runtime.outbox_store(),
+        mailer=runtime.mailer(),
         settings=get_settings(),
         deployment=get_deployment(),
-        now=deps.now() + later,
+        now=runtime.now() + later,
         jitter=lambda: 1.0,
     )
 
@@ -226,10 +226,10 @@ def test_mark_sent_failing_after_ses_accepted_never_sends_twice(
 
     receipt = intake_service.submit_consultation(
         valid_payload(),
-        store=deps.case_store(),
+        store=runtime.case_store(),
         settings=get_settings(),
         deployment=get_deployment(),
-        now=deps.now(),
+        now=runtime.now(),
         channel="api",
     ).receipt_number
     records = stream_records(aws)
@@ -271,7 +271,7 @@ def test_mark_sent_failing_after_ses_accepted_never_sends_twice(
     assert recipients == Counter(
         ["requester-a@example.com", "staff-a@dx-desk.example.jp", "staff-b@dx-desk.example.jp"]
     )
-    items = deps.case_store().case_items(receipt)
+    items = runtime.case_store().case_items(receipt)
     states = sorted(i["state"] for i in items if i["kind"] == "message")
     assert states == ["SENT", "SENT", "UNKNOWN"]
     (event,) = [i for i in items if i["kind"] == "event"]
@@ -282,15 +282,19 @@ def test_a_staff_mail_with_no_link_to_offer_is_sent_not_retried_forever(
     client: Any, mailbox: Any
 ) -> None:
     """Matching with no suitable expert (here: an empty roster) still tells the staff member."""
-    from chalicelib.domain.lifecycle import Action
-    from chalicelib.jobs.outbox import sweep_once
-    from chalicelib.services.actions import link_for
+    from chalicelib.core.actiontoken import link_for
+    from chalicelib.core.lifecycle import Action
+    from chalicelib.outbox.handler import sweep_once
 
     receipt = post(client, valid_payload()).json_body["receipt_number"]
     staff = "staff-a@dx-desk.example.jp"
     for action in (Action.START_HEARING, Action.START_MATCHING):
         url = link_for(
-            get_settings(), action=action, receipt_number=receipt, recipient=staff, now=deps.now()
+            get_settings(),
+            action=action,
+            receipt_number=receipt,
+            recipient=staff,
+            now=runtime.now(),
         )
         path = "/actions/" + url.rsplit("/", 1)[1]
         pressed = client.http.post(
@@ -303,5 +307,5 @@ def test_a_staff_mail_with_no_link_to_offer_is_sent_not_retried_forever(
     plain = matching.get_body(("plain",))
     assert plain is not None
     assert "条件に合う専門家が見つかりませんでした" in plain.get_content()
-    messages = [i for i in deps.case_store().case_items(receipt) if i["kind"] == "message"]
+    messages = [i for i in runtime.case_store().case_items(receipt) if i["kind"] == "message"]
     assert {m["state"] for m in messages} == {"SENT"}

@@ -11,11 +11,11 @@ from typing import Any
 import boto3
 import pytest
 
-from chalicelib import deps
-from chalicelib.config import get_deployment, get_settings
-from chalicelib.jobs.inbound import inbound_mail
-from chalicelib.jobs.outbox import sweep_once
-from chalicelib.services.intake import submit_consultation
+from chalicelib import runtime
+from chalicelib.intake.service import submit_consultation
+from chalicelib.mailin.handler import inbound_mail
+from chalicelib.outbox.handler import sweep_once
+from chalicelib.runtime import get_deployment, get_settings
 from tests.conftest import valid_payload
 
 STAFF_A = "staff-a@dx-desk.example.jp"
@@ -25,10 +25,10 @@ PASS = {"spf": "PASS", "dkim": "PASS", "dmarc": "PASS", "spam": "PASS", "virus":
 def submit(**overrides: Any) -> str:
     result = submit_consultation(
         valid_payload(**overrides),
-        store=deps.case_store(),
+        store=runtime.case_store(),
         settings=get_settings(),
         deployment=get_deployment(),
-        now=deps.now(),
+        now=runtime.now(),
         channel="api",
     )
     return result.receipt_number
@@ -91,13 +91,13 @@ def deliver(
 
 
 def case(receipt: str) -> dict[str, Any]:
-    found = deps.case_store().get_case(receipt)
+    found = runtime.case_store().get_case(receipt)
     assert found is not None
     return found
 
 
 def events(receipt: str) -> list[dict[str, Any]]:
-    return [i for i in deps.case_store().case_items(receipt) if i["kind"] == "event"]
+    return [i for i in runtime.case_store().case_items(receipt) if i["kind"] == "event"]
 
 
 @pytest.fixture
@@ -266,7 +266,7 @@ def test_answers_to_replies_are_capped_per_case_and_day(
 def test_matching_started_by_reply_sends_the_suggestions(
     replied_case: tuple[str, EmailMessage], mailbox: Any, aws: dict[str, Any]
 ) -> None:
-    from infra.demo_roster import seed
+    from infra.local.demo_roster import seed
 
     seed(boto3.client("dynamodb"), aws["env"]["TABLE_NAME"])
     receipt, original = replied_case
@@ -283,16 +283,16 @@ def test_a_reply_about_an_erased_case_is_quarantined(
     replied_case: tuple[str, EmailMessage], mailbox: Any
 ) -> None:
     """After a personal-data erasure, a reply must not add notes about the requester again."""
-    from chalicelib.services import privacy
-    from chalicelib.services.access import SYSTEM
+    from chalicelib.admin import privacy
+    from chalicelib.admin.access import SYSTEM
 
     receipt, original = replied_case
     privacy.erase_requester(
-        deps.privacy_store(),
+        runtime.privacy_store(),
         SYSTEM,
         receipt_number=receipt,
         email=None,
-        now=deps.now(),
+        now=runtime.now(),
         settings=get_settings(),
     )
     erased = case(receipt)

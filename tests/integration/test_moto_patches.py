@@ -1,4 +1,4 @@
-"""moto as the tests and the local stack run it (infra/moto_patches.py): transactions stay
+"""moto as the tests and the local stack run it (infra/local/moto_patches.py): transactions stay
 all-or-nothing while a rollback copies only what the transaction touches, streams stay
 bounded, and the copies are freed."""
 
@@ -207,7 +207,7 @@ def copies_for_a_cancelled_transaction(
         )
     assert everything(db, table)["A"]["n"] == {"N": "1"}
     db.delete_table(TableName=table)
-    from infra.local import create_tables
+    from infra.local.resources import create_tables
 
     create_tables(db, aws["env"])
     return copied
@@ -228,7 +228,7 @@ def test_rollback_copies_only_the_touched_items_whatever_the_table_size(
 def test_stream_keeps_the_newest_records_and_reads_from_its_trim_horizon(
     aws: dict[str, Any], db: Any
 ) -> None:
-    from infra.moto_patches import MAX_STREAM_RECORDS
+    from infra.local.moto_patches import MAX_STREAM_RECORDS
 
     table = desk(aws)
     total = MAX_STREAM_RECORDS + 30

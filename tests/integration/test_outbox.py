@@ -9,13 +9,13 @@ from typing import Any
 import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
-from chalicelib import deps
-from chalicelib.config import get_deployment, get_settings
-from chalicelib.domain.timefmt import iso
-from chalicelib.jobs.outbox import outbox_stream
-from chalicelib.mail.ses import SesMailer, email_tags
-from chalicelib.services import outbox as outbox_service
-from chalicelib.services.intake import submit_consultation
+from chalicelib import runtime
+from chalicelib.core.timefmt import iso
+from chalicelib.intake.service import submit_consultation
+from chalicelib.outbox import service as outbox_service
+from chalicelib.outbox.handler import outbox_stream
+from chalicelib.runtime import get_deployment, get_settings
+from chalicelib.storage.mailer import SesMailer, email_tags
 from tests.conftest import NOW, valid_payload
 
 
@@ -55,7 +55,7 @@ def ses_error(code: str, status: int = 400) -> ClientError:
 def submit(**overrides: Any) -> str:
     result = submit_consultation(
         valid_payload(**overrides),
-        store=deps.case_store(),
+        store=runtime.case_store(),
         settings=get_settings(),
         deployment=get_deployment(),
         now=NOW,
@@ -66,8 +66,8 @@ def submit(**overrides: Any) -> str:
 
 def drain(mailer: Any = None, at: timedelta = timedelta(0)) -> outbox_service.DrainReport:
     return outbox_service.drain(
-        outbox=deps.outbox_store(),
-        mailer=mailer or deps.mailer(),
+        outbox=runtime.outbox_store(),
+        mailer=mailer or runtime.mailer(),
         settings=get_settings(),
         deployment=get_deployment(),
         now=NOW + at,
@@ -76,11 +76,11 @@ def drain(mailer: Any = None, at: timedelta = timedelta(0)) -> outbox_service.Dr
 
 
 def messages_of(receipt: str) -> list[dict[str, Any]]:
-    return [item for item in deps.case_store().case_items(receipt) if item["kind"] == "message"]
+    return [item for item in runtime.case_store().case_items(receipt) if item["kind"] == "message"]
 
 
 def events_of(receipt: str) -> list[dict[str, Any]]:
-    return [item for item in deps.case_store().case_items(receipt) if item["kind"] == "event"]
+    return [item for item in runtime.case_store().case_items(receipt) if item["kind"] == "event"]
 
 
 NOTICE = "mail_undeliverable_staff"
@@ -91,7 +91,7 @@ STAFF_B = "staff-b@dx-desk.example.jp"
 
 def mark_undeliverable(*addresses: str) -> None:
     """What a permanent bounce leaves behind (services/deliverability.py writes it the same way)."""
-    assert deps.address_store().record_event(
+    assert runtime.address_store().record_event(
         "test-bounce:" + ",".join(addresses),
         at=iso(NOW),
         now_epoch=int(NOW.timestamp()),
@@ -128,7 +128,7 @@ def test_throttled_three_times_then_ok_sends_exactly_one_mail(
     aws: dict[str, Any], mailbox: Any
 ) -> None:
     receipt = submit(requester_type="resident", organization=None)
-    flaky = FlakySes(deps.sesv2(), [ses_error("TooManyRequestsException", 429)] * 3)
+    flaky = FlakySes(runtime.sesv2(), [ses_error("TooManyRequestsException", 429)] * 3)
     mailer = SesMailer(flaky)
     # SES throttles the account, not one message: the three mails share the three refusals.
     elapsed = timedelta(0)
@@ -148,7 +148,7 @@ def test_throttled_three_times_then_ok_sends_exactly_one_mail(
 
 def test_backoff_waits_before_the_next_try(aws: dict[str, Any], mailbox: Any) -> None:
     receipt = submit()
-    flaky = FlakySes(deps.sesv2(), [ses_error("TooManyRequestsException", 429)] * 2)
+    flaky = FlakySes(runtime.sesv2(), [ses_error("TooManyRequestsException", 429)] * 2)
     report = drain(SesMailer(flaky))
     assert report.retried == 2 and report.sent == 1
     assert drain(SesMailer(flaky), at=timedelta(seconds=5)).sent == 0  # not due yet
@@ -161,7 +161,7 @@ def test_ses_rejects_a_mail_it_is_recorded_and_staff_are_told(
     aws: dict[str, Any], mailbox: Any
 ) -> None:
     receipt = submit(requester_type="resident", organization=None)
-    flaky = FlakySes(deps.sesv2(), [ses_error("MessageRejected")])
+    flaky = FlakySes(runtime.sesv2(), [ses_error("MessageRejected")])
     report = drain(SesMailer(flaky))
     assert report.failed == 1 and report.sent == 2
     failed = [m for m in messages_of(receipt) if m["state"] == "FAILED"]
@@ -189,7 +189,7 @@ def test_mail_to_an_undeliverable_address_fails_at_once_and_staff_are_told(
 ) -> None:
     mark_undeliverable("Requester-A@Example.com")
     receipt = submit()
-    flaky = FlakySes(deps.sesv2(), [])
+    flaky = FlakySes(runtime.sesv2(), [])
     report = drain(SesMailer(flaky))
     assert report.failed == 1 and report.sent == 2
     assert flaky.calls == 2  # SES never saw the undeliverable address
@@ -227,7 +227,7 @@ def test_crash_after_send_before_mark_sent_never_sends_twice(
     aws: dict[str, Any], mailbox: Any
 ) -> None:
     receipt = submit()
-    flaky = FlakySes(deps.sesv2(), [], crash_after_send=True)
+    flaky = FlakySes(runtime.sesv2(), [], crash_after_send=True)
     with pytest.raises(Crash):
         drain(SesMailer(flaky))
     assert len(mailbox()) == 1
@@ -245,7 +245,7 @@ def test_a_read_timeout_is_not_retried_because_ses_may_have_sent(
     aws: dict[str, Any], mailbox: Any
 ) -> None:
     receipt = submit()
-    flaky = FlakySes(deps.sesv2(), [ReadTimeoutError(endpoint_url="https://email")])
+    flaky = FlakySes(runtime.sesv2(), [ReadTimeoutError(endpoint_url="https://email")])
     report = drain(SesMailer(flaky))
     assert report.unknown == 1 and report.sent == 2
     assert drain(at=timedelta(days=1)).sent == 0
@@ -318,7 +318,7 @@ def test_ses_errors_are_translated_at_the_adapter(
 ) -> None:
     from botocore.stub import Stubber
 
-    client = deps.sesv2()
+    client = runtime.sesv2()
     with Stubber(client) as stub:
         stub.add_client_error("send_email", service_error_code=code, http_status_code=status)
         with pytest.raises(Exception) as info:
@@ -347,7 +347,7 @@ def test_a_missing_setting_keeps_the_mail_waiting_instead_of_losing_it(
 def test_a_broken_template_keeps_the_mail_waiting(
     aws: dict[str, Any], mailbox: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from chalicelib.domain import case as case_rules
+    from chalicelib.core import case as case_rules
 
     original = case_rules.intake_messages
 

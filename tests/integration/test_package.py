@@ -62,7 +62,7 @@ def test_package_carries_bytecode_the_runtime_uses_unchecked(package: Path) -> N
         folder, _, name = source.rpartition("/")
         compiled = f"{folder + '/' if folder else ''}__pycache__/{name[:-3]}.{tag}.pyc"
         assert compiled in names, source
-    header = archive.read(f"chalicelib/__pycache__/models.{tag}.pyc")[:8]
+    header = archive.read(f"chalicelib/core/__pycache__/consultation.{tag}.pyc")[:8]
     assert header[:4] == importlib.util.MAGIC_NUMBER
     # PEP 552 flags: bit 0 = hash-based, bit 1 = check_source; unchecked means 0b01.
     assert int.from_bytes(header[4:8], "little") == 0b01
@@ -84,7 +84,7 @@ def test_merged_template_passes_cfn_lint(package: Path) -> None:
 
 
 def _resources(package: Path) -> dict[str, Any]:
-    from infra.local import load_template
+    from infra.local.resources import load_template
 
     return dict(load_template(package / "sam.yaml")["Resources"])
 
@@ -147,7 +147,7 @@ def test_failures_raise_alarms_and_logs_expire(package: Path) -> None:
 
 
 def test_api_gateways_own_answers_carry_the_documented_error_body(package: Path) -> None:
-    from chalicelib.api.openapi import ErrorBody
+    from chalicelib.openapi import ErrorBody
 
     definition = _resources(package)["RestAPI"]["Properties"]["DefinitionBody"]
     answers = definition["x-amazon-apigateway-gateway-responses"]
@@ -253,7 +253,7 @@ class _Stack:
 
 
 def _template(package: Path) -> dict[str, Any]:
-    from infra.local import load_template
+    from infra.local.resources import load_template
 
     return dict(load_template(package / "sam.yaml"))
 
@@ -408,7 +408,7 @@ def test_ses_sending_events_reach_their_handler(package: Path) -> None:
     }
     assert resources["SesEventsLogGroup"]["Properties"]["RetentionInDays"] == 90
     # Every function sends with the configuration set.
-    from infra.local import load_template
+    from infra.local.resources import load_template
 
     variables = load_template(package / "sam.yaml")["Globals"]["Function"]["Environment"]
     assert variables["Variables"]["SES_CONFIGURATION_SET"] == {"Ref": "MailConfigurationSet"}

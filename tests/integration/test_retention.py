@@ -10,20 +10,22 @@ from typing import Any
 
 import pytest
 
-from chalicelib import deps
-from chalicelib.config import get_deployment, get_settings
-from chalicelib.domain import retention
-from chalicelib.domain.lifecycle import Action
-from chalicelib.domain.roster import Expert
-from chalicelib.domain.timefmt import iso
-from chalicelib.jobs.ses_events import ses_events
-from chalicelib.services import digest, outbox
-from chalicelib.services.actions import act_by_link, link_for
-from chalicelib.services.inbound import SesReceipt, ingest_reply
-from chalicelib.services.intake import submit_consultation
-from chalicelib.stores.addresses import AddressStore
-from chalicelib.stores.dynamo import from_item
-from chalicelib.stores.roster import RosterStore
+from chalicelib import runtime
+from chalicelib.core import retention
+from chalicelib.core.actiontoken import link_for
+from chalicelib.core.lifecycle import Action
+from chalicelib.core.roster import Expert
+from chalicelib.core.timefmt import iso
+from chalicelib.intake.service import submit_consultation
+from chalicelib.links.service import act_by_link
+from chalicelib.mailin.service import SesReceipt, ingest_reply
+from chalicelib.outbox import service as outbox
+from chalicelib.outbox.ses_events import ses_events
+from chalicelib.runtime import get_deployment, get_settings
+from chalicelib.scheduled import jobs as digest
+from chalicelib.storage.addresses import AddressStore
+from chalicelib.storage.dynamo import from_item
+from chalicelib.storage.roster import RosterStore
 from tests.conftest import NOW, valid_payload
 
 DAY = 86_400
@@ -53,7 +55,7 @@ EXPECTED_CLASS = {
 def submit(**overrides: Any) -> str:
     return submit_consultation(
         valid_payload(**overrides),
-        store=deps.case_store(),
+        store=runtime.case_store(),
         settings=get_settings(),
         deployment=get_deployment(),
         now=NOW,
@@ -65,8 +67,8 @@ def submit(**overrides: Any) -> str:
 
 def drain(at: timedelta = timedelta(0)) -> outbox.DrainReport:
     return outbox.drain(
-        outbox=deps.outbox_store(),
-        mailer=deps.mailer(),
+        outbox=runtime.outbox_store(),
+        mailer=runtime.mailer(),
         settings=get_settings(),
         deployment=get_deployment(),
         now=NOW + at,
@@ -137,8 +139,8 @@ def write_one_of_everything(aws: dict[str, Any]) -> str:
     act_by_link(
         token.rpartition("/")[2],
         note="",
-        store=deps.case_store(),
-        roster=deps.roster_store(),
+        store=runtime.case_store(),
+        roster=runtime.roster_store(),
         settings=settings,
         deployment=get_deployment(),
         now=NOW,
@@ -152,30 +154,30 @@ def write_one_of_everything(aws: dict[str, Any]) -> str:
     ingest_reply(
         spoofed.as_bytes(),
         SesReceipt(message_id="ses-in-1", recipients=[], verdicts={"spam": "FAIL"}),
-        store=deps.case_store(),
+        store=runtime.case_store(),
         settings=settings,
         deployment=get_deployment(),
         now=NOW,
     )
     # The roster: one active, one inactive expert.
-    deps.roster_store().put(expert("advisor-r1"))
-    deps.roster_store().put(expert("advisor-r2", active=False))
+    runtime.roster_store().put(expert("advisor-r1"))
+    runtime.roster_store().put(expert("advisor-r2", active=False))
     # The acknowledgement bounces: address mark, SES event record, 配信不能 event, staff notices.
     ack = next(
         i
-        for i in deps.case_store().case_items(receipt)
+        for i in runtime.case_store().case_items(receipt)
         if i["kind"] == "message" and i["template"] == "intake_ack"
     )
     assert ses_events(bounce(ack), None) == {"undeliverable": 1}
     # Desk-wide scheduled mail.
-    assert digest.daily_digest(deps.case_store(), settings, NOW).enqueued > 0
+    assert digest.daily_digest(runtime.case_store(), settings, NOW).enqueued > 0
     # Admin data: a token (digest only), a staff member, the taxonomy, each with its audit record.
-    from chalicelib.domain.staff import StaffMember
-    from chalicelib.services import directory
-    from chalicelib.services.access import SYSTEM, bootstrap_token
+    from chalicelib.admin.access import SYSTEM, bootstrap_token
+    from chalicelib.core import directory
+    from chalicelib.core.staff import StaffMember
 
     bootstrap_token(
-        deps.admin_store(),
+        runtime.admin_store(),
         "retention-test-token-0123456789",
         role="staff",
         actor="職員R",
@@ -183,14 +185,14 @@ def write_one_of_everything(aws: dict[str, Any]) -> str:
         audit_expires=int(NOW.timestamp()) + settings.audit_retention_days * DAY,
     )
     directory.save_staff(
-        deps.admin_store(),
+        runtime.admin_store(),
         SYSTEM,
         StaffMember(staff_id="staff-r", display_name="職員R", email="staff-r@dx-desk.example.jp"),
         create=True,
         now=NOW,
         settings=settings,
     )
-    taxonomy = directory.current_taxonomy(deps.admin_store(), get_deployment(), NOW)
+    taxonomy = directory.current_taxonomy(runtime.admin_store(), get_deployment(), NOW)
     relabelled = taxonomy.model_copy(
         update={
             "categories": [
@@ -200,7 +202,7 @@ def write_one_of_everything(aws: dict[str, Any]) -> str:
         }
     )
     directory.save_taxonomy(
-        deps.admin_store(),
+        runtime.admin_store(),
         SYSTEM,
         relabelled,
         deployment=get_deployment(),
@@ -274,7 +276,7 @@ def test_retention_periods_are_configuration(
 
 def test_reads_ignore_expired_items(aws: dict[str, Any]) -> None:
     receipt = submit()
-    store = deps.case_store()
+    store = runtime.case_store()
     case = store.get_case(receipt, int(NOW.timestamp()))
     assert case is not None
     after = int(case["expires_at"]) + 1
@@ -292,14 +294,14 @@ def test_reads_ignore_expired_items(aws: dict[str, Any]) -> None:
 def test_expired_experts_and_address_marks_are_ignored(aws: dict[str, Any]) -> None:
     table = aws["env"]["TABLE_NAME"]
     lapsed = retention.RetentionPolicy(reference_days=-1, undeliverable_days=-1)
-    roster = RosterStore(deps.dynamodb(), table, lapsed)
+    roster = RosterStore(runtime.dynamodb(), table, lapsed)
     roster.put(expert("advisor-x1"))
     assert roster.get("advisor-x1") is None
     assert roster.list_all() == [] and roster.list_active() == []
-    deps.roster_store().put(expert("advisor-x2"))
+    runtime.roster_store().put(expert("advisor-x2"))
     assert [e.expert_id for e in roster.list_all()] == ["advisor-x2"]
 
-    addresses = AddressStore(deps.dynamodb(), table, lapsed)
+    addresses = AddressStore(runtime.dynamodb(), table, lapsed)
     assert addresses.record_event(
         "lapsed-1",
         at=iso(NOW),

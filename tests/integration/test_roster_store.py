@@ -7,31 +7,31 @@ from typing import Any
 
 import pytest
 
-from chalicelib.domain.roster import Expert, suggest
-from chalicelib.stores import keys
-from chalicelib.stores.dynamo import to_item, values
-from chalicelib.stores.roster import RosterStore
+from chalicelib.core.roster import Expert, suggest
+from chalicelib.storage import keys
+from chalicelib.storage.dynamo import to_item, values
+from chalicelib.storage.roster import RosterStore
 from tests.conftest import valid_payload
 
 
 @pytest.fixture
 def store(aws: dict[str, Any]) -> RosterStore:
-    from chalicelib import deps
+    from chalicelib import runtime
 
-    return RosterStore(deps.dynamodb(), aws["env"]["TABLE_NAME"])
+    return RosterStore(runtime.dynamodb(), aws["env"]["TABLE_NAME"])
 
 
 @pytest.fixture
 def operations(aws: dict[str, Any]) -> Iterator[list[str]]:
     """The names of the DynamoDB operations the app's client makes."""
-    from chalicelib import deps
+    from chalicelib import runtime
 
     seen: list[str] = []
 
     def count(model: Any, **_: Any) -> None:
         seen.append(model.name)
 
-    events = deps.dynamodb().meta.events
+    events = runtime.dynamodb().meta.events
     events.register("before-call.dynamodb", count)
     yield seen
     events.unregister("before-call.dynamodb", count)
@@ -152,10 +152,10 @@ def test_load_of_many_experts_spans_batches(aws: dict[str, Any], store: RosterSt
 def test_the_demo_roster_seeds_experts_that_match_a_case_by_category(
     aws: dict[str, Any], store: RosterStore, operations: list[str]
 ) -> None:
-    from chalicelib import deps
-    from infra.demo_roster import ROSTER, seed
+    from chalicelib import runtime
+    from infra.local.demo_roster import ROSTER, seed
 
-    assert seed(deps.dynamodb(), aws["env"]["TABLE_NAME"]) == 29
+    assert seed(runtime.dynamodb(), aws["env"]["TABLE_NAME"]) == 29
     operations.clear()
     experts = store.list_active()
     ids = [e.expert_id for e in experts]

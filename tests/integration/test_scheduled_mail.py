@@ -9,13 +9,13 @@ from typing import Any
 
 import pytest
 
-from chalicelib import deps
-from chalicelib.config import get_deployment, get_settings
-from chalicelib.domain.timefmt import iso
-from chalicelib.jobs.schedules import run_daily
-from chalicelib.services import digest
-from chalicelib.services import outbox as outbox_service
-from chalicelib.services.intake import submit_consultation
+from chalicelib import runtime
+from chalicelib.core.timefmt import iso
+from chalicelib.intake.service import submit_consultation
+from chalicelib.outbox import service as outbox_service
+from chalicelib.runtime import get_deployment, get_settings
+from chalicelib.scheduled import jobs as digest
+from chalicelib.scheduled.handler import run_daily
 from tests.conftest import valid_payload
 
 STAFF_A = "staff-a@dx-desk.example.jp"
@@ -35,7 +35,7 @@ def submit(at: datetime = SUBMITTED, **overrides: Any) -> str:
     overrides.setdefault("email", f"requester-{uuid.uuid4().hex[:8]}@example.com")
     result = submit_consultation(
         valid_payload(**overrides),
-        store=deps.case_store(),
+        store=runtime.case_store(),
         settings=get_settings(),
         deployment=get_deployment(),
         now=at,
@@ -46,7 +46,7 @@ def submit(at: datetime = SUBMITTED, **overrides: Any) -> str:
 
 def change(receipt: str, at: datetime, **changes: Any) -> None:
     """Move a case as a staff action would (updated_at becomes `at`)."""
-    store = deps.case_store()
+    store = runtime.case_store()
     case = store.get_case(receipt, int(at.timestamp()))
     assert case is not None
     store.apply_change(
@@ -66,8 +66,8 @@ def change(receipt: str, at: datetime, **changes: Any) -> None:
 
 def drain(now: datetime) -> outbox_service.DrainReport:
     return outbox_service.drain(
-        outbox=deps.outbox_store(),
-        mailer=deps.mailer(),
+        outbox=runtime.outbox_store(),
+        mailer=runtime.mailer(),
         settings=get_settings(),
         deployment=get_deployment(),
         now=now,
@@ -103,7 +103,7 @@ def test_digest_lists_open_cases_by_status_with_business_day_ages(
     before = len(mailbox())
 
     friday = jst(2026, 11, 27)  # 08:00 in Japan, when the schedule fires
-    report = digest.daily_digest(deps.case_store(), get_settings(), friday)
+    report = digest.daily_digest(runtime.case_store(), get_settings(), friday)
     assert (report.due, report.cases, report.enqueued) == (True, 2, 2)
     assert drain(friday).sent == 2
     mails = new_mail(mailbox, before)
@@ -126,7 +126,7 @@ def test_digest_lists_open_cases_by_status_with_business_day_ages(
         assert "社内の紙の申請書" not in text  # no free text from the requester
 
     # The message lives under the desk's own partition and was sent once.
-    sent = deps.outbox_store().get(
+    sent = runtime.outbox_store().get(
         "DESK-DIGEST-2026-11-27",
         digest.digest.scheduled_message_id("digest", "2026-11-27", STAFF_A),
     )
@@ -139,7 +139,7 @@ def test_digest_is_sent_once_a_day_and_not_on_holidays_or_weekends(
     submit()
     drain(SUBMITTED)
     before = len(mailbox())
-    store, settings = deps.case_store(), get_settings()
+    store, settings = runtime.case_store(), get_settings()
 
     holiday = jst(2026, 11, 23)  # 勤労感謝の日 (a Monday)
     assert digest.daily_digest(store, settings, holiday) == digest.JobReport(due=False)
@@ -167,7 +167,7 @@ def test_reminders_wait_for_business_days_not_calendar_days(
     change(fresh, jst(2026, 11, 26, 9), status="hearing")
     drain(jst(2026, 11, 26, 10))
     before = len(mailbox())
-    store, settings = deps.case_store(), get_settings()
+    store, settings = runtime.case_store(), get_settings()
     assert settings.reminder_idle_business_days == 3
 
     # Six calendar days after Friday, but only three business days (24, 25, 26): not yet.
@@ -208,7 +208,7 @@ def test_reminder_threshold_is_configurable(
     submit()
     monkeypatch.setenv("REMINDER_IDLE_BUSINESS_DAYS", "1")
     settings = get_settings()
-    store = deps.case_store()
+    store = runtime.case_store()
     assert digest.idle_reminders(store, settings, jst(2026, 11, 24)).enqueued == 0  # 1 day
     assert digest.idle_reminders(store, settings, jst(2026, 11, 25)).enqueued == 2  # 2 days
 
@@ -223,7 +223,7 @@ def test_monthly_summary_numbers_match_the_cases_submitted(
     drain(jst(2026, 11, 30))
     before = len(mailbox())
     monkeypatch.setenv("DESK_MANAGER_TO", "manager@pref.example.jp")
-    store, settings = deps.case_store(), get_settings()
+    store, settings = runtime.case_store(), get_settings()
 
     # Tuesday 12/1 is the first business day of December.
     assert digest.monthly_summary(store, settings, jst(2026, 11, 30)).cases == 1  # October's
@@ -261,12 +261,12 @@ def test_monthly_summary_numbers_match_the_cases_submitted(
 
 def test_summary_goes_to_the_desk_when_no_manager_is_named(aws: dict[str, Any]) -> None:
     submit()
-    report = digest.monthly_summary(deps.case_store(), get_settings(), jst(2026, 12, 1))
+    report = digest.monthly_summary(runtime.case_store(), get_settings(), jst(2026, 12, 1))
     assert report.enqueued == 2  # staff-a and staff-b
 
 
 def test_first_business_day_of_january_comes_after_the_closure(aws: dict[str, Any]) -> None:
-    store, settings = deps.case_store(), get_settings()
+    store, settings = runtime.case_store(), get_settings()
     assert digest.monthly_summary(store, settings, jst(2027, 1, 1)).due is False
     assert digest.monthly_summary(store, settings, jst(2027, 1, 4)).due is True
 
@@ -289,9 +289,9 @@ def test_run_daily_runs_every_job_and_is_safe_to_repeat(aws: dict[str, Any], mai
 def test_mail_about_a_case_in_progress_says_how_many_consultations_remain(
     aws: dict[str, Any],
 ) -> None:
-    from chalicelib.config import get_deployment, get_settings
-    from chalicelib.domain.digest import case_row
-    from chalicelib.mail.render import render
+    from chalicelib.outbox.render import render
+    from chalicelib.runtime import get_deployment, get_settings
+    from chalicelib.scheduled.mail import case_row
 
     row = case_row(
         {

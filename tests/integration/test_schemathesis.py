@@ -1,7 +1,7 @@
 """Schemathesis against the live local stack: the API answers as /openapi.json says, never 5xx.
 
 Chalice has no WSGI/ASGI entry point, so the stack runs for real (`python -m
-infra.dev`: moto, demo roster, outbox drain, `chalice local`) and schemathesis'
+infra.local.dev`: moto, demo roster, outbox drain, `chalice local`) and schemathesis'
 CLI tests it over HTTP, twice:
 
 1. without a token: the public operations (intake, form, action links,

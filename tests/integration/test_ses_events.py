@@ -8,14 +8,14 @@ from typing import Any
 
 import pytest
 
-from chalicelib import deps
-from chalicelib.config import get_deployment, get_settings
-from chalicelib.jobs.ses_events import ses_events
-from chalicelib.mail.ses import SesMailer
-from chalicelib.services import outbox as outbox_service
-from chalicelib.services.intake import submit_consultation
-from chalicelib.stores import keys
-from chalicelib.stores.dynamo import from_item, to_item
+from chalicelib import runtime
+from chalicelib.intake.service import submit_consultation
+from chalicelib.outbox import service as outbox_service
+from chalicelib.outbox.ses_events import ses_events
+from chalicelib.runtime import get_deployment, get_settings
+from chalicelib.storage import keys
+from chalicelib.storage.dynamo import from_item, to_item
+from chalicelib.storage.mailer import SesMailer
 from tests.conftest import NOW, valid_payload
 
 REQUESTER = "requester-a@example.com"
@@ -39,13 +39,13 @@ class RecordingSes:
 
 @pytest.fixture
 def ses(aws: dict[str, Any]) -> RecordingSes:
-    return RecordingSes(deps.sesv2())
+    return RecordingSes(runtime.sesv2())
 
 
 def submit(**overrides: Any) -> str:
     return submit_consultation(
         valid_payload(**overrides),
-        store=deps.case_store(),
+        store=runtime.case_store(),
         settings=get_settings(),
         deployment=get_deployment(),
         now=NOW,
@@ -55,7 +55,7 @@ def submit(**overrides: Any) -> str:
 
 def drain(ses: RecordingSes, at: timedelta = timedelta(0)) -> outbox_service.DrainReport:
     return outbox_service.drain(
-        outbox=deps.outbox_store(),
+        outbox=runtime.outbox_store(),
         mailer=SesMailer(ses, "dx-desk-events"),
         settings=get_settings(),
         deployment=get_deployment(),
@@ -65,7 +65,7 @@ def drain(ses: RecordingSes, at: timedelta = timedelta(0)) -> outbox_service.Dra
 
 
 def items(receipt: str) -> list[dict[str, Any]]:
-    return deps.case_store().case_items(receipt)
+    return runtime.case_store().case_items(receipt)
 
 
 def messages(receipt: str, template: str | None = None) -> list[dict[str, Any]]:
@@ -133,7 +133,7 @@ def notification(
 
 
 def address_mark(address: str) -> dict[str, Any] | None:
-    response = deps.dynamodb().get_item(
+    response = runtime.dynamodb().get_item(
         TableName=get_settings().table_name, Key=to_item(keys.address_key(address))
     )
     return from_item(response["Item"]) if "Item" in response else None
@@ -284,20 +284,20 @@ def test_notices_go_to_the_stored_staff_list_not_the_fallback(
     ses: RecordingSes, mailbox: Any
 ) -> None:
     """Once admins keep the staff list, bounce notices follow it (STAFF_NOTIFY_TO is a fallback)."""
-    from chalicelib.domain.staff import StaffMember
-    from chalicelib.services import directory
-    from chalicelib.services.access import SYSTEM
+    from chalicelib.admin.access import SYSTEM
+    from chalicelib.core import directory
+    from chalicelib.core.staff import StaffMember
 
     desk_c = "staff-c@dx-desk.example.jp"
     directory.save_staff(
-        deps.admin_store(),
+        runtime.admin_store(),
         SYSTEM,
         StaffMember(staff_id="staff-c", display_name="職員C", email=desk_c),
         create=True,
-        now=deps.now(),
+        now=runtime.now(),
         settings=get_settings(),
     )
-    deps.forget_directory()
+    runtime.forget_directory()
     receipt = submit()
     drain(ses)
     ack = sent_message(receipt, "intake_ack")

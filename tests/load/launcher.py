@@ -1,9 +1,9 @@
-"""`python -m tests.load.launcher`: the `make dev` stack (infra.dev), tuned so load reaches the app.
+"""`python -m tests.load.launcher`: the `make dev` stack (infra.local.dev), tuned so load reaches the app.
 
 chalice local listens with Python's default backlog of 5: the kernel resets
 connections beyond that before the API sees them (API Gateway has no such
-limit). Raised here to LISTEN_BACKLOG. Everything else is infra.dev
-unchanged: moto in-process (infra/moto_patches.py), chalice local, the
+limit). Raised here to LISTEN_BACKLOG. Everything else is infra.local.dev
+unchanged: moto in-process (infra/local/moto_patches.py), chalice local, the
 outbox drain.
 """
 
@@ -22,7 +22,7 @@ def raise_listen_backlog() -> None:
 
 def main() -> int:
     raise_listen_backlog()
-    from infra.dev import main as dev_main
+    from infra.local.dev import main as dev_main
 
     return dev_main()
 

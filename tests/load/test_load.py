@@ -4,7 +4,7 @@
 `make loadtest` (LOADTEST=1) runs LOAD_FULL and prints the figures (also
 written to test-artifacts/load-<N>.json). Both go over real HTTP to the
 `make dev` stack: chalice local, the outbox drain and moto, whose DynamoDB
-operations infra/local.py serialises, started through tests/load/launcher.py,
+operations infra/local/resources.py serialises, started through tests/load/launcher.py,
 which lifts two limits of those local tools (see there).
 
 Every request comes from 127.0.0.1, so the stack runs with a high
@@ -187,7 +187,7 @@ def local_dynamodb(moto: str) -> Any:
 
 def waiting_in_outbox(dynamodb: Any) -> int:
     """Mail still PENDING or SENDING: the outbox index holds nothing else."""
-    from chalicelib.stores.keys import OUTBOX_PARTITION
+    from chalicelib.storage.keys import OUTBOX_PARTITION
 
     return int(
         dynamodb.query(

@@ -1,4 +1,4 @@
-"""The dev server's request log (infra/accesslog.py) masks signed-link tokens, and only those."""
+"""The dev server's request log (infra/local/accesslog.py) masks signed-link tokens, and only those."""
 
 from __future__ import annotations
 
@@ -8,11 +8,11 @@ from datetime import UTC, datetime
 
 import pytest
 
-from infra.accesslog import MASK, mask_path, mask_request_line
+from infra.local.accesslog import MASK, mask_path, mask_request_line
 
 
 def real_action_token() -> str:
-    from chalicelib.domain import actiontoken
+    from chalicelib.core import actiontoken
 
     return actiontoken.sign(
         {"k1": b"k" * 32},
@@ -70,7 +70,7 @@ def test_a_request_line_keeps_method_status_and_protocol() -> None:
 def test_chalice_locals_handler_writes_the_masked_line(monkeypatch: pytest.MonkeyPatch) -> None:
     import chalice.local
 
-    from infra.accesslog import mask_chalice_local_access_log
+    from infra.local.accesslog import mask_chalice_local_access_log
 
     monkeypatch.setattr(
         chalice.local.ChaliceRequestHandler,

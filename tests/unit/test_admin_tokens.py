@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import pytest
 
-from chalicelib.domain import admin
+from chalicelib.core import access as admin
 
 
 def test_issued_tokens_are_random_and_carry_their_public_id() -> None:

@@ -32,60 +32,147 @@ def imported_modules(path: Path) -> set[str]:
     return names
 
 
-def modules_in(folder: str) -> list[Path]:
-    return sorted((CHALICELIB / folder).glob("*.py"))
+def module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-# package → top-level modules it must not import (directly or lazily)
-FORBIDDEN = {
-    "domain": (
-        "boto3",
-        "botocore",
-        "chalice",
-        "jinja2",
-        "chalicelib.stores",
-        "chalicelib.services",
-        "chalicelib.api",
-        "chalicelib.jobs",
-        "chalicelib.deps",
-        "os",
+# The layers, lowest first, stated once (README's map says the same). A module
+# may import only from its own layer and the layers below it; the features
+# (one folder each) never import one another. Every module of chalicelib must
+# fall in exactly one layer: a new folder has to be placed here first.
+LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("core", ("chalicelib.core",)),
+    ("adapters", ("chalicelib.storage", "chalicelib.templating")),
+    ("runtime", ("chalicelib.runtime",)),
+    ("http", ("chalicelib.http",)),
+    (
+        "features",
+        (
+            "chalicelib.intake",
+            "chalicelib.links",
+            "chalicelib.mailin",
+            "chalicelib.outbox",
+            "chalicelib.admin",
+            "chalicelib.scheduled",
+        ),
     ),
-    "services": (
-        "boto3",
-        "botocore",
-        "chalice",
-        "chalicelib.stores",
-        "chalicelib.api",
-        "chalicelib.jobs",
-        "chalicelib.deps",
-    ),
-    "stores": ("chalice", "chalicelib.services", "chalicelib.api", "chalicelib.jobs"),
-    "web": (
-        "boto3",
-        "botocore",
-        "chalice",
-        "chalicelib.stores",
-        "chalicelib.services",
-        "chalicelib.api",
-        "chalicelib.jobs",
-        "chalicelib.deps",
-    ),
-    "mail": (
-        "chalice",
-        "chalicelib.stores",
-        "chalicelib.services",
-        "chalicelib.api",
-        "chalicelib.jobs",
-    ),
-}
+    ("top", ("app", "chalicelib.openapi")),
+)
+FEATURES = dict(LAYERS)["features"]
+# Pure code: what core may not import, directly or lazily (I/O, the web framework).
+CORE_FORBIDDEN = ("boto3", "botocore", "chalice", "jinja2", "urllib.request", "socket")
 
 
-@pytest.mark.parametrize("folder", sorted(FORBIDDEN))
-def test_dependencies_point_one_way(folder: str) -> None:
-    offenders = []
-    for path in modules_in(folder):
+def place(module: str) -> tuple[int, str] | None:
+    """(layer number, the feature or layer prefix) of a module of the application."""
+    found = None
+    for number, (_, prefixes) in enumerate(LAYERS):
+        for prefix in prefixes:
+            if (module == prefix or module.startswith(prefix + ".")) and (
+                found is None or len(prefix) > len(found[1])
+            ):
+                found = (number, prefix)
+    return found
+
+
+@cache
+def import_graph() -> dict[str, set[str]]:
+    """module → the application modules it imports (at top level or inside functions)."""
+    # The package's own empty __init__ holds nothing to place.
+    paths = [ROOT / "app.py", *sorted(CHALICELIB.rglob("*.py"))]
+    paths = [path for path in paths if path != CHALICELIB / "__init__.py"]
+    known = {module_name(path) for path in paths}
+    graph: dict[str, set[str]] = {}
+    for path in paths:
+        found = set()
         for name in imported_modules(path):
-            if any(name == bad or name.startswith(bad + ".") for bad in FORBIDDEN[folder]):
+            # `from chalicelib.core import case` names the module chalicelib.core.case.
+            candidates = [name, *(f"{name}.{alias}" for alias in _imported_names(path, name))]
+            found |= {candidate for candidate in candidates if candidate in known}
+        graph[module_name(path)] = found - {module_name(path)}
+    return graph
+
+
+@cache
+def _imported_names(path: Path, module: str) -> tuple[str, ...]:
+    tree = ast.parse(path.read_text(encoding="utf-8"))
+    return tuple(
+        alias.name
+        for node in ast.walk(tree)
+        if isinstance(node, ast.ImportFrom) and node.module == module
+        for alias in node.names
+    )
+
+
+def test_every_module_has_a_layer() -> None:
+    assert [module for module in import_graph() if place(module) is None] == []
+
+
+def test_dependencies_point_down_and_features_stay_apart() -> None:
+    offenders = []
+    for module, imported in import_graph().items():
+        layer, home = place(module)  # type: ignore[misc]
+        for target in imported:
+            target_layer, target_home = place(target)  # type: ignore[misc]
+            if target_layer > layer:
+                offenders.append(f"{module} imports {target} (a higher layer)")
+            elif target_layer == layer and home in FEATURES and target_home != home:
+                offenders.append(f"{module} imports {target} (another feature)")
+    assert sorted(offenders) == []
+
+
+def test_no_import_circles_even_through_several_modules() -> None:
+    """Transitive: a circle through any number of modules fails (Tarjan's components)."""
+    circles = strongly_connected(import_graph())
+    assert [sorted(circle) for circle in circles if len(circle) > 1] == []
+
+
+def strongly_connected(graph: dict[str, set[str]]) -> list[set[str]]:
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[set[str]] = []
+    counter = [0]
+
+    def visit(node: str) -> None:
+        index[node] = low[node] = counter[0]
+        counter[0] += 1
+        stack.append(node)
+        on_stack.add(node)
+        for nxt in graph.get(node, ()):
+            if nxt not in index:
+                visit(nxt)
+                low[node] = min(low[node], low[nxt])
+            elif nxt in on_stack:
+                low[node] = min(low[node], index[nxt])
+        if low[node] == index[node]:
+            component = set()
+            while True:
+                top = stack.pop()
+                on_stack.discard(top)
+                component.add(top)
+                if top == node:
+                    break
+            found.append(component)
+
+    for node in sorted(graph):
+        if node not in index:
+            visit(node)
+    return found
+
+
+def test_the_circle_check_finds_a_circle_of_three() -> None:
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert [c for c in strongly_connected(graph) if len(c) > 1] == [{"a", "b", "c"}]
+
+
+def test_core_is_pure() -> None:
+    offenders = []
+    for path in sorted((CHALICELIB / "core").rglob("*.py")):
+        for name in imported_modules(path):
+            if any(name == bad or name.startswith(bad + ".") for bad in CORE_FORBIDDEN):
                 offenders.append(f"{path.relative_to(ROOT)} imports {name}")
     assert offenders == []
 
@@ -107,9 +194,9 @@ def test_app_py_only_creates_the_app_and_registers_blueprints() -> None:
 def test_importing_the_app_builds_no_client_and_loads_no_renderer() -> None:
     script = (
         "import sys, app\n"
-        "from chalicelib import deps\n"
-        "assert deps.dynamodb.cache_info().currsize == 0\n"
-        "assert deps.sesv2.cache_info().currsize == 0\n"
+        "from chalicelib import runtime\n"
+        "assert runtime.dynamodb.cache_info().currsize == 0\n"
+        "assert runtime.sesv2.cache_info().currsize == 0\n"
         "print('jinja2' in sys.modules, 'email_validator' in sys.modules)\n"
     )
     result = subprocess.run(
@@ -153,7 +240,7 @@ def test_requirements_txt_matches_pyproject_dependencies() -> None:
 
 
 def test_every_setting_the_code_reads_is_documented_in_the_readme() -> None:
-    from chalicelib.config import _ENV
+    from chalicelib.core.settings import _ENV
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     missing = [name for name in _ENV if f"`{name}`" not in readme]
@@ -185,7 +272,7 @@ def test_no_scan_anywhere_in_the_application() -> None:
 # classes, module-level values; across imports, including imports inside
 # functions). A method is reached when its class is referenced somewhere
 # reached and its name is used as an attribute somewhere reached. AWS calls are
-# `self._client.<op>(...)` in a class deps.py builds with a client, and
+# `self._client.<op>(...)` in a class runtime.py builds with a client, and
 # `<client factory>().<op>(...)`. Reaching too much only asks the policy for a
 # grant the code might use; type annotations are skipped (they run nothing).
 # ---------------------------------------------------------------------------
@@ -204,9 +291,7 @@ class _Module:
     values: dict[str, ast.AST] = field(default_factory=dict)
 
 
-def _module_name(path: Path) -> str:
-    parts = path.relative_to(ROOT).with_suffix("").parts
-    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+_module_name = module_name
 
 
 @cache
@@ -287,8 +372,8 @@ def _nodes(node: ast.AST) -> Iterator[ast.AST]:
 
 
 def _client_factories() -> dict[Ref, str]:
-    """deps.py functions that build a boto3 client → the client's service."""
-    deps = _code_index()["chalicelib.deps"]
+    """runtime.py functions that build a boto3 client → the client's service."""
+    deps = _code_index()["chalicelib.runtime"]
     found = {}
     for name, node in deps.functions.items():
         for sub in ast.walk(node):
@@ -306,8 +391,8 @@ def _client_factories() -> dict[Ref, str]:
 
 
 def _client_bindings(factories: dict[Ref, str]) -> dict[Ref, str]:
-    """Classes deps.py builds with a client as first argument → that client's service."""
-    deps = _code_index()["chalicelib.deps"]
+    """Classes runtime.py builds with a client as first argument → that client's service."""
+    deps = _code_index()["chalicelib.runtime"]
     bound = {}
     for sub in ast.walk(deps.tree):
         if isinstance(sub, ast.Call) and sub.args and isinstance(sub.args[0], ast.Call):
@@ -333,10 +418,10 @@ class _Reach:
     unresolved: set[str]  # `module.name` references the analysis could not follow
 
 
-# Helpers in chalicelib/stores/dynamo.py that make a call on the client they are given.
+# Helpers in chalicelib/storage/dynamo.py that make a call on the client they are given.
 CLIENT_HELPERS: dict[Ref, str] = {
-    ("function", "chalicelib.stores.dynamo", "query_all"): "query",
-    ("function", "chalicelib.stores.dynamo", "transact"): "transact_write_items",
+    ("function", "chalicelib.storage.dynamo", "query_all"): "query",
+    ("function", "chalicelib.storage.dynamo", "transact"): "transact_write_items",
 }
 
 
@@ -349,10 +434,36 @@ def _is_self_client(node: ast.AST) -> bool:
     )
 
 
+# Ports of core that the runtime plugs an AWS-calling function into at import:
+# reaching the port's caller reaches the plugged function (and its calls).
+PLUGGED: dict[Ref, Ref] = {
+    ("method", "chalicelib.core.settings", "ParameterCache", "get"): (
+        "function",
+        "chalicelib.runtime",
+        "read_parameter",
+    ),
+}
+
+
+def test_the_plugged_ports_are_what_the_runtime_plugs() -> None:
+    """PLUGGED holds only because runtime.py says so at import: check that it does."""
+    runtime = _code_index()["chalicelib.runtime"]
+    plugged = [
+        (statement.value.func.attr, statement.value.args[0].id)
+        for statement in runtime.tree.body
+        if isinstance(statement, ast.Expr)
+        and isinstance(statement.value, ast.Call)
+        and isinstance(statement.value.func, ast.Attribute)
+        and statement.value.args
+        and isinstance(statement.value.args[0], ast.Name)
+    ]
+    assert plugged == [("use_parameter_source", "read_parameter")]
+
+
 def test_client_helpers_are_all_known() -> None:
-    """Every function of stores/dynamo.py that calls a method on a client it is given is
+    """Every function of storage/dynamo.py that calls a method on a client it is given is
     listed in CLIENT_HELPERS, so the IAM analysis sees the calls it makes."""
-    tree = ast.parse((ROOT / "chalicelib" / "stores" / "dynamo.py").read_text(encoding="utf-8"))
+    tree = ast.parse((ROOT / "chalicelib" / "storage" / "dynamo.py").read_text(encoding="utf-8"))
     calling = set()
     for function in tree.body:
         if not isinstance(function, ast.FunctionDef) or not function.args.args:
@@ -366,7 +477,7 @@ def test_client_helpers_are_all_known() -> None:
                 and sub.func.value.id == first
                 and first == "client"
             ):
-                calling.add(("function", "chalicelib.stores.dynamo", function.name))
+                calling.add(("function", "chalicelib.storage.dynamo", function.name))
     assert calling == set(CLIENT_HELPERS)
 
 
@@ -388,6 +499,9 @@ def _reached_aws_calls(entries: list[Ref]) -> _Reach:
             return
         reached.add(ref)
         module = index[ref[1]]
+        if ref in PLUGGED:
+            # A call through a port the runtime plugs in reaches what it plugs.
+            reach(PLUGGED[ref])
         if ref[0] == "function":
             pending.append((ref, module.functions[ref[2]], None))
         elif ref[0] == "value":
@@ -419,7 +533,7 @@ def _reached_aws_calls(entries: list[Ref]) -> _Reach:
                 base = _resolve(module, sub.value)
                 if base and base[0] == "module" and _resolve(module, sub) is None:
                     unresolved.add(f"{base[1]}.{sub.attr}")
-            if isinstance(sub, ast.Dict) and module.name.startswith("chalicelib.stores"):
+            if isinstance(sub, ast.Dict) and module.name.startswith("chalicelib.storage"):
                 transact_kinds.update(
                     k.value
                     for k in sub.keys
@@ -530,7 +644,7 @@ LOG_ACTIONS = {"logs:CreateLogStream", "logs:PutLogEvents"}
 
 
 def _stream_consumers() -> set[str]:
-    from infra.local import load_template
+    from infra.local.resources import load_template
 
     resources = load_template()["Resources"]
     consumers = set()
@@ -543,7 +657,7 @@ def _stream_consumers() -> set[str]:
 
 def _failure_destinations() -> dict[str, list[Any]]:
     """Function → the on-failure queues the template gives it (as the template names them)."""
-    from infra.local import load_template
+    from infra.local.resources import load_template
 
     resources = load_template()["Resources"]
     found: dict[str, list[Any]] = {}

@@ -6,7 +6,7 @@ from datetime import UTC, date, datetime
 
 import pytest
 
-from chalicelib.domain.calendar import (
+from chalicelib.core.calendar import (
     add_business_days,
     business_days_between,
     first_business_day,

@@ -16,8 +16,9 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from chalicelib import cli, deps
-from chalicelib.services.access import bootstrap_token
+from chalicelib import runtime
+from chalicelib.admin.access import bootstrap_token
+from infra.cli import main as cli
 from tests.app.conftest import ADMIN_TOKEN, STAFF_TOKEN
 from tests.conftest import ROOT
 
@@ -26,7 +27,7 @@ FIXTURES = ROOT / "tests" / "fixtures" / "roster"
 
 def register(token: str, role: Literal["admin", "staff"], actor: str) -> None:
     bootstrap_token(
-        deps.admin_store(), token, role=role, actor=actor, now=deps.now(), audit_expires=2**31
+        runtime.admin_store(), token, role=role, actor=actor, now=runtime.now(), audit_expires=2**31
     )
 
 
@@ -67,12 +68,12 @@ def test_roster_import_dry_run_then_apply_then_export_round_trip(
     assert "確認のみ" in out and "新規 29 件" in out
     assert "  2行目 advisor-a: 新規" in out
     assert "--apply" in out
-    assert deps.roster_store().list_all() == []
+    assert runtime.roster_store().list_all() == []
 
     code, out = run("roster", "import", source, "--apply", url=api)
     assert code == 0
     assert "反映しました: 新規 29 件" in out
-    assert len(deps.roster_store().list_all()) == 29
+    assert len(runtime.roster_store().list_all()) == 29
 
     exported = tmp_path / "roster.csv"
     code, out = run("roster", "export", str(exported), url=api)
@@ -98,7 +99,7 @@ def test_bad_rows_print_japanese_errors_per_row_and_exit_1(
     assert "  4行目 「同時対応件数 [capacity]」" in out
     assert "  5行目 「専門家ID [expert_id]」: 同じ専門家IDが2行目にもあります。" in out
     assert "  6行目 「表示名 [display_name]」: 数式と解釈される文字" in out
-    assert deps.roster_store().list_all() == []
+    assert runtime.roster_store().list_all() == []
 
 
 def test_a_shift_jis_file_from_excel_is_converted(api: str, tmp_path: Path) -> None:
@@ -107,7 +108,7 @@ def test_a_shift_jis_file_from_excel_is_converted(api: str, tmp_path: Path) -> N
     code, out = run("roster", "import", str(sjis), "--apply", url=api)
     assert code == 0, out
     assert "Shift_JIS" in out
-    names = {e.display_name for e in deps.roster_store().list_all()}
+    names = {e.display_name for e in runtime.roster_store().list_all()}
     assert "パートナー企業K" in names
 
 
@@ -139,13 +140,13 @@ def test_token_issue_prints_a_token_that_works(api: str) -> None:
 def test_bootstrap_token_writes_the_digest_with_aws_credentials(
     api: str, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    table = deps.admin_store().table
+    table = runtime.admin_store().table
     code, out = run("bootstrap-token", "--table", table, "--role", "admin", "--actor", "管理者B")
     assert code == 0, capsys.readouterr().err
     token = next(line.split(": ", 1)[1] for line in out.splitlines() if line.startswith("トークン"))
     code, out = run("me", url=api, token=token)
     assert code == 0 and out.startswith("管理者B（admin")
-    listed = json.dumps(deps.admin_store().list_tokens(), ensure_ascii=False)
+    listed = json.dumps(runtime.admin_store().list_tokens(), ensure_ascii=False)
     assert token not in listed and "管理者B" in listed
 
     code, _ = run("bootstrap-token", "--table", "no-such-table", "--actor", "管理者B")
@@ -268,17 +269,19 @@ def test_report_prints_counts_sorted_as_key_value(
 
 
 def test_open_statuses_match_the_lifecycle() -> None:
-    from chalicelib.domain.lifecycle import OPEN
+    from chalicelib.core.lifecycle import OPEN
 
     assert set(cli.OPEN_STATUSES) == {str(status) for status in OPEN}
 
 
 def test_the_console_script_and_its_imports() -> None:
     project = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))["project"]
-    assert project["scripts"]["dx-desk-admin"] == "chalicelib.cli:main"
-    # The app never loads the CLI; the CLI loads only the standard library at import.
-    assert "chalicelib.cli" not in (ROOT / "app.py").read_text(encoding="utf-8")
-    tree = ast.parse((ROOT / "chalicelib" / "cli.py").read_text(encoding="utf-8"))
+    assert project["scripts"]["dx-desk-admin"] == "infra.cli.main:main"
+    # The CLI lives outside what `chalice package` ships, and loads only the standard
+    # library at import.
+    assert not (ROOT / "chalicelib" / "cli.py").exists()
+    assert "infra.cli" not in (ROOT / "app.py").read_text(encoding="utf-8")
+    tree = ast.parse((ROOT / "infra" / "cli" / "main.py").read_text(encoding="utf-8"))
     top_level = set()
     for node in tree.body:
         if isinstance(node, ast.Import):

@@ -9,15 +9,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.config import DEFAULT_DEPLOYMENT_FILE, load_deployment
-from chalicelib.domain.commands import (
+from chalicelib.core.lifecycle import Action
+from chalicelib.core.settings import DEFAULT_DEPLOYMENT_FILE
+from chalicelib.mailin.commands import (
     MAX_COMMAND_LINES,
     Command,
     ParsedReply,
     parse_reply,
 )
-from chalicelib.domain.lifecycle import Action
-from chalicelib.mail.inbound import parse_inbound
+from chalicelib.mailin.parse import parse_inbound
+from chalicelib.runtime import load_deployment
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "mail"
 

@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.config import get_settings
-from chalicelib.errors import ConfigError
+from chalicelib.core.errors import ConfigError
+from chalicelib.runtime import get_settings
 
 
 def test_missing_settings_are_named(monkeypatch: pytest.MonkeyPatch) -> None:

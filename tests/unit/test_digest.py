@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import date
 
-from chalicelib.domain import digest
-from chalicelib.domain.deskmail import desk_receipt_number
-from chalicelib.stores import keys
+from chalicelib.core.deskmail import desk_receipt_number
+from chalicelib.scheduled import mail as digest
+from chalicelib.storage import keys
 
 CASE = {
     "receipt_number": "DX-261120-123450",

@@ -6,20 +6,21 @@ from typing import Any
 
 import pytest
 
-from chalicelib.config import DEFAULT_DEPLOYMENT_FILE, load_deployment, settings_from
-from chalicelib.domain import staff as staff_rules
-from chalicelib.domain import taxonomy as taxonomy_rules
-from chalicelib.domain.roster import Expert
-from chalicelib.domain.staff import StaffMember
-from chalicelib.domain.taxonomy import Entry, Taxonomy
-from chalicelib.errors import InvalidSubmission
-from chalicelib.models import parse_consultation
-from chalicelib.services.directory import (
+from chalicelib.core import staff as staff_rules
+from chalicelib.core import taxonomy as taxonomy_rules
+from chalicelib.core.consultation import parse_consultation
+from chalicelib.core.directory import (
     DirectoryCache,
     apply_taxonomy,
     default_taxonomy,
     load_directory,
 )
+from chalicelib.core.errors import InvalidSubmission
+from chalicelib.core.roster import Expert
+from chalicelib.core.settings import DEFAULT_DEPLOYMENT_FILE, settings_from
+from chalicelib.core.staff import StaffMember
+from chalicelib.core.taxonomy import Entry, Taxonomy
+from chalicelib.runtime import load_deployment
 from tests.conftest import local_stage_env, valid_payload
 
 DEPLOYMENT = load_deployment(DEFAULT_DEPLOYMENT_FILE)

@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.domain.formtoken import Verdict, honeypot_filled, sign, verify
-from chalicelib.web.formdata import decode_form
+from chalicelib.intake.formdata import decode_form
+from chalicelib.intake.formtoken import Verdict, honeypot_filled, sign, verify
 
 KEYS = {"k2": b"current-key-0123456789", "k1": b"previous-key-0123456789"}
 

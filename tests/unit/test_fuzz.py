@@ -30,12 +30,15 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.config import DEFAULT_DEPLOYMENT_FILE, Deployment, load_deployment
-from chalicelib.domain import actiontoken, formtoken, replyaddress, text
-from chalicelib.domain.commands import parse_reply
-from chalicelib.errors import InvalidSubmission
-from chalicelib.mail.inbound import MalformedMail, parse_inbound
-from chalicelib.models import ConsultationCreate, parse_consultation
+from chalicelib.core import actiontoken, replyaddress, text
+from chalicelib.core.consultation import ConsultationCreate, parse_consultation
+from chalicelib.core.deployment import Deployment
+from chalicelib.core.errors import InvalidSubmission
+from chalicelib.core.settings import DEFAULT_DEPLOYMENT_FILE
+from chalicelib.intake import formtoken
+from chalicelib.mailin.commands import parse_reply
+from chalicelib.mailin.parse import MalformedMail, parse_inbound
+from chalicelib.runtime import load_deployment
 from tests.conftest import valid_payload
 
 SCALE = float(os.environ.get("FUZZ_SCALE", "1"))

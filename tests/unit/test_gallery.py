@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from chalicelib.config import load_deployment, settings_from
+from chalicelib.core.settings import settings_from
+from chalicelib.runtime import load_deployment
 from chalicelib.templating import environment
-from infra.dev import stage_environment
 from infra.gallery.build import MARKER, index_html, prepare
 from infra.gallery.checks import (
     TITLE_MAX,
@@ -22,6 +22,7 @@ from infra.gallery.checks import (
     title_problems,
 )
 from infra.gallery.mails import MAIL_BASE_URL, GalleryError, mail_samples, mail_templates
+from infra.local.dev import stage_environment
 
 CLEAN_TEXT = (
     "受付番号 DX-261126-048217（なし） (none)\n"

@@ -14,8 +14,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from chalicelib.mail import inbound
-from chalicelib.mail.inbound import MalformedMail, html_to_text, parse_inbound, strip_quoted_text
+from chalicelib.mailin import parse as inbound
+from chalicelib.mailin.parse import MalformedMail, html_to_text, parse_inbound, strip_quoted_text
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "mail"
 

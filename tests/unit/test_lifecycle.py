@@ -4,8 +4,8 @@ from __future__ import annotations
 
 import pytest
 
-from chalicelib.domain.case import Status
-from chalicelib.domain.lifecycle import FINAL, Action, IllegalTransition, apply, available
+from chalicelib.core.case import Status
+from chalicelib.core.lifecycle import FINAL, Action, IllegalTransition, apply, available
 
 
 def test_the_main_path_runs_from_received_to_closed() -> None:

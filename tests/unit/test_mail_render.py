@@ -8,11 +8,12 @@ from email.policy import default as default_policy
 
 import pytest
 
-from chalicelib.config import DEFAULT_DEPLOYMENT_FILE, load_deployment, settings_from
-from chalicelib.domain.case import intake_messages, new_case
-from chalicelib.mail.render import HeaderInjection, RenderedMail, build_mime, render
-from chalicelib.models import parse_consultation
-from chalicelib.services.outbox import with_links
+from chalicelib.core.case import intake_messages, new_case
+from chalicelib.core.consultation import parse_consultation
+from chalicelib.core.settings import DEFAULT_DEPLOYMENT_FILE, settings_from
+from chalicelib.outbox.render import HeaderInjection, RenderedMail, build_mime, render
+from chalicelib.outbox.service import with_links
+from chalicelib.runtime import load_deployment
 from tests.conftest import NOW, local_stage_env, valid_payload
 
 DEPLOYMENT = load_deployment(DEFAULT_DEPLOYMENT_FILE)

@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 from pydantic import ValidationError
 
-from chalicelib.config import Label
-from chalicelib.domain.roster import Expert, MatchResult, suggest
+from chalicelib.core.deployment import Label
+from chalicelib.core.roster import Expert, MatchResult, suggest
 
 NOW = datetime(2026, 11, 26, 10, 30, tzinfo=UTC)
 JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
@@ -231,7 +231,7 @@ def test_every_reason_has_japanese_and_english_text() -> None:
 
 
 def test_expert_loads_the_demo_roster_shape() -> None:
-    from infra.demo_roster import ROSTER
+    from infra.local.demo_roster import ROSTER
 
     loaded = [Expert.model_validate(entry) for entry in ROSTER]
     assert loaded[0].display_name == "アドバイザーA"

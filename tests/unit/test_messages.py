@@ -7,10 +7,10 @@ import re
 
 import pytest
 
-from chalicelib.config import load_deployment
-from chalicelib.domain import messages
-from chalicelib.domain.text import ruby_base, ruby_html, ruby_plain
-from chalicelib.web.i18n import UI
+from chalicelib.core import messages
+from chalicelib.core.text import ruby_base, ruby_html, ruby_plain
+from chalicelib.intake.i18n import UI
+from chalicelib.runtime import load_deployment
 from tests.conftest import ROOT
 
 # CJK ideographs (kanji); kana, latin and punctuation need no reading.

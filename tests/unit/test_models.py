@@ -6,9 +6,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib.config import DEFAULT_DEPLOYMENT_FILE, load_deployment
-from chalicelib.errors import InvalidSubmission
-from chalicelib.models import ConsultationCreate, parse_consultation
+from chalicelib.core.consultation import ConsultationCreate, parse_consultation
+from chalicelib.core.errors import InvalidSubmission
+from chalicelib.core.settings import DEFAULT_DEPLOYMENT_FILE
+from chalicelib.runtime import load_deployment
 from tests.conftest import REQUIRED_FIELDS, valid_payload
 
 DEPLOYMENT = load_deployment(DEFAULT_DEPLOYMENT_FILE)

@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from chalicelib.api.http import origin_allowed, origin_of
+from chalicelib.http.request import origin_allowed, origin_of
 
 ALLOWED = ("https://www.pref.example.jp", "http://localhost:8001")
 PUBLIC = "http://127.0.0.1:18000"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 from datetime import UTC, datetime
 
-from chalicelib.domain.receipt import is_valid_receipt_number, new_receipt_number
+from chalicelib.core.receipt import is_valid_receipt_number, new_receipt_number
 
 
 def test_receipt_number_is_dated_in_japan_time() -> None:

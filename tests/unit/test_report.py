@@ -11,14 +11,14 @@ from typing import Any
 
 import pytest
 
-from chalicelib.config import Label
-from chalicelib.domain import report
-from chalicelib.domain.case import change_tally, lead_bucket
-from chalicelib.domain.receipt import JST
-from chalicelib.domain.timefmt import iso
-from chalicelib.errors import InvalidAdminInput
-from chalicelib.services import cases_admin
-from chalicelib.services.cases_admin import CaseFilter, InvalidCursor, decode_cursor, plan
+from chalicelib.admin import cases as cases_admin
+from chalicelib.admin.cases import CaseFilter, InvalidCursor, decode_cursor, plan
+from chalicelib.core import report
+from chalicelib.core.case import change_tally, lead_bucket
+from chalicelib.core.deployment import Label
+from chalicelib.core.errors import InvalidAdminInput
+from chalicelib.core.receipt import JST
+from chalicelib.core.timefmt import iso
 
 # Monday 2026-11-02 10:00 in Japan; Tuesday 11/3 is 文化の日 (a public holiday).
 RECEIVED = datetime(2026, 11, 2, 10, 0, tzinfo=JST)

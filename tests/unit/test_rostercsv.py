@@ -8,15 +8,14 @@ from typing import Any
 
 import pytest
 
-from chalicelib.api.admin.schemas import ExpertIn
-from chalicelib.config import settings_from
-from chalicelib.domain import rostercsv
-from chalicelib.domain.admin import Actor
-from chalicelib.domain.roster import Expert
-from chalicelib.domain.rostercsv import BOM, COLUMNS, KnownIds, escape_cell, export_roster
-from chalicelib.errors import StoreBusy
-from chalicelib.services import roster_import
-from infra.demo_roster import ROSTER
+from chalicelib.admin import roster_import, rostercsv
+from chalicelib.admin.rostercsv import BOM, COLUMNS, KnownIds, escape_cell, export_roster
+from chalicelib.admin.schemas import ExpertIn
+from chalicelib.core.access import Actor
+from chalicelib.core.errors import StoreBusy
+from chalicelib.core.roster import Expert
+from chalicelib.core.settings import settings_from
+from infra.local.demo_roster import ROSTER
 from tests.conftest import NOW, local_stage_env
 
 KNOWN = KnownIds.of(

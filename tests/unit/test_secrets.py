@@ -10,10 +10,13 @@ from typing import Any
 
 import pytest
 
-from chalicelib import config, deps
-from chalicelib.config import ParameterCache, ParameterUnavailable, get_settings
-from chalicelib.domain import actiontoken, formtoken, replyaddress
-from chalicelib.errors import ConfigError
+from chalicelib import runtime
+from chalicelib.core import actiontoken, replyaddress
+from chalicelib.core import settings as config
+from chalicelib.core.errors import ConfigError
+from chalicelib.core.settings import ParameterCache, ParameterUnavailable
+from chalicelib.intake import formtoken
+from chalicelib.runtime import get_settings
 from tests.conftest import NOW, REGION, ROOT
 
 FORM_PARAM = "/dx-desk/test/form-signing-keys"
@@ -49,8 +52,8 @@ def ssm(monkeypatch: pytest.MonkeyPatch, stage_env: dict[str, str]) -> Iterator[
     monkeypatch.setenv("FORM_SIGNING_KEYS_PARAM", FORM_PARAM)
     monkeypatch.setenv("LINK_SIGNING_KEYS_PARAM", LINK_PARAM)
     clock = Clock()
-    deps.reset()
-    monkeypatch.setattr(config, "_parameters", ParameterCache(config._read_parameter, clock))
+    runtime.reset()
+    monkeypatch.setattr(config, "_parameters", ParameterCache(runtime.read_parameter, clock))
     with mock_aws():
         import boto3
 
@@ -58,12 +61,12 @@ def ssm(monkeypatch: pytest.MonkeyPatch, stage_env: dict[str, str]) -> Iterator[
         for name in (FORM_PARAM, LINK_PARAM):
             client.put_parameter(Name=name, Value=OLD, Type="SecureString")
         calls: list[str] = []
-        deps.ssm().meta.events.register(
+        runtime.ssm().meta.events.register(
             "before-parameter-build.ssm.GetParameter",
             lambda params, **_: calls.append(params["Name"]),
         )
         yield {"client": client, "clock": clock, "calls": calls}
-    deps.reset()
+    runtime.reset()
 
 
 def put(ssm: dict[str, Any], name: str, value: str) -> None:
@@ -128,13 +131,13 @@ def test_throttling_is_a_passing_failure_and_a_missing_parameter_is_not(
 ) -> None:
     from botocore.stub import Stubber
 
-    with Stubber(deps.ssm()) as stub:
+    with Stubber(runtime.ssm()) as stub:
         stub.add_client_error("get_parameter", service_error_code="ThrottlingException")
         stub.add_client_error("get_parameter", service_error_code="ParameterNotFound")
         with pytest.raises(ParameterUnavailable):
-            deps.read_parameter(LINK_PARAM)
+            runtime.read_parameter(LINK_PARAM)
         with pytest.raises(ConfigError) as info:
-            deps.read_parameter(LINK_PARAM)
+            runtime.read_parameter(LINK_PARAM)
         assert not isinstance(info.value, ParameterUnavailable)
 
 
@@ -172,8 +175,8 @@ def test_a_key_and_a_parameter_for_it_exclude_each_other(
 def test_importing_the_app_reads_no_parameter() -> None:
     script = (
         "import app\n"
-        "from chalicelib import config, deps\n"
-        "assert deps.ssm.cache_info().currsize == 0\n"
+        "from chalicelib import runtime\nfrom chalicelib.core import settings as config\n"
+        "assert runtime.ssm.cache_info().currsize == 0\n"
         "assert config._parameters._values == {}\n"
     )
     env = {

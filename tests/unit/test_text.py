@@ -6,7 +6,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from chalicelib.domain import text
+from chalicelib.core import text
 
 
 def test_short_field_nfkc_turns_full_width_into_ascii() -> None:

@@ -1,1 +1,0 @@
-"""The admin API under /admin: roster, staff, taxonomy, cases, reports, personal data."""

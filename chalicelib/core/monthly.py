@@ -1,0 +1,65 @@
+"""Use cases: a month's report (from its counters) and the anonymous CSV of its cases.
+
+The API (/admin/reports) and the monthly mail (services/digest.py) both call
+`monthly_report`, so what the desk manager reads by mail and what the API
+answers come from one read and one function.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Mapping
+from typing import Any, Protocol
+
+from chalicelib.core import report as report_rules
+from chalicelib.core.deployment import Deployment
+
+
+class CounterStore(Protocol):
+    def month_counters(self, month: str) -> dict[str, int]: ...
+
+
+class ReportStore(CounterStore, Protocol):
+    def month_cases(
+        self, month: str, attributes: tuple[str, ...], now_epoch: int
+    ) -> list[dict[str, Any]]: ...
+
+
+def labels_of(deployment: Deployment | None) -> dict[str, Mapping[str, report_rules.LabelLike]]:
+    """The deployment's lists by report dimension (no labels: ids stand for themselves)."""
+    if deployment is None:
+        return {}
+    return {
+        "requester_type": deployment.requester_types,
+        "category": deployment.categories,
+        "support_type": deployment.support_types,
+        "municipality": deployment.municipalities,
+        "preferred_format": deployment.preferred_formats,
+    }
+
+
+def monthly_report(
+    store: CounterStore, month: str, deployment: Deployment | None = None
+) -> report_rules.MonthlyReport:
+    """The month's figures: one Query of its counter shards, never a read of its cases."""
+    return report_rules.monthly_report(month, store.month_counters(month), labels_of(deployment))
+
+
+def monthly_csv(store: ReportStore, month: str, deployment: Deployment, now_epoch: int) -> str:
+    """The month's cases as CSV text: UTF-8 BOM, CRLF line ends, Japanese headers with ids.
+
+    The rows carry ids, labels, dates and lead times only: the Query reads
+    just report.CSV_ATTRIBUTES, so names, addresses, phone numbers,
+    organisations and free text are never even fetched.
+    """
+    cases = store.month_cases(month, report_rules.CSV_ATTRIBUTES, now_epoch)
+    cases.sort(key=lambda case: (str(case.get("created_at", "")), str(case["receipt_number"])))
+    labels = labels_of(deployment)
+    out = io.StringIO()
+    out.write("\ufeff")  # Excel opens a UTF-8 file as UTF-8 only with a BOM.
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerow(report_rules.csv_header())
+    for case in cases:
+        writer.writerow(report_rules.csv_row(case, labels))
+    return out.getvalue()

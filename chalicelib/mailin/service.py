@@ -1,0 +1,290 @@
+"""Use case: a staff member's reply to a case mail drives the case.
+
+A message acts only when SES's verdicts pass, it was sent to a case's reply
+address (whose MAC names the case) and its sender is registered staff.
+Anything else is quarantined (recorded, nothing changed, logged for the
+alarm); machine mail (auto-replies, bounces, lists) is dropped without an
+answer. Quoted text is stripped before commands are read; the change, the
+timeline event, the answer to the sender and the record of the SES message
+are one transaction, so a redelivered message changes the case once.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from chalicelib.core import lifecycle
+from chalicelib.core.acting import Roster, expert_load_change, matching_mail
+from chalicelib.core.case import OutgoingMessage
+from chalicelib.core.deployment import Deployment
+from chalicelib.core.directory import desk_staff
+from chalicelib.core.errors import AlreadyProcessed, VersionConflict
+from chalicelib.core.ports import CaseChanges
+from chalicelib.core.receipt import JST
+from chalicelib.core.replyaddress import read_reply_address
+from chalicelib.core.settings import Settings
+from chalicelib.core.staff import DeskStaff
+from chalicelib.core.timefmt import iso
+from chalicelib.mailin.commands import ParsedReply, parse_reply
+from chalicelib.mailin.parse import InboundMail, MalformedMail, parse_inbound
+
+log = logging.getLogger(__name__)
+
+MAX_INBOUND_BYTES = 10 * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class SesReceipt:
+    """What SES's receipt notification says about one message."""
+
+    message_id: str
+    recipients: list[str]
+    verdicts: dict[str, str]
+    bucket: str = ""
+    key: str = ""
+
+
+@dataclass
+class InboundOutcome:
+    kind: str  # applied | refused | dropped | quarantined | duplicate
+    reason: str = ""
+    receipt_number: str = ""
+    changes: dict[str, Any] = field(default_factory=dict)
+
+
+def verdicts_pass(verdicts: dict[str, str]) -> tuple[bool, str]:
+    """SES's checks: no spam or virus, and the sender's domain vouched for it."""
+    for name in ("spam", "virus"):
+        if verdicts.get(name) != "PASS":
+            return False, f"{name}_verdict"
+    if verdicts.get("dmarc") == "PASS":
+        return True, ""
+    if verdicts.get("spf") == "PASS" and verdicts.get("dkim") == "PASS":
+        return True, ""
+    return False, "authentication_verdict"
+
+
+def _quarantine(
+    store: CaseChanges, receipt: SesReceipt, reason: str, now: datetime, settings: Settings
+) -> InboundOutcome:
+    fresh = store.record_inbound(
+        receipt.message_id,
+        {
+            "at": iso(now),
+            "outcome": "quarantined",
+            "reason": reason,
+            "s3_key": receipt.key,
+            "expires_at": int((now + timedelta(days=settings.mail_retention_days)).timestamp()),
+        },
+        quarantined=True,
+    )
+    if fresh:
+        # An ERROR line per quarantined message: the log metric behind the alarm.
+        log.error("inbound: quarantined %s (%s)", receipt.message_id, reason)
+    return InboundOutcome("quarantined" if fresh else "duplicate", reason)
+
+
+def _changes_for(
+    parsed: ParsedReply, case: dict[str, Any], sender: str
+) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
+    """(case attribute changes, event details, problems) for the commands of one reply."""
+    changes: dict[str, Any] = {}
+    details: dict[str, Any] = {}
+    problems: list[str] = []
+    for command in parsed.commands:
+        if command.kind == "action" and command.action:
+            action = lifecycle.Action(command.action)
+            try:
+                outcome = lifecycle.apply_to_case(action, case)
+            except lifecycle.IllegalTransition as exc:
+                problems.append(f"{command.line}行目：{exc.message}")
+                continue
+            details["action"] = action.value
+            details["from_status"] = case["status"]
+            details["to_status"] = outcome.status.value
+            if outcome.changed:
+                changes["status"] = outcome.status.value
+            if action is lifecycle.Action.TAKE:
+                changes["owner"] = sender
+            if action in (lifecycle.Action.REFER, lifecycle.Action.CLOSE) and command.value:
+                changes["outcome"] = str(command.value)
+        elif command.kind == "category" and isinstance(command.value, str):
+            changes["category"] = command.value
+        elif command.kind == "support_types" and isinstance(command.value, list):
+            changes["support_types"] = command.value
+    return changes, details, problems
+
+
+def ingest_reply(
+    raw: bytes,
+    receipt: SesReceipt,
+    *,
+    store: CaseChanges,
+    settings: Settings,
+    deployment: Deployment,
+    now: datetime,
+    roster: Roster | None = None,
+    staff: DeskStaff | None = None,
+) -> InboundOutcome:
+    """`staff` is the desk's list (runtime.directory(); without it, STAFF_NOTIFY_TO): only a
+    member who may act by mail drives a case."""
+    if store.inbound_seen(receipt.message_id):
+        return InboundOutcome("duplicate")
+    try:
+        mail = parse_inbound(raw, max_bytes=MAX_INBOUND_BYTES)
+    except MalformedMail:
+        return _quarantine(store, receipt, "malformed", now, settings)
+    if mail.automatic:
+        store.record_inbound(
+            receipt.message_id,
+            {
+                "at": iso(now),
+                "outcome": "dropped",
+                "reason": mail.automatic,
+                "expires_at": int((now + timedelta(days=settings.mail_retention_days)).timestamp()),
+            },
+            quarantined=False,
+        )
+        log.info("inbound: dropped %s (%s)", receipt.message_id, mail.automatic)
+        return InboundOutcome("dropped", mail.automatic)
+    passed, why = verdicts_pass(receipt.verdicts)
+    if not passed:
+        return _quarantine(store, receipt, why, now, settings)
+    target = _target(mail, receipt, settings)
+    if target is None:
+        return _quarantine(store, receipt, "no_case_address", now, settings)
+    sender = mail.sender or ""
+    if not desk_staff(staff, settings).may_act(sender):
+        return _quarantine(store, receipt, "sender_not_staff", now, settings)
+    # Only categories still offered can be given to a case by mail.
+    categories = {
+        key: (label.ja, label.en) for key, label in deployment.active_categories().items()
+    }
+    support_types = {
+        key: (label.ja, label.en) for key, label in deployment.active_support_types().items()
+    }
+    for _attempt in range(2):
+        case = store.get_case(target)
+        if case is None:
+            return _quarantine(store, receipt, "unknown_case", now, settings)
+        if case.get("anonymised_at"):
+            # The requester's data was erased: a reply must not bring new notes about them.
+            return _quarantine(store, receipt, "case_anonymised", now, settings)
+        parsed = parse_reply(mail.text, categories=categories, support_types=support_types)
+        try:
+            return _apply(
+                store, case, parsed, mail, receipt, sender, settings, now, roster, deployment
+            )
+        except VersionConflict:
+            continue  # someone acted in between: read again and re-apply once
+        except AlreadyProcessed:
+            return InboundOutcome("duplicate")
+    return InboundOutcome("refused", "conflict", target)
+
+
+def _target(mail: InboundMail, receipt: SesReceipt, settings: Settings) -> str | None:
+    if not settings.mail_reply_domain:
+        return None
+    _, keys = settings.link_keys()
+    for address in [*receipt.recipients, *mail.recipients]:
+        found = read_reply_address(address, keys, settings.mail_reply_domain)
+        if found is not None:
+            return found.receipt_number
+    return None
+
+
+def _apply(
+    store: CaseChanges,
+    case: dict[str, Any],
+    parsed: ParsedReply,
+    mail: InboundMail,
+    receipt: SesReceipt,
+    sender: str,
+    settings: Settings,
+    now: datetime,
+    roster: Roster | None,
+    deployment: Deployment,
+) -> InboundOutcome:
+    changes, details, problems = _changes_for(parsed, case, sender)
+    problems = [f"{err.line}行目：{err.message}" for err in parsed.errors] + problems
+    refused = bool(problems)
+    at = iso(now)
+    event: dict[str, Any] = {
+        "at": at,
+        "event_id": uuid.uuid4().hex[:12],
+        "type": "mail_refused" if refused else "mail_command",
+        "actor": sender,
+        "channel": "mail",
+        "ses_message_id": receipt.message_id,
+    }
+    if not refused:
+        event.update(details)
+        for name in ("category", "support_types", "outcome"):
+            if name in changes:
+                event[name] = changes[name]
+        if parsed.note:
+            event["note"] = parsed.note[:4000]
+    else:
+        changes = {}
+        event["problems"] = problems
+    day = now.astimezone(JST).strftime("%Y-%m-%d")
+    answered_today = (
+        int(case.get("mail_answers", {}).get(day, 0))
+        if isinstance(case.get("mail_answers"), dict)
+        else 0
+    )
+    messages: list[OutgoingMessage] = []
+    if answered_today < settings.mail_reply_cap_per_day:
+        changes["mail_answers"] = {day: answered_today + 1}
+        merged = {**case, **changes}
+        messages.append(
+            OutgoingMessage(
+                template="reply_result",
+                to=(sender,),
+                context={
+                    "case": {
+                        key: merged[key]
+                        for key in ("receipt_number", "status", "category", "created_at")
+                        if key in merged
+                    }
+                    | ({"owner": merged["owner"]} if "owner" in merged else {}),
+                    "refused": refused,
+                    "problems": problems,
+                    "applied": {k: v for k, v in changes.items() if k != "mail_answers"},
+                    "note_recorded": bool(parsed.note) and not refused,
+                    "replyable": True,
+                },
+            )
+        )
+    else:
+        log.warning("inbound: answer cap reached for %s today", case["receipt_number"])
+    if not refused and roster is not None and details.get("action") == "start_matching":
+        # The same suggestions mail the 調整開始 link sends.
+        messages.append(
+            matching_mail(
+                {**case, **changes}, sender, roster=roster, deployment=deployment, now=now
+            )
+        )
+    store.apply_change(
+        case,
+        changes=changes,
+        event=event,
+        messages=messages,
+        link_use=None,
+        mail_expires_at=int((now + timedelta(days=settings.mail_retention_days)).timestamp()),
+        inbound={
+            "ses_message_id": receipt.message_id,
+            "at": at,
+            "outcome": "refused" if refused else "applied",
+        },
+        expert_load=None
+        if refused or "action" not in details
+        else expert_load_change(lifecycle.Action(details["action"]), case, None, at),
+    )
+    kind = "refused" if refused else "applied"
+    log.info("inbound: %s %s on %s", kind, receipt.message_id, case["receipt_number"])
+    return InboundOutcome(kind, "; ".join(problems), case["receipt_number"], changes)

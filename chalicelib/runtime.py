@@ -1,0 +1,200 @@
+"""The one place that builds boto3 clients, stores, the mailer and the clock, lazily and cached."""
+
+from __future__ import annotations
+
+import json
+import os
+from datetime import UTC, datetime
+from functools import cache, lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import boto3
+from botocore.config import Config
+from botocore.exceptions import BotoCoreError, ClientError
+
+from chalicelib.core import settings as settings_rules
+from chalicelib.core.deployment import Deployment, deployment_from
+from chalicelib.core.errors import ConfigError
+from chalicelib.core.settings import ParameterUnavailable, Settings, forget_parameters
+from chalicelib.storage.addresses import AddressStore
+from chalicelib.storage.admin import AdminStore
+from chalicelib.storage.cases import CaseStore
+from chalicelib.storage.mailer import SesMailer
+from chalicelib.storage.outbox import OutboxStore
+from chalicelib.storage.privacy import PrivacyStore
+from chalicelib.storage.roster import RosterStore
+
+if TYPE_CHECKING:
+    from chalicelib.core.directory import Directory, DirectoryCache
+
+
+def get_settings() -> Settings:
+    """The settings for the current environment (cheap: cached per distinct environment)."""
+    return settings_rules.settings_from(os.environ)
+
+
+def get_deployment() -> Deployment:
+    return load_deployment(get_settings().deployment_file)
+
+
+@lru_cache(maxsize=4)
+def load_deployment(path: Path) -> Deployment:
+    """The deployment file (DEPLOYMENT_FILE), read once per process."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ConfigError(f"cannot read deployment file {path}") from exc
+    if not isinstance(data, dict):
+        raise ConfigError(f"deployment file {path} is not a JSON object")
+    return deployment_from(data)
+
+
+def now() -> datetime:
+    return datetime.now(UTC)
+
+
+@cache
+def dynamodb() -> Any:
+    # Endpoints come only from the standard AWS_ENDPOINT_URL* variables.
+    return boto3.client(
+        "dynamodb",
+        config=Config(
+            retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5
+        ),
+    )
+
+
+@cache
+def sesv2() -> Any:
+    # No botocore retries: a retried send after a timeout could deliver twice.
+    # The outbox retries instead (services/outbox.py).
+    return boto3.client(
+        "sesv2",
+        config=Config(retries={"total_max_attempts": 1}, connect_timeout=3, read_timeout=10),
+    )
+
+
+@cache
+def s3() -> Any:
+    return boto3.client("s3", config=Config(retries={"mode": "standard", "max_attempts": 3}))
+
+
+@cache
+def ssm() -> Any:
+    return boto3.client(
+        "ssm",
+        config=Config(
+            retries={"mode": "standard", "max_attempts": 3}, connect_timeout=2, read_timeout=5
+        ),
+    )
+
+
+# SSM answers that no retry will change: the setting itself is wrong.
+_PARAMETER_MISCONFIGURED = {
+    "ParameterNotFound",
+    "ParameterVersionNotFound",
+    "AccessDeniedException",
+    "InvalidKeyId",
+    "ValidationException",
+}
+
+
+def read_parameter(name: str) -> str:
+    """The decrypted value of one SSM parameter (config.py caches it; never logged)."""
+    try:
+        response = ssm().get_parameter(Name=name, WithDecryption=True)
+    except ClientError as exc:
+        code = exc.response.get("Error", {}).get("Code", "")
+        if code in _PARAMETER_MISCONFIGURED:
+            raise ConfigError(f"SSM parameter {name}: {code}") from exc
+        raise ParameterUnavailable(f"SSM parameter {name}: {code or 'error'}") from exc
+    except BotoCoreError as exc:
+        raise ParameterUnavailable(f"SSM parameter {name}: {type(exc).__name__}") from exc
+    return str(response["Parameter"]["Value"])
+
+
+def case_store() -> CaseStore:
+    settings = get_settings()
+    return CaseStore(dynamodb(), settings.table_name, settings.retention())
+
+
+def roster_store() -> RosterStore:
+    settings = get_settings()
+    return RosterStore(dynamodb(), settings.table_name, settings.retention())
+
+
+def admin_store() -> AdminStore:
+    return AdminStore(dynamodb(), get_settings().table_name)
+
+
+def outbox_store() -> OutboxStore:
+    settings = get_settings()
+    return OutboxStore(dynamodb(), settings.table_name, settings.retention())
+
+
+def privacy_store() -> PrivacyStore:
+    return PrivacyStore(dynamodb(), get_settings().table_name)
+
+
+def address_store() -> AddressStore:
+    settings = get_settings()
+    return AddressStore(dynamodb(), settings.table_name, settings.retention())
+
+
+def mailer() -> SesMailer:
+    return SesMailer(sesv2(), get_settings().ses_configuration_set)
+
+
+# The desk directory (staff list + taxonomy, services/directory.py), one per
+# configuration: read with one Query, then kept for DIRECTORY_CACHE_SECONDS. The
+# first request after a cold start (and one request per period) pays that Query;
+# warm requests read nothing.
+_directories: dict[tuple[Any, ...], DirectoryCache] = {}
+
+
+def directory() -> Directory:
+    """The staff list and taxonomy now in force (cached per process)."""
+    # Imported here: nothing of it is needed until the first request.
+    from chalicelib.core.directory import DirectoryCache, load_directory
+
+    settings = get_settings()
+    key = (
+        settings.table_name,
+        settings.staff_notify_to,
+        settings.deployment_file,
+        settings.directory_cache_seconds,
+    )
+    held = _directories.get(key)
+    if held is None:
+
+        def load() -> Directory:
+            return load_directory(
+                AdminStore(dynamodb(), settings.table_name),
+                settings,
+                load_deployment(settings.deployment_file),
+                int(now().timestamp()),
+            )
+
+        held = _directories[key] = DirectoryCache(load, settings.directory_cache_seconds)
+    return held.get()
+
+
+def forget_directory() -> None:
+    """Read the directory again on next use (after an admin edit in this process)."""
+    _directories.clear()
+
+
+def reset() -> None:
+    """Forget cached clients (tests, and the dev launcher after it moves endpoints)."""
+    forget_directory()
+    dynamodb.cache_clear()
+    sesv2.cache_clear()
+    s3.cache_clear()
+    ssm.cache_clear()
+    # Values fetched through the old clients go too.
+    forget_parameters()
+
+
+# Signing keys named by a *_PARAM setting are read from SSM through this process's client.
+settings_rules.use_parameter_source(read_parameter)

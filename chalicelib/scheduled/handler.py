@@ -1,0 +1,45 @@
+"""Scheduled mail: every morning the digest, reminders for idle cases, and the monthly summary when due."""
+
+from __future__ import annotations
+
+import logging
+from datetime import datetime
+from typing import Any
+
+from chalice.app import Blueprint, Cron
+
+log = logging.getLogger(__name__)
+
+bp = Blueprint(__name__)
+
+
+# 23:00 UTC is 08:00 in Japan: the mail is waiting when the desk opens.
+@bp.schedule(Cron(0, 23, "*", "*", "?", "*"), name="daily_mail")
+def daily_mail(event: Any) -> dict[str, int]:
+    return run_daily()
+
+
+def run_daily(now: datetime | None = None) -> dict[str, int]:
+    """Enqueue today's scheduled mail (the outbox sends it); safe to run again the same day."""
+    # Imported here, not at module level: the API function shares this
+    # package and never needs the holiday calendar (see jobs/outbox.py).
+    from chalicelib import runtime
+    from chalicelib.runtime import get_settings
+    from chalicelib.scheduled import jobs as digest
+
+    store = runtime.case_store()
+    settings = get_settings()
+    moment = now or runtime.now()
+    staff = runtime.directory().staff
+    counts: dict[str, int] = {}
+    for name, job in (
+        ("digest", digest.daily_digest),
+        ("reminders", digest.idle_reminders),
+        ("summary", digest.monthly_summary),
+    ):
+        report = job(store, settings, moment, staff)
+        counts[f"{name}_due"] = int(report.due)
+        counts[f"{name}_cases"] = report.cases
+        counts[f"{name}_enqueued"] = report.enqueued
+    log.info("daily mail: %s", counts)
+    return counts
