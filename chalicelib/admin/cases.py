@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from chalicelib.core import access as admin
 from chalicelib.core import acting as actions
 from chalicelib.core import lifecycle
-from chalicelib.core.case import STATUS_LABELS, Status
+from chalicelib.core.case import STATUS_LABELS, Case, Status
 from chalicelib.core.deployment import Deployment
 from chalicelib.core.errors import FieldError, InvalidAdminInput, NotFound, VersionConflict
 from chalicelib.core.ports import CaseChanges
@@ -466,7 +466,7 @@ def case_detail(
     except ValueError:
         available = []
     return {
-        "case": {k: v for k, v in case.items() if k not in _HIDDEN},
+        "case": Case.of(case).record(),
         "summary": list_row(case, deployment, max_sessions),
         "timeline": timeline,
         "events": events,
@@ -582,18 +582,18 @@ def act(
         address = owner if isinstance(owner, str) and owner else None
     elif action is lifecycle.Action.EXPERT_ACCEPTED and expert is not None:
         address = expert.contact_emails[0]  # the introduction goes to the expert
-    acting = actions.Acting(
-        action=action,
-        actor=actor.actor,
+    act = actions.Act(
+        action,
+        actor.actor,
+        "admin",
         expert_id=given.expert_id if action in NEEDS_EXPERT else None,
         address=address,
-        channel="admin",
-    )
-    return actions.perform(
-        acting,
-        case,
         note=given.note,
         result=given.outcome,
+    )
+    return actions.perform(
+        act,
+        case,
         store=store,
         roster=roster,
         settings=settings,

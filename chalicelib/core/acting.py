@@ -1,9 +1,12 @@
-"""Acting on a case: one lifecycle action's rules, timeline event, mail, expert load and audit,
-written in one transaction (pure but for the store and roster it is handed).
+"""Acting on a case: the one decision every channel takes, and its write.
 
-Signed links (links/), the admin API (admin/) and mail commands (mailin/)
-all act through `perform`; `rank_experts` is the one ranking behind every
-suggestion.
+`decide(case, act)` is the whole rule book for one act on one case, whoever
+acts and however it came (a signed link, the admin API, a mail command, the
+requester's own page): the changes, the timeline event, the mail it causes and
+the expert's load. It reads the roster and nothing else. `perform` writes a
+decision (with the link's use, the admin audit record) in one transaction;
+mail commands add their answer and the SES message record to the same write.
+`rank_experts` is the one ranking behind every suggestion.
 """
 
 from __future__ import annotations
@@ -13,11 +16,9 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from chalicelib.core import access as admin
-from chalicelib.core import lifecycle
-from chalicelib.core.case import OutgoingMessage, Status, staff_intake_messages
+from chalicelib.core import access, lifecycle
+from chalicelib.core.case import Case, OutgoingMessage, Status, staff_intake_messages
 from chalicelib.core.deployment import Deployment
-from chalicelib.core.directory import desk_staff
 from chalicelib.core.errors import SessionInputInvalid
 from chalicelib.core.ports import CaseChanges
 from chalicelib.core.roster import Expert, MatchResult, suggest
@@ -58,16 +59,34 @@ class Roster(Protocol):
 
 
 @dataclass(frozen=True)
-class Acting:
-    """Who does which action: from a signed link in mail, or through the admin API."""
+class Act:
+    """One act on a case: what, by whom, through which channel, and what it carries."""
 
-    action: lifecycle.Action
-    actor: str  # who the timeline names: the link's address, or the admin token's actor
+    # The lifecycle action; None for a mail that only recategorises or adds a note.
+    action: lifecycle.Action | None
+    actor: str  # who the timeline names: the link's address, the admin's actor, the sender
+    channel: str  # link | admin | mail | requester
     expert_id: str | None = None
     # Where the actor's own mail goes (the new owner on 担当, the suggestions on
     # 調整開始, the accepting expert's introduction); None: no mail to the actor.
     address: str | None = None
-    channel: str = "link"
+    note: str = ""
+    result: str = ""  # 完了 / 他機関紹介: the result, or the body the case went to
+    session: dict[str, Any] | None = None  # a recorded consultation (the expert's link)
+    category: str | None = None  # 分野: (mail)
+    support_types: tuple[str, ...] | None = None  # 支援: (mail)
+
+
+@dataclass(frozen=True)
+class Decision:
+    """What one act does to one case; the store applies it in one transaction."""
+
+    changes: dict[str, Any]
+    event: dict[str, Any]
+    messages: list[OutgoingMessage]
+    expert_load: dict[str, Any] | None
+    status_before: Status
+    status_after: Status
 
 
 @dataclass(frozen=True)
@@ -159,7 +178,7 @@ def _staff_recipients(case: dict[str, Any], staff: DeskStaff) -> tuple[str, ...]
 
 
 def _messages(
-    link: Acting,
+    link: Act,
     case: dict[str, Any],
     written: dict[str, Any],
     *,
@@ -322,16 +341,16 @@ def _messages(
 
 
 def _changes(
-    link: Acting,
+    link: Act,
     case: dict[str, Any],
     outcome: lifecycle.Outcome,
     roster: Roster,
-    session: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     changes: dict[str, Any] = {}
     if outcome.changed:
         changes["status"] = outcome.status.value
     action = link.action
+    session = link.session
     if action is lifecycle.Action.TAKE:
         changes["owner"] = link.address or link.actor
     elif action is lifecycle.Action.ASK_EXPERT and link.expert_id:
@@ -399,87 +418,137 @@ RESULT_ACTIONS = frozenset({lifecycle.Action.CLOSE, lifecycle.Action.REFER})
 MAX_RESULT = 200
 
 
+def decide(
+    case: Case,
+    act: Act,
+    *,
+    roster: Roster,
+    settings: Settings,
+    deployment: Deployment,
+    desk: DeskStaff,
+    now: datetime,
+) -> Decision:
+    """The one rule book: what `act` does to `case`. Raises IllegalTransition (the act does
+    not apply to the case as it is: the case stays as it was, whatever the channel)."""
+    record = case.record()
+    before = case.status
+    if act.action is not None:
+        outcome = lifecycle.apply_to_case(act.action, record)
+    else:
+        if case.anonymised_at:
+            raise lifecycle.CaseAnonymised(lifecycle.Action.TAKE, before)
+        outcome = lifecycle.Outcome(before, False)
+    changes = _changes(act, record, outcome, roster) if act.action is not None else {}
+    result = act.result.strip()[:MAX_RESULT]
+    if result and act.action in RESULT_ACTIONS:
+        changes["outcome"] = result
+    if act.category is not None and act.category != case.category:
+        changes["category"] = act.category
+    if act.support_types is not None and list(act.support_types) != case.support_types:
+        changes["support_types"] = list(act.support_types)
+    at = iso(now)
+    event: dict[str, Any] = {
+        "at": at,
+        "event_id": uuid.uuid4().hex[:12],
+        "type": "action" if act.action is not None else "update",
+        "actor": act.actor,
+        "channel": act.channel,
+        "from_status": before.value,
+        "to_status": outcome.status.value,
+    }
+    if act.action is not None:
+        event["action"] = act.action.value
+    if act.expert_id:
+        event["expert_id"] = act.expert_id
+    for name in ("outcome", "category", "support_types"):
+        if name in changes:
+            event[name] = changes[name]
+    note = act.note.strip()[:MAX_NOTE]
+    if note:
+        event["note"] = note
+    messages = (
+        _messages(
+            act,
+            record,
+            {**record, **changes},
+            roster=roster,
+            settings=settings,
+            deployment=deployment,
+            now=now,
+            desk=desk,
+        )
+        if act.action is not None
+        else []
+    )
+    return Decision(
+        changes=changes,
+        event=event,
+        messages=messages,
+        expert_load=(
+            expert_load_change(act.action, record, act.expert_id, at)
+            if act.action is not None
+            else None
+        ),
+        status_before=before,
+        status_after=outcome.status,
+    )
+
+
 def perform(
-    acting: Acting,
+    act: Act,
     case: dict[str, Any],
     *,
-    note: str,
     store: CaseChanges,
     roster: Roster,
     settings: Settings,
     deployment: Deployment,
     now: datetime,
-    staff: DeskStaff | None = None,
-    session: dict[str, Any] | None = None,
-    result: str = "",
+    staff: DeskStaff,
     link_use: dict[str, Any] | None = None,
-    audit_by: admin.Actor | None = None,
+    audit_by: access.Actor | None = None,
 ) -> ActionDone:
-    """Apply one lifecycle action to a case as read: the rules, the timeline event, the mail
-    it causes, the expert's load and (for the admin API) the audit record, in one write.
+    """Decide and write: the decision, (for the admin API) the audit record and (for a link)
+    the link's use, in one transaction.
 
-    Shared by signed links (act_by_link) and the admin API. Raises
-    IllegalTransition, VersionConflict (the case changed since it was read),
+    Raises IllegalTransition, VersionConflict (the case changed since it was read),
     LinkAlreadyUsed (`link_use` was used meanwhile) or StoreBusy.
     """
-    desk = desk_staff(staff, settings)
-    status = Status(case["status"])
-    outcome = lifecycle.apply_to_case(acting.action, case)
-    changes = _changes(acting, case, outcome, roster, session)
-    result = result.strip()[:MAX_RESULT]
-    if result and acting.action in RESULT_ACTIONS:
-        changes["outcome"] = result
-    at = iso(now)
-    event: dict[str, Any] = {
-        "at": at,
-        "event_id": uuid.uuid4().hex[:12],
-        "type": "action",
-        "action": acting.action.value,
-        "actor": acting.actor,
-        "channel": acting.channel,
-        "from_status": status.value,
-        "to_status": outcome.status.value,
-    }
-    if acting.expert_id:
-        event["expert_id"] = acting.expert_id
-    if "outcome" in changes:
-        event["outcome"] = changes["outcome"]
-    note = note.strip()[:MAX_NOTE]
-    if note:
-        event["note"] = note
-    preview = {**case, **changes}
-    messages = _messages(
-        acting,
-        case,
-        preview,
+    if act.action is None:
+        raise ValueError("perform writes a lifecycle action; mail commands write their own")
+    decision = decide(
+        Case.of(case),
+        act,
         roster=roster,
         settings=settings,
         deployment=deployment,
+        desk=staff,
         now=now,
-        desk=desk,
     )
     audit = None
     if audit_by is not None:
-        detail: dict[str, Any] = {"from_status": status.value, "to_status": outcome.status.value}
-        if acting.expert_id:
-            detail["expert_id"] = acting.expert_id
-        audit = admin.audit_entry(
+        detail: dict[str, Any] = {
+            "from_status": decision.status_before.value,
+            "to_status": decision.status_after.value,
+        }
+        if act.expert_id:
+            detail["expert_id"] = act.expert_id
+        audit = access.audit_entry(
             audit_by,
-            action=f"case.{acting.action.value}",
+            action=f"case.{act.action.value}",
             target_type="case",
             target_id=str(case["receipt_number"]),
             at=now,
-            fields=sorted(changes),
+            fields=sorted(decision.changes),
             detail=detail,
         )
     written = store.apply_change(
         case,
-        changes=changes,
-        event=event,
-        messages=messages,
+        changes=decision.changes,
+        event=decision.event,
+        messages=decision.messages,
         link_use=link_use,
-        mail_expires_at=int((now + timedelta(days=settings.mail_retention_days)).timestamp()),
-        expert_load=expert_load_change(acting.action, case, acting.expert_id, at),
+        mail_expires_at=settings.retention().mail_expiry(int(now.timestamp())),
+        expert_load=decision.expert_load,
         audit=audit,
         audit_expires=(
             int((now + timedelta(days=settings.audit_retention_days)).timestamp())
@@ -488,8 +557,8 @@ def perform(
         ),
     )
     return ActionDone(
-        action=acting.action,
+        action=act.action,
         case=written,
-        actor=acting.actor,
-        changed=outcome.changed or bool(changes),
+        actor=act.actor,
+        changed=decision.status_before != decision.status_after or bool(decision.changes),
     )

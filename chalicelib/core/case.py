@@ -6,10 +6,13 @@ import dataclasses
 import hashlib
 import json
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.core.consultation import ConsultationCreate
 from chalicelib.core.receipt import JST
@@ -40,6 +43,79 @@ STATUS_LABELS: dict[Status, tuple[str, str]] = {
     Status.SPAM: ("スパム", "Spam"),
     Status.SUSPECTED_SPAM: ("迷惑投稿の疑い", "Suspected spam"),
 }
+
+
+class Session(BaseModel):
+    """One consultation with the expert, as the expert reported it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    no: int
+    date: str
+    format: str
+    report: str | None = None  # gone once the requester's personal data is erased
+
+
+class Case(BaseModel):
+    """A case as stored: the one description of its attributes (the admin API returns it).
+
+    Services read it typed; the store and the mail templates take its `record()`.
+    Personal fields are optional because an erased case keeps only what
+    core/privacy.py CASE_KEEPS lists.
+    """
+
+    # Built on first use: the intake path never validates a stored case (cold start).
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    receipt_number: str
+    status: Status
+    created_at: str
+    updated_at: str
+    month: str
+    channel: str
+    language: str = "ja"
+    version: int
+    requester_type: str
+    organization: str | None = None
+    name: str | None = None
+    name_raw: str | None = None
+    name_kana: str | None = None
+    email: str | None = None
+    phone: str | None = None
+    municipality: str
+    support_types: list[str]
+    category: str
+    message: str | None = None
+    preferred_format: str
+    privacy_consent: bool | None = None
+    privacy_notice_version: str
+    consented_at: str
+    owner: str | None = None
+    outcome: str | None = None
+    expert_id: str | None = None
+    asked_experts: list[str] = Field(default_factory=list)
+    declined_experts: list[str] = Field(default_factory=list)
+    sessions: list[Session] = Field(default_factory=list)
+    first_contact_at: str | None = None
+    matched_at: str | None = None
+    ended_at: str | None = None
+    mail_answers: dict[str, int] = Field(default_factory=dict)
+    anonymised_at: str | None = None
+    retention_class: str
+    expires_at: int
+
+    @classmethod
+    def of(cls, item: Mapping[str, Any]) -> Case:
+        """The case from a stored item (its key and index attributes left out)."""
+        return cls.model_validate({k: v for k, v in item.items() if k not in STORAGE_ATTRIBUTES})
+
+    def record(self) -> dict[str, Any]:
+        """The attributes as stored and as templates see them (absent ones left out)."""
+        return self.model_dump(mode="json", exclude_none=True)
+
+
+# Attributes of the stored item that belong to the table, not to the case.
+STORAGE_ATTRIBUTES = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "kind"})
 
 
 def fingerprint(consultation: ConsultationCreate) -> str:

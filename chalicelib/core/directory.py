@@ -73,11 +73,6 @@ class Directory:
     deployment: Deployment
 
 
-def desk_staff(staff: DeskStaff | None, settings: Settings) -> DeskStaff:
-    """The resolved staff, or STAFF_NOTIFY_TO for callers that pass none (scripts, older tests)."""
-    return staff if staff is not None else DeskStaff.from_addresses(settings.staff_notify_to)
-
-
 def apply_taxonomy(deployment: Deployment, taxonomy: Taxonomy) -> Deployment:
     """The deployment with the taxonomy's labels (all entries) and its inactive ids."""
 

@@ -336,15 +336,16 @@ def form_submit() -> Response:
             settings, lang, embed, values=fields, errors=exc.errors, token=token, status=422
         )
 
-    def again(notice_key: str, status: int) -> Response:
-        # The confirm page once more, with a fresh token: one more press stores it.
+    def again(notice_key: str, status: int, token: str | None = None) -> Response:
+        # The confirm page once more, everything kept; with a fresh token unless the
+        # one it came with still holds (one more press stores it).
         return _confirm_page(
             settings,
             lang,
             embed,
             consultation,
             fields,
-            _new_token(settings),
+            token or _new_token(settings),
             honeypot=honeypot,
             notice=_words(lang)[notice_key],
             status=status,
@@ -372,19 +373,9 @@ def form_submit() -> Response:
     except FormTokenUsed:
         return again("token_used", 409)
     except (RateLimited, StoreBusy) as exc:
-        # Nothing was stored; the confirm page comes back with everything kept.
+        # Nothing was stored; the same token may press again once it is allowed.
         notice, status = ("rate_limited", 429) if isinstance(exc, RateLimited) else ("busy", 503)
-        return _confirm_page(
-            settings,
-            lang,
-            embed,
-            consultation,
-            fields,
-            str(token),
-            honeypot=honeypot,
-            notice=_words(lang)[notice],
-            status=status,
-        )
+        return again(notice, status, str(token))
     log.info(
         "form: consultation %s %s (%s)",
         result.receipt_number,

@@ -13,7 +13,6 @@ from typing import Any, Protocol
 from chalicelib.core import case as case_rules
 from chalicelib.core.consultation import parse_consultation
 from chalicelib.core.deployment import Deployment
-from chalicelib.core.directory import desk_staff
 from chalicelib.core.errors import DuplicateSubmission, ReceiptNumberTaken, StoreBusy
 from chalicelib.core.receipt import new_receipt_number
 from chalicelib.core.settings import Settings
@@ -61,7 +60,7 @@ def submit_consultation(
     client_id: str | None = None,
     draw_receipt: Callable[[datetime], str] = new_receipt_number,
     sleep: Callable[[float], None] = time.sleep,
-    staff: DeskStaff | None = None,
+    staff: DeskStaff,
     form_token: str | None = None,
     held: bool = False,
     language: str = "ja",
@@ -69,7 +68,7 @@ def submit_consultation(
     """Validate, then store the case with its mail in one write.
 
     `deployment` carries the current taxonomy and `staff` the desk's list
-    (runtime.directory(); without `staff`, STAFF_NOTIFY_TO).
+    (runtime.directory()).
 
     `form_token`: the form's render token, claimed in the same write so that
     one rendered form stores one case (FormTokenUsed for a different second
@@ -82,7 +81,7 @@ def submit_consultation(
     number and the status it was stored with.
     """
     consultation = parse_consultation(data, deployment)
-    desk = desk_staff(staff, settings)
+    desk = staff
     raw_name = data.get("name") if isinstance(data.get("name"), str) else None
     fingerprint = case_rules.fingerprint(consultation)
     now_epoch = int(now.timestamp())

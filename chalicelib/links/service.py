@@ -19,7 +19,7 @@ from typing import Any
 
 from chalicelib.core import actiontoken, lifecycle
 from chalicelib.core.acting import (
-    Acting,
+    Act,
     ActionDone,
     Roster,
     for_expert,
@@ -28,7 +28,6 @@ from chalicelib.core.acting import (
 )
 from chalicelib.core.actiontoken import EXPERT, EXPERT_ACTIONS, STAFF
 from chalicelib.core.deployment import Deployment
-from chalicelib.core.directory import desk_staff
 from chalicelib.core.errors import CaseNotFound, LinkAlreadyUsed, SessionInputInvalid
 from chalicelib.core.ports import CaseChanges
 from chalicelib.core.settings import Settings
@@ -43,9 +42,17 @@ class LinkClaim:
     actor: str
     expert_id: str | None
 
-    def acting(self) -> Acting:
+    def act(self, note: str, session: dict[str, Any] | None) -> Act:
         # A link is bound to one address: it names the actor and receives their mail.
-        return Acting(self.action, self.actor, self.expert_id, self.actor, "link")
+        return Act(
+            self.action,
+            self.actor,
+            "link",
+            expert_id=self.expert_id,
+            address=self.actor,
+            note=note,
+            session=session,
+        )
 
 
 @dataclass(frozen=True)
@@ -108,10 +115,10 @@ def describe_link(
     roster: Roster,
     settings: Settings,
     now: datetime,
-    staff: DeskStaff | None = None,
+    staff: DeskStaff,
 ) -> LinkView:
     """Everything the confirmation page shows; changes nothing."""
-    link = _read_link(token, settings, now, roster, desk_staff(staff, settings))
+    link = _read_link(token, settings, now, roster, staff)
     case = store.get_case(link.claim.receipt_number)
     if case is None:
         raise CaseNotFound()
@@ -144,12 +151,12 @@ def act_by_link(
     settings: Settings,
     deployment: Deployment,
     now: datetime,
-    staff: DeskStaff | None = None,
+    staff: DeskStaff,
 ) -> ActionDone:
     """Do what the link says, once. Raises TokenRefused, CaseNotFound, IllegalTransition,
     LinkAlreadyUsed (with what the first use did) or VersionConflict (someone else acted).
-    `staff` is the desk's list (runtime.directory(); without it, STAFF_NOTIFY_TO)."""
-    desk = desk_staff(staff, settings)
+    `staff` is the desk's list (runtime.directory())."""
+    desk = staff
     link = _read_link(token, settings, now, roster, desk)
     case = store.get_case(link.claim.receipt_number)
     if case is None:
@@ -169,10 +176,8 @@ def act_by_link(
         # The version condition of the write keeps two records from both taking the last place.
         session = session_record(form or {}, done_sessions + 1, now)
     return perform(
-        link.acting(),
+        link.act(note, session),
         case,
-        note=note,
-        session=session,
         store=store,
         roster=roster,
         settings=settings,

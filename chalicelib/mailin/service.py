@@ -11,6 +11,7 @@ are one transaction, so a redelivered message changes the case once.
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import uuid
 from dataclasses import dataclass, field
@@ -18,10 +19,9 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from chalicelib.core import lifecycle
-from chalicelib.core.acting import Roster, expert_load_change, matching_mail
-from chalicelib.core.case import OutgoingMessage
+from chalicelib.core.acting import Act, Roster, decide
+from chalicelib.core.case import Case, OutgoingMessage
 from chalicelib.core.deployment import Deployment
-from chalicelib.core.directory import desk_staff
 from chalicelib.core.errors import AlreadyProcessed, VersionConflict
 from chalicelib.core.ports import CaseChanges
 from chalicelib.core.receipt import JST
@@ -88,35 +88,93 @@ def _quarantine(
     return InboundOutcome("quarantined" if fresh else "duplicate", reason)
 
 
-def _changes_for(
-    parsed: ParsedReply, case: dict[str, Any], sender: str
-) -> tuple[dict[str, Any], dict[str, Any], list[str]]:
-    """(case attribute changes, event details, problems) for the commands of one reply."""
+def acts_of(parsed: ParsedReply, sender: str) -> list[tuple[int, Act]]:
+    """The acts one reply asks for, in the order they apply, each with its line number.
+
+    A reply holds at most 担当 and one status change (commands.py refuses more);
+    担当 applies first, as a person reads it. A new category, support types and
+    the note ride on the last act, or form an act of their own.
+    """
+    acts: list[tuple[int, Act]] = []
+    ordered = sorted(
+        (c for c in parsed.commands if c.kind == "action" and c.action),
+        key=lambda c: c.action != lifecycle.Action.TAKE.value,
+    )
+    for command in ordered:
+        result = str(command.value) if isinstance(command.value, str) else ""
+        act = Act(
+            lifecycle.Action(str(command.action)), sender, "mail", address=sender, result=result
+        )
+        acts.append((command.line, act))
+    category = next(
+        (c.value for c in parsed.commands if c.kind == "category" and isinstance(c.value, str)),
+        None,
+    )
+    support_types = next(
+        (
+            tuple(c.value)
+            for c in parsed.commands
+            if c.kind == "support_types" and isinstance(c.value, list)
+        ),
+        None,
+    )
+    extra = {"category": category, "support_types": support_types, "note": parsed.note[:4000]}
+    if acts:
+        line, last = acts[-1]
+        acts[-1] = (line, dataclasses.replace(last, **extra))  # type: ignore[arg-type]
+    elif category is not None or support_types is not None or parsed.note:
+        acts.append((0, Act(None, sender, "mail", address=sender, **extra)))  # type: ignore[arg-type]
+    return acts
+
+
+@dataclass
+class ReplyDecision:
+    changes: dict[str, Any]
+    event: dict[str, Any]
+    messages: list[OutgoingMessage]
+    expert_load: dict[str, Any] | None
+    problems: list[str]
+
+
+def decide_reply(
+    case: dict[str, Any],
+    parsed: ParsedReply,
+    sender: str,
+    *,
+    roster: Roster,
+    settings: Settings,
+    deployment: Deployment,
+    desk: DeskStaff,
+    now: datetime,
+) -> ReplyDecision:
+    """The reply's acts through core/acting.py `decide`, the same rules as links and the
+    admin API, one after another; any act that does not apply refuses the whole reply."""
+    problems = [f"{err.line}行目：{err.message}" for err in parsed.errors]
+    current = Case.of(case)
     changes: dict[str, Any] = {}
-    details: dict[str, Any] = {}
-    problems: list[str] = []
-    for command in parsed.commands:
-        if command.kind == "action" and command.action:
-            action = lifecycle.Action(command.action)
-            try:
-                outcome = lifecycle.apply_to_case(action, case)
-            except lifecycle.IllegalTransition as exc:
-                problems.append(f"{command.line}行目：{exc.message}")
-                continue
-            details["action"] = action.value
-            details["from_status"] = case["status"]
-            details["to_status"] = outcome.status.value
-            if outcome.changed:
-                changes["status"] = outcome.status.value
-            if action is lifecycle.Action.TAKE:
-                changes["owner"] = sender
-            if action in (lifecycle.Action.REFER, lifecycle.Action.CLOSE) and command.value:
-                changes["outcome"] = str(command.value)
-        elif command.kind == "category" and isinstance(command.value, str):
-            changes["category"] = command.value
-        elif command.kind == "support_types" and isinstance(command.value, list):
-            changes["support_types"] = command.value
-    return changes, details, problems
+    messages: list[OutgoingMessage] = []
+    expert_load: dict[str, Any] | None = None
+    event: dict[str, Any] = {}
+    for line, act in acts_of(parsed, sender):
+        try:
+            decision = decide(
+                current,
+                act,
+                roster=roster,
+                settings=settings,
+                deployment=deployment,
+                desk=desk,
+                now=now,
+            )
+        except lifecycle.IllegalTransition as exc:
+            problems.append(f"{line}行目：{exc.message}")
+            continue
+        changes.update(decision.changes)
+        messages += decision.messages
+        expert_load = expert_load or decision.expert_load
+        event = decision.event
+        current = Case.of({**current.record(), **decision.changes})
+    return ReplyDecision(changes, event, messages, expert_load, problems)
 
 
 def ingest_reply(
@@ -127,10 +185,10 @@ def ingest_reply(
     settings: Settings,
     deployment: Deployment,
     now: datetime,
-    roster: Roster | None = None,
-    staff: DeskStaff | None = None,
+    roster: Roster,
+    staff: DeskStaff,
 ) -> InboundOutcome:
-    """`staff` is the desk's list (runtime.directory(); without it, STAFF_NOTIFY_TO): only a
+    """`staff` is the desk's list (runtime.directory()): only a
     member who may act by mail drives a case."""
     if store.inbound_seen(receipt.message_id):
         return InboundOutcome("duplicate")
@@ -158,7 +216,8 @@ def ingest_reply(
     if target is None:
         return _quarantine(store, receipt, "no_case_address", now, settings)
     sender = mail.sender or ""
-    if not desk_staff(staff, settings).may_act(sender):
+    desk = staff
+    if not desk.may_act(sender):
         return _quarantine(store, receipt, "sender_not_staff", now, settings)
     # Only categories still offered can be given to a case by mail.
     categories = {
@@ -177,7 +236,7 @@ def ingest_reply(
         parsed = parse_reply(mail.text, categories=categories, support_types=support_types)
         try:
             return _apply(
-                store, case, parsed, mail, receipt, sender, settings, now, roster, deployment
+                store, case, parsed, mail, receipt, sender, settings, now, roster, deployment, desk
             )
         except VersionConflict:
             continue  # someone acted in between: read again and re-apply once
@@ -206,38 +265,51 @@ def _apply(
     sender: str,
     settings: Settings,
     now: datetime,
-    roster: Roster | None,
+    roster: Roster,
     deployment: Deployment,
+    desk: DeskStaff,
 ) -> InboundOutcome:
-    changes, details, problems = _changes_for(parsed, case, sender)
-    problems = [f"{err.line}行目：{err.message}" for err in parsed.errors] + problems
+    decided = decide_reply(
+        case,
+        parsed,
+        sender,
+        roster=roster,
+        settings=settings,
+        deployment=deployment,
+        desk=desk,
+        now=now,
+    )
+    problems = decided.problems
     refused = bool(problems)
     at = iso(now)
-    event: dict[str, Any] = {
-        "at": at,
-        "event_id": uuid.uuid4().hex[:12],
-        "type": "mail_refused" if refused else "mail_command",
-        "actor": sender,
-        "channel": "mail",
-        "ses_message_id": receipt.message_id,
-    }
-    if not refused:
-        event.update(details)
-        for name in ("category", "support_types", "outcome"):
-            if name in changes:
-                event[name] = changes[name]
-        if parsed.note:
-            event["note"] = parsed.note[:4000]
+    if refused:
+        changes: dict[str, Any] = {}
+        event: dict[str, Any] = {
+            "at": at,
+            "event_id": uuid.uuid4().hex[:12],
+            "type": "mail_refused",
+            "actor": sender,
+            "channel": "mail",
+            "problems": problems,
+        }
+        messages: list[OutgoingMessage] = []
+        expert_load = None
     else:
-        changes = {}
-        event["problems"] = problems
+        changes = dict(decided.changes)
+        event = {
+            **(decided.event or {"at": at, "event_id": uuid.uuid4().hex[:12], "type": "update"}),
+            "actor": sender,
+            "channel": "mail",
+        }
+        messages = list(decided.messages)
+        expert_load = decided.expert_load
+    event["ses_message_id"] = receipt.message_id
     day = now.astimezone(JST).strftime("%Y-%m-%d")
     answered_today = (
         int(case.get("mail_answers", {}).get(day, 0))
         if isinstance(case.get("mail_answers"), dict)
         else 0
     )
-    messages: list[OutgoingMessage] = []
     if answered_today < settings.mail_reply_cap_per_day:
         changes["mail_answers"] = {day: answered_today + 1}
         merged = {**case, **changes}
@@ -262,28 +334,19 @@ def _apply(
         )
     else:
         log.warning("inbound: answer cap reached for %s today", case["receipt_number"])
-    if not refused and roster is not None and details.get("action") == "start_matching":
-        # The same suggestions mail the 調整開始 link sends.
-        messages.append(
-            matching_mail(
-                {**case, **changes}, sender, roster=roster, deployment=deployment, now=now
-            )
-        )
     store.apply_change(
         case,
         changes=changes,
         event=event,
         messages=messages,
         link_use=None,
-        mail_expires_at=int((now + timedelta(days=settings.mail_retention_days)).timestamp()),
+        mail_expires_at=settings.retention().mail_expiry(int(now.timestamp())),
         inbound={
             "ses_message_id": receipt.message_id,
             "at": at,
             "outcome": "refused" if refused else "applied",
         },
-        expert_load=None
-        if refused or "action" not in details
-        else expert_load_change(lifecycle.Action(details["action"]), case, None, at),
+        expert_load=expert_load,
     )
     kind = "refused" if refused else "applied"
     log.info("inbound: %s %s on %s", kind, receipt.message_id, case["receipt_number"])

@@ -311,9 +311,10 @@ def handle_event(
     cases: CaseLookup,
     settings: Settings,
     now: datetime,
-    desk: Sequence[str] | None = None,
+    desk: Sequence[str],
 ) -> str:
-    """Apply one SES event (`desk`: the staff told of new cases; default STAFF_NOTIFY_TO). Returns undeliverable | recorded | delivered | ignored | duplicate."""
+    """Apply one SES event (`desk`: the staff told of new cases). Returns undeliverable |
+    recorded | delivered | ignored | duplicate."""
     now_epoch = int(now.timestamp())
     receipt = event.receipt_number
     if event.kind == "delivery":
@@ -367,7 +368,7 @@ def handle_event(
             else int((now + timedelta(days=settings.mail_retention_days)).timestamp()),
         }
         if event.permanent or event.kind == "reject":
-            staff = settings.staff_notify_to if desk is None else desk
+            staff = desk
             candidates = notice_candidates(case, staff)
             blocked = store.undeliverable(candidates, now_epoch) | {
                 mark["address"].strip().lower() for mark in marks

@@ -192,13 +192,12 @@ def deliver(
     deployment: Deployment,
     now: datetime,
     jitter: Callable[[], float] = random.random,
-    desk: Sequence[str] | None = None,
+    desk: Sequence[str],
 ) -> str:
     """Claim, render, send and record one message. Returns what happened to it.
 
-    `desk`: the staff a failure notice goes to (runtime.directory().staff.notify_to;
-    default STAFF_NOTIFY_TO)."""
-    staff = settings.staff_notify_to if desk is None else tuple(desk)
+    `desk`: the staff a failure notice goes to (runtime.directory().staff.notify_to)."""
+    staff = tuple(desk)
     claim = outbox.claim(message, iso(now), iso(now + LEASE))
     if claim is None:
         return "skipped"
@@ -329,7 +328,7 @@ def drain(
     now: datetime,
     limit: int = 50,
     jitter: Callable[[], float] = random.random,
-    desk: Sequence[str] | None = None,
+    desk: Sequence[str],
 ) -> DrainReport:
     """Send what is due; mark claims that outlived their lease as UNKNOWN."""
     report = DrainReport()

@@ -19,7 +19,6 @@ from chalicelib.core.calendar import (
     previous_month,
 )
 from chalicelib.core.case import OutgoingMessage
-from chalicelib.core.directory import desk_staff
 from chalicelib.core.settings import Settings
 from chalicelib.core.staff import DeskStaff
 from chalicelib.core.timefmt import iso
@@ -53,7 +52,7 @@ def daily_digest(
     store: ScheduledMailStore,
     settings: Settings,
     now: datetime,
-    staff: DeskStaff | None = None,
+    staff: DeskStaff,
 ) -> JobReport:
     """One digest of the open cases per desk address (the staff who are notified), on business days,
     with the cases kept as suspected spam listed apart for release or discard."""
@@ -61,7 +60,7 @@ def daily_digest(
     if not is_business_day(today):
         return JobReport(due=False)
     cases = store.open_cases(int(now.timestamp()))
-    desk = desk_staff(staff, settings)
+    desk = staff
     receipt, messages = digest.digest_messages(
         cases,
         today=today,
@@ -78,7 +77,7 @@ def idle_reminders(
     store: ScheduledMailStore,
     settings: Settings,
     now: datetime,
-    staff: DeskStaff | None = None,
+    staff: DeskStaff,
 ) -> JobReport:
     """A reminder for each open case idle longer than REMINDER_IDLE_BUSINESS_DAYS, once a business day."""
     today = jst_date(now)
@@ -86,7 +85,7 @@ def idle_reminders(
         return JobReport(due=False)
     stalled = 0
     enqueued = 0
-    notify_to = desk_staff(staff, settings).notify_to
+    notify_to = staff.notify_to
     for case in store.open_cases(int(now.timestamp())):
         messages = digest.reminder_messages(
             case,
@@ -108,7 +107,7 @@ def monthly_summary(
     store: ScheduledMailStore,
     settings: Settings,
     now: datetime,
-    staff: DeskStaff | None = None,
+    staff: DeskStaff,
 ) -> JobReport:
     """Last month's numbers to DESK_MANAGER_TO, from the first business day of the month on.
 
@@ -125,7 +124,7 @@ def monthly_summary(
     to = settings.desk_manager_to
     if to == settings.staff_notify_to:
         # No manager of its own (DESK_MANAGER_TO unset or the same list): the desk as it is now.
-        to = desk_staff(staff, settings).notify_to
+        to = staff.notify_to
     receipt, messages = digest.summary_messages(month, counters, to=to)
     enqueued = store.enqueue(messages, receipt, iso(now), _expires_at(settings, now))
     return JobReport(due=True, cases=report.total, enqueued=enqueued)

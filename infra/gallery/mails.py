@@ -10,12 +10,13 @@ needs a parsed MIME reply and a store.
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from chalicelib.core import lifecycle
-from chalicelib.core.acting import Acting, perform, session_record
+from chalicelib.core.acting import Act, perform, session_record
 from chalicelib.core.calendar import jst_date
 from chalicelib.core.case import OutgoingMessage, Status, new_case, staff_intake_messages
 from chalicelib.core.consultation import parse_consultation
@@ -163,16 +164,14 @@ def _lifecycle_samples(
         moment += timedelta(minutes=20)
         store = RecordingCase()
         done = perform(
-            Acting(action, actor, expert_id, actor, "link"),
+            Act(action, actor, "link", expert_id=expert_id, address=actor, session=session),
             case,
-            note="",
             store=store,  # type: ignore[arg-type]
             roster=roster,
             settings=settings,
             deployment=deployment,
             now=moment,
             staff=desk,
-            session=session,
         )
         case = done.case
         return store.queued
@@ -202,7 +201,18 @@ def _lifecycle_samples(
     act(lifecycle.Action.ASK_EXPERT, staff, second)
     second_address = _address(roster, second)
     accepted = act(lifecycle.Action.EXPERT_ACCEPTED, second_address, second)
-    keep("intro_requester", "相談者への専門家の紹介", _one(accepted, "intro_requester"))
+    introduction = _one(accepted, "intro_requester")
+    keep("intro_requester", "相談者への専門家の紹介", introduction)
+    for lang, said in (("en", "英語"), ("easy", "やさしい日本語")):
+        context = {
+            **introduction.context,
+            "case": {**introduction.context["case"], "language": lang},
+        }
+        keep(
+            f"intro_requester-{lang}",
+            f"相談者への専門家の紹介（{said}）",
+            dataclasses.replace(introduction, context=context),
+        )
     keep("intro_expert", "専門家への相談者の紹介", _one(accepted, "intro_expert"))
     keep(
         "expert_answer_staff",

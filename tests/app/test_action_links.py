@@ -57,6 +57,7 @@ def act(settings: Any, token: str, store: Any = None) -> Any:
         deployment=get_deployment(),
         settings=settings,
         now=runtime.now(),
+        staff=runtime.directory().staff,
     )
 
 

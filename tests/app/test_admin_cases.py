@@ -15,7 +15,6 @@ from chalicelib import runtime
 from chalicelib.admin import cases as cases_admin
 from chalicelib.core import access as admin
 from chalicelib.core.actiontoken import link_for
-from chalicelib.core.directory import desk_staff
 from chalicelib.core.errors import StoreBusy, VersionConflict
 from chalicelib.core.lifecycle import Action
 from chalicelib.core.receipt import JST
@@ -425,7 +424,7 @@ def test_two_staff_acting_at_once_one_wins_the_other_is_told(
                 cases_admin.ActionInput(version=1, owner=STAFF_A),
                 settings=get_settings(),
                 deployment=get_deployment(),
-                desk=desk_staff(None, get_settings()),
+                desk=runtime.directory().staff,
                 members=[],
                 now=jst(2, 11),
             )
@@ -579,3 +578,20 @@ def test_lists_skip_expired_cases(client: Any, staff_headers: dict[str, str], cl
     response = listing(client, staff_headers, "status=received")
     assert response.status_code == 200
     assert response.json_body["cases"] == []
+
+
+def test_the_case_models_declare_every_field_the_api_returns(
+    client: Any, staff_headers: dict[str, str]
+) -> None:
+    from chalicelib.admin.routes.cases import CaseDetail, CasePage
+
+    receipt = submit(client)
+    act(client, staff_headers, receipt, "take", owner=STAFF_A)
+    listed = client.http.get("/admin/cases?status=received", headers=staff_headers).json_body
+    page = CasePage.model_validate(listed)  # extra="forbid": an undeclared field fails
+    assert [row.receipt_number for row in page.cases] == [receipt]
+    detail = client.http.get(f"/admin/cases/{receipt}", headers=staff_headers).json_body
+    typed = CaseDetail.model_validate(detail)
+    assert typed.case.owner == STAFF_A and typed.case.status == "received"
+    with pytest.raises(ValueError):
+        CaseDetail.model_validate({**detail, "case": {**detail["case"], "undeclared": 1}})

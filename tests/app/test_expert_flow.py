@@ -343,6 +343,7 @@ def test_the_session_cap_holds_under_concurrent_records(
                 settings=settings,
                 deployment=get_deployment(),
                 now=runtime.now(),
+                staff=runtime.directory().staff,
             )
             outcomes.append("recorded")
         except (VersionConflict, SessionInputInvalid, LinkAlreadyUsed) as exc:

@@ -92,7 +92,9 @@ def test_the_digest_lists_held_cases_with_links_that_release_or_discard(
     drop = submit_held(client, email="bot@example.com", message="buy cheap things")
     # The digest runs at 08:00 in Japan on a business day (Tuesday 2026-12-08 here).
     tuesday = datetime(2026, 12, 7, 23, tzinfo=UTC)
-    report = digest.daily_digest(runtime.case_store(), get_settings(), tuesday)
+    report = digest.daily_digest(
+        runtime.case_store(), get_settings(), tuesday, staff=runtime.directory().staff
+    )
     assert report.due and report.enqueued >= 1
     outbox_service.drain(
         outbox=runtime.outbox_store(),
@@ -100,6 +102,7 @@ def test_the_digest_lists_held_cases_with_links_that_release_or_discard(
         settings=get_settings(),
         deployment=get_deployment(),
         now=tuesday,
+        desk=runtime.directory().staff.notify_to,
     )
     mail = next(m for m in mailbox() if m["To"] == STAFF_A and "保留 2件" in m["Subject"])
     body = mail.get_body(("plain",))

@@ -216,6 +216,7 @@ def drain_at(later: timedelta) -> outbox_service.DrainReport:
         deployment=get_deployment(),
         now=runtime.now() + later,
         jitter=lambda: 1.0,
+        desk=runtime.directory().staff.notify_to,
     )
 
 
@@ -231,6 +232,7 @@ def test_mark_sent_failing_after_ses_accepted_never_sends_twice(
         deployment=get_deployment(),
         now=runtime.now(),
         channel="api",
+        staff=runtime.directory().staff,
     ).receipt_number
     records = stream_records(aws)
 

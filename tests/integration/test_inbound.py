@@ -30,6 +30,7 @@ def submit(**overrides: Any) -> str:
         deployment=get_deployment(),
         now=runtime.now(),
         channel="api",
+        staff=runtime.directory().staff,
     )
     return result.receipt_number
 

@@ -60,6 +60,7 @@ def submit(**overrides: Any) -> str:
         deployment=get_deployment(),
         now=NOW,
         channel="api",
+        staff=runtime.directory().staff,
     )
     return result.receipt_number
 
@@ -72,6 +73,7 @@ def drain(mailer: Any = None, at: timedelta = timedelta(0)) -> outbox_service.Dr
         deployment=get_deployment(),
         now=NOW + at,
         jitter=lambda: 1.0,
+        desk=runtime.directory().staff.notify_to,
     )
 
 

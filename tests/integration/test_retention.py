@@ -62,6 +62,7 @@ def submit(**overrides: Any) -> str:
         channel="api",
         idempotency_key="retention-test-1",
         client_id="203.0.113.7",
+        staff=runtime.directory().staff,
     ).receipt_number
 
 
@@ -73,6 +74,7 @@ def drain(at: timedelta = timedelta(0)) -> outbox.DrainReport:
         deployment=get_deployment(),
         now=NOW + at,
         jitter=lambda: 1.0,
+        desk=runtime.directory().staff.notify_to,
     )
 
 
@@ -144,6 +146,7 @@ def write_one_of_everything(aws: dict[str, Any]) -> str:
         settings=settings,
         deployment=get_deployment(),
         now=NOW,
+        staff=runtime.directory().staff,
     )
     # An inbound message that fails SES's verdicts: quarantined and recorded.
     spoofed = EmailMessage()
@@ -158,6 +161,8 @@ def write_one_of_everything(aws: dict[str, Any]) -> str:
         settings=settings,
         deployment=get_deployment(),
         now=NOW,
+        roster=runtime.roster_store(),
+        staff=runtime.directory().staff,
     )
     # The roster: one active, one inactive expert.
     runtime.roster_store().put(expert("advisor-r1"))
@@ -170,7 +175,12 @@ def write_one_of_everything(aws: dict[str, Any]) -> str:
     )
     assert ses_events(bounce(ack), None) == {"undeliverable": 1}
     # Desk-wide scheduled mail.
-    assert digest.daily_digest(runtime.case_store(), settings, NOW).enqueued > 0
+    assert (
+        digest.daily_digest(
+            runtime.case_store(), settings, NOW, staff=runtime.directory().staff
+        ).enqueued
+        > 0
+    )
     # Admin data: a token (digest only), a staff member, the taxonomy, each with its audit record.
     from chalicelib.admin.access import SYSTEM, bootstrap_token
     from chalicelib.core import directory

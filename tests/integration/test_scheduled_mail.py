@@ -40,6 +40,7 @@ def submit(at: datetime = SUBMITTED, **overrides: Any) -> str:
         deployment=get_deployment(),
         now=at,
         channel="api",
+        staff=runtime.directory().staff,
     )
     return result.receipt_number
 
@@ -72,6 +73,7 @@ def drain(now: datetime) -> outbox_service.DrainReport:
         deployment=get_deployment(),
         now=now,
         jitter=lambda: 1.0,
+        desk=runtime.directory().staff.notify_to,
     )
 
 
@@ -103,7 +105,9 @@ def test_digest_lists_open_cases_by_status_with_business_day_ages(
     before = len(mailbox())
 
     friday = jst(2026, 11, 27)  # 08:00 in Japan, when the schedule fires
-    report = digest.daily_digest(runtime.case_store(), get_settings(), friday)
+    report = digest.daily_digest(
+        runtime.case_store(), get_settings(), friday, staff=runtime.directory().staff
+    )
     assert (report.due, report.cases, report.enqueued) == (True, 2, 2)
     assert drain(friday).sent == 2
     mails = new_mail(mailbox, before)
@@ -142,19 +146,44 @@ def test_digest_is_sent_once_a_day_and_not_on_holidays_or_weekends(
     store, settings = runtime.case_store(), get_settings()
 
     holiday = jst(2026, 11, 23)  # 勤労感謝の日 (a Monday)
-    assert digest.daily_digest(store, settings, holiday) == digest.JobReport(due=False)
-    assert digest.daily_digest(store, settings, jst(2026, 11, 21)).due is False  # Saturday
-    assert digest.daily_digest(store, settings, jst(2026, 12, 30)).due is False  # closure
+    assert digest.daily_digest(
+        store, settings, holiday, staff=runtime.directory().staff
+    ) == digest.JobReport(due=False)
+    assert (
+        digest.daily_digest(store, settings, jst(2026, 11, 21), staff=runtime.directory().staff).due
+        is False
+    )  # Saturday
+    assert (
+        digest.daily_digest(store, settings, jst(2026, 12, 30), staff=runtime.directory().staff).due
+        is False
+    )  # closure
 
     tuesday = jst(2026, 11, 24)
-    assert digest.daily_digest(store, settings, tuesday).enqueued == 2
-    assert digest.daily_digest(store, settings, tuesday + timedelta(hours=3)).enqueued == 0
+    assert (
+        digest.daily_digest(store, settings, tuesday, staff=runtime.directory().staff).enqueued == 2
+    )
+    assert (
+        digest.daily_digest(
+            store, settings, tuesday + timedelta(hours=3), staff=runtime.directory().staff
+        ).enqueued
+        == 0
+    )
     drain(tuesday + timedelta(hours=3))
-    assert digest.daily_digest(store, settings, tuesday + timedelta(hours=5)).enqueued == 0
+    assert (
+        digest.daily_digest(
+            store, settings, tuesday + timedelta(hours=5), staff=runtime.directory().staff
+        ).enqueued
+        == 0
+    )
     assert drain(tuesday + timedelta(hours=6)).sent == 0
     assert len(new_mail(mailbox, before)) == 2
     # The next business day is a new digest.
-    assert digest.daily_digest(store, settings, jst(2026, 11, 25)).enqueued == 2
+    assert (
+        digest.daily_digest(
+            store, settings, jst(2026, 11, 25), staff=runtime.directory().staff
+        ).enqueued
+        == 2
+    )
 
 
 def test_reminders_wait_for_business_days_not_calendar_days(
@@ -172,10 +201,13 @@ def test_reminders_wait_for_business_days_not_calendar_days(
 
     # Six calendar days after Friday, but only three business days (24, 25, 26): not yet.
     thursday = jst(2026, 11, 26)
-    assert digest.idle_reminders(store, settings, thursday).enqueued == 0
+    assert (
+        digest.idle_reminders(store, settings, thursday, staff=runtime.directory().staff).enqueued
+        == 0
+    )
 
     friday = jst(2026, 11, 27)
-    report = digest.idle_reminders(store, settings, friday)
+    report = digest.idle_reminders(store, settings, friday, staff=runtime.directory().staff)
     assert (report.due, report.cases, report.enqueued) == (True, 2, 3)
     assert drain(friday).sent == 3
     mails = new_mail(mailbox, before)
@@ -192,14 +224,34 @@ def test_reminders_wait_for_business_days_not_calendar_days(
     assert "最終更新から4営業日" in by_case[owned][0]["Subject"]
 
     # Once per business day: again the same day nothing, the weekend nothing, Monday again.
-    assert digest.idle_reminders(store, settings, friday + timedelta(hours=4)).enqueued == 0
-    assert digest.idle_reminders(store, settings, jst(2026, 11, 28)).due is False
+    assert (
+        digest.idle_reminders(
+            store, settings, friday + timedelta(hours=4), staff=runtime.directory().staff
+        ).enqueued
+        == 0
+    )
+    assert (
+        digest.idle_reminders(
+            store, settings, jst(2026, 11, 28), staff=runtime.directory().staff
+        ).due
+        is False
+    )
     assert drain(friday + timedelta(hours=5)).sent == 0
-    assert digest.idle_reminders(store, settings, jst(2026, 11, 30)).enqueued == 3
+    assert (
+        digest.idle_reminders(
+            store, settings, jst(2026, 11, 30), staff=runtime.directory().staff
+        ).enqueued
+        == 3
+    )
 
     # Acting on a case stops its reminders.
     change(owned, jst(2026, 11, 30, 10), status="hearing")
-    assert digest.idle_reminders(store, settings, jst(2026, 12, 1)).enqueued == 2
+    assert (
+        digest.idle_reminders(
+            store, settings, jst(2026, 12, 1), staff=runtime.directory().staff
+        ).enqueued
+        == 2
+    )
 
 
 def test_reminder_threshold_is_configurable(
@@ -209,8 +261,18 @@ def test_reminder_threshold_is_configurable(
     monkeypatch.setenv("REMINDER_IDLE_BUSINESS_DAYS", "1")
     settings = get_settings()
     store = runtime.case_store()
-    assert digest.idle_reminders(store, settings, jst(2026, 11, 24)).enqueued == 0  # 1 day
-    assert digest.idle_reminders(store, settings, jst(2026, 11, 25)).enqueued == 2  # 2 days
+    assert (
+        digest.idle_reminders(
+            store, settings, jst(2026, 11, 24), staff=runtime.directory().staff
+        ).enqueued
+        == 0
+    )  # 1 day
+    assert (
+        digest.idle_reminders(
+            store, settings, jst(2026, 11, 25), staff=runtime.directory().staff
+        ).enqueued
+        == 2
+    )  # 2 days
 
 
 def test_monthly_summary_numbers_match_the_cases_submitted(
@@ -226,9 +288,14 @@ def test_monthly_summary_numbers_match_the_cases_submitted(
     store, settings = runtime.case_store(), get_settings()
 
     # Tuesday 12/1 is the first business day of December.
-    assert digest.monthly_summary(store, settings, jst(2026, 11, 30)).cases == 1  # October's
+    assert (
+        digest.monthly_summary(
+            store, settings, jst(2026, 11, 30), staff=runtime.directory().staff
+        ).cases
+        == 1
+    )  # October's
     first = jst(2026, 12, 1)
-    report = digest.monthly_summary(store, settings, first)
+    report = digest.monthly_summary(store, settings, first, staff=runtime.directory().staff)
     assert (report.due, report.cases, report.enqueued) == (True, 3, 1)
     assert drain(first).sent == 1 + 1  # and the October summary enqueued just above
     mails = [m for m in new_mail(mailbox, before) if "2026年11月" in m["Subject"]]
@@ -254,21 +321,43 @@ def test_monthly_summary_numbers_match_the_cases_submitted(
     assert "相談者A" not in text and "requester-" not in text
 
     # Idempotent per month: the following business days send nothing more.
-    assert digest.monthly_summary(store, settings, first + timedelta(hours=2)).enqueued == 0
-    assert digest.monthly_summary(store, settings, jst(2026, 12, 2)).enqueued == 0
+    assert (
+        digest.monthly_summary(
+            store, settings, first + timedelta(hours=2), staff=runtime.directory().staff
+        ).enqueued
+        == 0
+    )
+    assert (
+        digest.monthly_summary(
+            store, settings, jst(2026, 12, 2), staff=runtime.directory().staff
+        ).enqueued
+        == 0
+    )
     assert drain(jst(2026, 12, 2)).sent == 0
 
 
 def test_summary_goes_to_the_desk_when_no_manager_is_named(aws: dict[str, Any]) -> None:
     submit()
-    report = digest.monthly_summary(runtime.case_store(), get_settings(), jst(2026, 12, 1))
+    report = digest.monthly_summary(
+        runtime.case_store(), get_settings(), jst(2026, 12, 1), staff=runtime.directory().staff
+    )
     assert report.enqueued == 2  # staff-a and staff-b
 
 
 def test_first_business_day_of_january_comes_after_the_closure(aws: dict[str, Any]) -> None:
     store, settings = runtime.case_store(), get_settings()
-    assert digest.monthly_summary(store, settings, jst(2027, 1, 1)).due is False
-    assert digest.monthly_summary(store, settings, jst(2027, 1, 4)).due is True
+    assert (
+        digest.monthly_summary(
+            store, settings, jst(2027, 1, 1), staff=runtime.directory().staff
+        ).due
+        is False
+    )
+    assert (
+        digest.monthly_summary(
+            store, settings, jst(2027, 1, 4), staff=runtime.directory().staff
+        ).due
+        is True
+    )
 
 
 def test_run_daily_runs_every_job_and_is_safe_to_repeat(aws: dict[str, Any], mailbox: Any) -> None:

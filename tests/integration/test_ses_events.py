@@ -50,6 +50,7 @@ def submit(**overrides: Any) -> str:
         deployment=get_deployment(),
         now=NOW,
         channel="api",
+        staff=runtime.directory().staff,
     ).receipt_number
 
 
@@ -61,6 +62,7 @@ def drain(ses: RecordingSes, at: timedelta = timedelta(0)) -> outbox_service.Dra
         deployment=get_deployment(),
         now=NOW + at,
         jitter=lambda: 1.0,
+        desk=runtime.directory().staff.notify_to,
     )
 
 

@@ -129,3 +129,36 @@ def test_each_desk_address_gets_its_own_notification_with_its_own_links() -> Non
     assert text.count("http://desk.test/actions/a1.local1.") == 4
     ack = [m for m in messages if m.template == "intake_ack"]
     assert ack[0].to == ("requester-a@example.com",)
+
+
+@pytest.mark.parametrize("template", ["intake_ack", "intro_requester"])
+def test_the_requesters_mail_comes_in_their_language_first(template: str) -> None:
+    case = {
+        "receipt_number": "DX-261126-482175",
+        "name": "相談者A",
+        "email": "requester-a@example.com",
+        "created_at": "2026-11-26T01:00:00.000000Z",
+        "requester_type": "business",
+        "municipality": "24201",
+        "support_types": ["training"],
+        "category": "data",
+        "preferred_format": "online",
+        "message": "相談です。",
+    }
+    expert = {"display_name": "アドバイザーA", "organization": "", "email": "a@example.jp"}
+    context = {"case": case, "expert": expert}
+    texts = {}
+    for language in ("ja", "en", "easy"):
+        mail = render(
+            template,
+            {**context, "case": {**case, "language": language}},
+            settings=SETTINGS,
+            deployment=DEPLOYMENT,
+        )
+        texts[language] = mail
+    assert texts["ja"].text.lstrip().startswith("相談者A 様")
+    assert texts["en"].text.lstrip().startswith("Dear 相談者A")
+    assert texts["easy"].text.lstrip().startswith("相談者A さん")
+    assert "相談（そうだん）" in texts["easy"].text and "<ruby>" in texts["easy"].html
+    for mail in texts.values():
+        assert "|" not in mail.text and "|" not in mail.html  # no reading marker left raw

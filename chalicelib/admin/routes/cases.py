@@ -15,7 +15,7 @@ from chalicelib.admin.auth import ADMIN_HEADERS, admin_route, ok, parse_body, pa
 from chalicelib.admin.schemas import ExpertId
 from chalicelib.core import lifecycle
 from chalicelib.core.access import Actor
-from chalicelib.core.case import Status
+from chalicelib.core.case import Case, Status
 from chalicelib.core.receipt import JST
 from chalicelib.http.errors import json_response
 from chalicelib.runtime import get_settings
@@ -43,15 +43,35 @@ class CaseListQuery(BaseModel):
 
 
 class CaseRow(BaseModel):
-    model_config = ConfigDict(extra="allow", defer_build=True)
+    """One case in a list: ids with their labels, no personal data but the organisation."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
     receipt_number: str
     status: str
     status_label: str
+    status_label_en: str
+    category: str
+    category_label: str
+    category_label_en: str
+    requester_type: str
+    requester_type_label: str
+    requester_type_label_en: str
+    municipality: str
+    municipality_label: str
+    municipality_label_en: str
+    support_types: list[str]
+    preferred_format: str
+    channel: str
+    organization: str | None
+    owner: str | None
     created_at: str
     updated_at: str
-    version: int
+    expert_id: str | None
+    asked_experts: list[str]
     sessions_used: int
+    max_sessions: int
+    version: int
 
 
 class CasePage(BaseModel):
@@ -63,9 +83,9 @@ class CasePage(BaseModel):
 
 
 class CaseDetail(BaseModel):
-    model_config = ConfigDict(extra="allow", defer_build=True)
+    model_config = ConfigDict(extra="forbid", defer_build=True)
 
-    case: dict[str, Any]
+    case: Case
     summary: CaseRow
     timeline: list[dict[str, Any]]
     events: list[dict[str, Any]]
