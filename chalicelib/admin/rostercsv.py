@@ -1,6 +1,6 @@
 """The roster as CSV (pure): the file admins open in Excel, and reading it back row by row.
 
-The format (README "Roster CSV"):
+The format (docs/api.md "Roster CSV"):
 - UTF-8 with a byte order mark (so Excel reads it as UTF-8), CRLF line
   ends, quoting as RFC 4180 (Python's csv module, excel dialect).
 - Row 1 is the header: the Japanese label, then the field id in square

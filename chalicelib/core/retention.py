@@ -4,7 +4,7 @@ Every item the desk stores carries `retention_class` (one of the names
 below) and `expires_at` (epoch seconds, the table's TTL attribute). DynamoDB
 deletes expired items lazily, so every read also ignores them
 (stores/dynamo.py `is_live`). The periods come from settings (config.py,
-README "Retention"); the defaults here equal the settings' defaults so that a
+docs/operations.md "Retention"); the defaults here equal the settings' defaults so that a
 store built without settings (tests, the demo seeder) behaves like a default
 deployment.
 """
@@ -52,7 +52,7 @@ CLASSES = (
 
 @dataclass(frozen=True)
 class RetentionPolicy:
-    """The configurable periods, in days (see README "Retention" for the reasoning)."""
+    """The configurable periods, in days (docs/operations.md "Retention" says why)."""
 
     case_days: int = 1825
     mail_days: int = 400

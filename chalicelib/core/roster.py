@@ -63,7 +63,7 @@ class ExpertProfile(BaseModel):
     """An advisor or partner without their contact addresses: what desk staff read.
 
     The roster's contact addresses are personal data only admins handle
-    (README "Roster CSV"); staff reach an expert through the desk's mail.
+    (docs/api.md "Roster CSV"); staff reach an expert through the desk's mail.
     """
 
     # Built on first use: the intake path never reads the roster (cold start).

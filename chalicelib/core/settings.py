@@ -122,7 +122,7 @@ class Settings:
         raise ConfigError(f"missing settings: {name} (or {name}_PARAM)")
 
     def retention(self) -> RetentionPolicy:
-        """The retention periods the stores stamp on what they write (README "Retention")."""
+        """The retention periods the stores stamp on what they write (docs/operations.md "Retention")."""
         return RetentionPolicy(
             case_days=self.case_retention_days,
             mail_days=self.mail_retention_days,

@@ -10,7 +10,7 @@ and headers (`Allow`, CORS).
 Strict-Transport-Security goes on every answer of a stage served over https
 (a deployed stage: its PUBLIC_BASE_URL must be https), never on `make dev`'s
 plain http, where browsers ignore it anyway. Framing stays with each page's
-CSP `frame-ancestors` (README "The consultation form": why no X-Frame-Options).
+CSP `frame-ancestors` (docs/api.md "The consultation form": why no X-Frame-Options).
 """
 
 from __future__ import annotations

@@ -31,11 +31,11 @@ An address is marked undeliverable (permanent bounce, complaint) under the
 SHA-256 of its lowercased form: the address never appears in a key, and the
 mark holds no copy of it. SES event records exist only to make a redelivered
 SNS notification act once. Every item carries `retention_class` and
-`expires_at` (domain/retention.py; README "Retention").
+`expires_at` (core/retention.py; docs/operations.md "Retention").
 
 A requester's case item (`kind` "requester_case") is written in the intake
 transaction beside the case. It finds a requester's cases by email for
-personal-data requests (README "Personal data requests") without a Scan: the
+personal-data requests (docs/api.md "Personal data requests") without a Scan: the
 key holds domain/privacy.py `requester_digest(email)`, the SHA-256 of the NFKC-normalised,
 trimmed, lowercased address, never the address; the item holds only the
 receipt number, the creation time and the case's retention class and expiry.

@@ -1,7 +1,7 @@
 """Changes to moto's DynamoDB so the local stack and the tests cost what DynamoDB costs.
 
 Stock moto 5.2 has three habits that make every write dearer and the process
-larger as the table grows (measured with tracemalloc, README "Performance"):
+larger as the table grows (measured with tracemalloc, docs/figures.md):
 
 - `transact_write_items` deep-copies the whole table once per transaction
   item so it can roll back: a submission (eight items) on a table of N items

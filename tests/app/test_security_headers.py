@@ -467,7 +467,7 @@ def test_https_stages_send_hsts_on_every_answer_and_local_http_does_not(
     ]
     assert missing == []
     # Framing is controlled by CSP frame-ancestors (it can list several origins); the
-    # older X-Frame-Options cannot, and is not sent (README "The consultation form").
+    # older X-Frame-Options cannot, and is not sent (docs/api.md "The consultation form").
     form = client.http.get("/form/input")
     assert "frame-ancestors 'self' http://127.0.0.1:8000" in form.headers["Content-Security-Policy"]
     assert all("X-Frame-Options" not in a.headers for a in [*deployed, form])

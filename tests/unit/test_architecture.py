@@ -37,9 +37,9 @@ def module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-# The layers, lowest first, stated once (README's map says the same). A module
-# may import only from its own layer and the layers below it; the features
-# (one folder each) never import one another. Every module of chalicelib must
+# The layers, lowest first, stated once (README's layer sentence says the same:
+# tests/unit/test_readme.py). A module may import only from its own layer and
+# the layers below it; the features (one folder each) never import one another. Every module of chalicelib must
 # fall in exactly one layer: a new folder has to be placed here first.
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core", ("chalicelib.core",)),
@@ -239,12 +239,27 @@ def test_requirements_txt_matches_pyproject_dependencies() -> None:
     assert chalice_reads == declared
 
 
-def test_every_setting_the_code_reads_is_documented_in_the_readme() -> None:
+def settings_table(text: str) -> set[str]:
+    """The variables named in the first column of the table under "## Settings"."""
+    found = re.search(r"^## Settings\n(.*?)(?=^## |\Z)", text, flags=re.MULTILINE | re.DOTALL)
+    section = found.group(1) if found else ""
+    return set(re.findall(r"^\| `([A-Z0-9_]+)` \|", section, flags=re.MULTILINE))
+
+
+def test_every_setting_the_code_reads_is_in_the_settings_table_of_operations() -> None:
     from chalicelib.core.settings import _ENV
 
-    readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    missing = [name for name in _ENV if f"`{name}`" not in readme]
-    assert missing == []
+    documented = settings_table((ROOT / "docs" / "operations.md").read_text(encoding="utf-8"))
+    assert [name for name in _ENV if name not in documented] == []
+
+
+def test_settings_table_reads_only_the_table_rows_of_its_section() -> None:
+    text = (
+        "## Settings\n\n| variable | default |\n|---|---|\n| `TABLE_NAME` | required |\n"
+        "`MAIL_FROM` in prose\n\n## Retention\n\n| `CASE_RETENTION_DAYS` | x |\n"
+    )
+    assert settings_table(text) == {"TABLE_NAME"}
+    assert settings_table("## Configuration\n\n| `TABLE_NAME` | required |\n") == set()
 
 
 def test_stage_config_is_valid_json_with_a_local_stage() -> None:

@@ -132,7 +132,7 @@ def read_expert(actor: Actor, expert_id: str) -> Response:
     entry = runtime.roster_store().entry(expert_id)
     if entry is None:
         raise NotFound("expert")
-    # The contact addresses are for admins (README "Roster CSV"); staff get the profile.
+    # The contact addresses are for admins (docs/api.md "Roster CSV"); staff get the profile.
     view = _out(entry) if allows(actor.role, "admin") else _staff_out(entry)
     return ok(view.model_dump(mode="json"))
 

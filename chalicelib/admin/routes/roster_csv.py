@@ -3,7 +3,7 @@
 Both are admin-only: the file carries the experts' contact addresses
 (personal data), and staff may not export personal data. Each export is
 audited ("roster.export", with the row count). The format is described in
-domain/rostercsv.py and README "Roster CSV".
+admin/rostercsv.py and docs/api.md "Roster CSV".
 """
 
 from __future__ import annotations
