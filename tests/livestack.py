@@ -3,11 +3,8 @@
 from __future__ import annotations
 
 import email
-import os
 import signal
-import socket
 import subprocess
-import sys
 import time
 import urllib.error
 import urllib.request
@@ -20,16 +17,11 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import ROOT, local_stage_env
+from infra.local.launch import StackError, free_port, launched
+from tests.conftest import ROOT
 
 START_TIMEOUT = 40.0
 EXIT_TIMEOUT = 15.0
-
-
-def free_port() -> int:
-    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def http(
@@ -87,52 +79,17 @@ class Stack:
             pytest.fail(f"no exit within {EXIT_TIMEOUT} s of {sig!r}:\n{self.log()}")
 
 
-def stack_environment(api_port: int, moto_port: int) -> dict[str, str]:
-    """This process's environment minus anything that would steer the stack elsewhere."""
-    steering = set(local_stage_env()) | {"AWS_PROFILE", "PORT", "MOTO_PORT", "MAILBOX_PORT"}
-    env = {
-        name: value
-        for name, value in os.environ.items()
-        if not name.startswith("AWS_ENDPOINT_URL") and name not in steering
-    }
-    env.update(
-        PORT=str(api_port),
-        MOTO_PORT=str(moto_port),
-        MAILBOX_PORT="0",  # any free port: PORT + 2 may be taken
-        PYTHONUNBUFFERED="1",
-        PYTHONUTF8="1",
-    )
-    return env
-
-
 @contextmanager
 def running_stack(
     log_path: Path, extra_env: dict[str, str] | None = None, stack_type: type[Stack] = Stack
 ) -> Iterator[Stack]:
-    """Start the stack, wait for /health, and make sure it is gone afterwards."""
-    api_port = free_port()
-    moto_port = free_port()
-    while moto_port == api_port:
-        moto_port = free_port()
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "infra.local.dev"],
-            cwd=ROOT,
-            env={**stack_environment(api_port, moto_port), **(extra_env or {})},
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    running = stack_type(
-        process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{moto_port}", log_path
-    )
+    """Start the stack (infra/local/launch.py), wait for /health, and make sure it is gone
+    afterwards; a stack that does not come up fails the test with its log."""
     try:
-        running.wait_until_healthy()
-        yield running
-    finally:
-        if process.poll() is None:
-            process.kill()
-        process.wait(timeout=EXIT_TIMEOUT)
+        with launched(log_path, extra_env, start_timeout=START_TIMEOUT) as up:
+            yield stack_type(up.process, up.api, up.moto, up.log_path)
+    except StackError as exc:
+        pytest.fail(str(exc), pytrace=False)
 
 
 SES_EMULATOR = ROOT / "tests" / "ses_emulator" / "node_modules" / ".bin" / "aws-ses-v2-local"

@@ -42,23 +42,12 @@ from infra.gallery.pages import (
 )
 from infra.gallery.stack import running_stack
 from infra.local.dev import stage_environment
+from infra.local.launch import CHROMIUM_ARGS
 
 if TYPE_CHECKING:
     from playwright.sync_api import Browser, Page
 
 CHROMIUM = Path(os.environ.get("DX_DESK_CHROMIUM", "/usr/bin/chromium"))
-# The flags tests/browser/conftest.py uses, for the same reason: on a closed
-# network Chromium otherwise keeps trying to reach Google's hosts.
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 # Narrow first, so the page is left at desktop width for the next step.
 WIDTHS = {"375": {"width": 375, "height": 812}, "1280": {"width": 1280, "height": 900}}
 STACK_ENV = {

@@ -33,15 +33,13 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
-from tests.conftest import REGION, ROOT, local_stage_env, valid_payload
+from infra.local.launch import StackError, launched
+from tests.conftest import REGION, local_stage_env, valid_payload
 from tests.livestack import (
-    EXIT_TIMEOUT,
     START_TIMEOUT,
-    free_port,
     http,
     running_ses_emulator,
     ses_emulator_missing,
-    stack_environment,
 )
 
 LEVELS = (0, 1000, 5000)
@@ -96,50 +94,16 @@ class LiveStack:
 
 @contextmanager
 def live_stack(log_path: Path, ses_url: str | None) -> Iterator[LiveStack]:
-    api_port, moto_port = free_port(), free_port()
-    while moto_port == api_port:
-        moto_port = free_port()
     env = {
-        **stack_environment(api_port, moto_port),
         # Every request comes from 127.0.0.1: lift the per-client hourly limit.
         "RATE_LIMIT_PER_HOUR": "1000000",
+        **({"AWS_ENDPOINT_URL_SESV2": ses_url} if ses_url else {}),
     }
-    if ses_url:
-        env["AWS_ENDPOINT_URL_SESV2"] = ses_url
-    with log_path.open("wb") as log_file:
-        process = subprocess.Popen(
-            [sys.executable, "-m", "infra.local.dev"],
-            cwd=ROOT,
-            env=env,
-            stdin=subprocess.DEVNULL,
-            stdout=log_file,
-            stderr=subprocess.STDOUT,
-        )
-    stack = LiveStack(
-        process, f"http://127.0.0.1:{api_port}", f"http://127.0.0.1:{moto_port}", log_path
-    )
     try:
-        deadline = time.monotonic() + START_TIMEOUT
-        while True:
-            if process.poll() is not None:
-                raise LocalBenchError(f"the stack exited:\n{stack.log_tail()}")
-            try:
-                if http("GET", f"{stack.api}/health")[0] == 200:
-                    break
-            except OSError:
-                pass
-            if time.monotonic() > deadline:
-                raise LocalBenchError(f"the stack did not start:\n{stack.log_tail()}")
-            time.sleep(0.2)
-        yield stack
-    finally:
-        if process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=EXIT_TIMEOUT)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait(timeout=EXIT_TIMEOUT)
+        with launched(log_path, env, start_timeout=START_TIMEOUT) as up:
+            yield LiveStack(up.process, up.api, up.moto, up.log_path)
+    except StackError as exc:
+        raise LocalBenchError(str(exc)) from None
 
 
 # --- seeding through the store ------------------------------------------------------

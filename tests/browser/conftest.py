@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any, NoReturn
 
 import pytest
 
+from infra.local.launch import CHROMIUM_ARGS
 from tests.conftest import ROOT
 from tests.livestack import Stack, mail_text, running_stack
 from tests.livestack import http as request
@@ -31,20 +32,6 @@ BROWSER_DIR = ROOT / "tests" / "browser"
 CHROMIUM = Path(os.environ.get("DX_DESK_CHROMIUM", "/usr/bin/chromium"))
 AXE_JS = BROWSER_DIR / "node_modules" / "axe-core" / "axe.min.js"
 ARTIFACTS = ROOT / "test-artifacts" / "screenshots"
-# Flags that matter on a closed network: without the background-networking
-# ones Chromium keeps trying (and failing) to reach Google's hosts. Playwright
-# itself gives every launch a fresh, empty user data dir (and refuses a
-# --user-data-dir argument to launch()).
-CHROMIUM_ARGS = [
-    "--headless",
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
 HOST_PAGE_PORT = 8001  # an origin the local stage's ALLOWED_ORIGINS lists (frame-ancestors)
 MAIL_TIMEOUT = 20.0
 

@@ -25,8 +25,9 @@ from typing import TypeVar
 
 import pytest
 
+from infra.local.launch import free_port, stack_environment
 from tests.conftest import REGION, ROOT, local_stage_env, valid_payload
-from tests.livestack import Stack, free_port, http, stack_environment
+from tests.livestack import Stack, http
 
 MAIL_TIMEOUT = 30.0  # generous: two cores shared by the stack, moto and pytest
 EXIT_TIMEOUT = 15.0

@@ -37,8 +37,9 @@ from typing import Any
 
 import pytest
 
+from infra.local.launch import free_port, stack_environment
 from tests.conftest import ROOT, local_stage_env, valid_payload
-from tests.livestack import EXIT_TIMEOUT, Stack, free_port, stack_environment
+from tests.livestack import EXIT_TIMEOUT, Stack
 
 # The round inside `make test` (0 skips it); the full one runs under `make loadtest`.
 LOAD_SMALL = int(os.environ.get("LOAD_SMALL", "20"))

@@ -165,7 +165,7 @@ def test_usage_errors_exit_2(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 def test_unreachable_api_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
-    from tests.livestack import free_port
+    from infra.local.launch import free_port
 
     assert run("me", url=f"http://127.0.0.1:{free_port()}")[0] == 1
     assert "APIに接続できません" in capsys.readouterr().err
