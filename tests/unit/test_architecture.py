@@ -240,10 +240,10 @@ def test_requirements_txt_matches_pyproject_dependencies() -> None:
 
 
 def test_every_setting_the_code_reads_is_documented_in_the_readme() -> None:
-    from chalicelib.core.settings import _ENV
+    from chalicelib.core.settings import VARIABLES
 
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
-    missing = [name for name in _ENV if f"`{name}`" not in readme]
+    missing = [name for name in VARIABLES if f"`{name}`" not in readme]
     assert missing == []
 
 
