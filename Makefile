@@ -47,9 +47,10 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-## Figures for cold start, AWS calls and latency against a reference handler.
+## Figures for cold start, AWS calls and latency against a reference handler; the cost of reading settings.
 bench: $(STAMP) $(SES_EMULATOR)
 	$(BIN)/python -m tests.bench.bench_intake
+	$(BIN)/python -m tests.bench.bench_settings
 
 ## 200 concurrent submissions against the local stack (LOAD_FULL changes it); prints the figures.
 loadtest: $(STAMP)

@@ -1,99 +1,175 @@
-"""Settings: every environment variable the desk reads, parsed once per environment and failing
-fast by name (pure: the runtime hands in the environment and the SSM reader)."""
+"""Settings: every environment variable the desk reads, declared once as a pydantic-settings
+model, parsed once per environment and failing fast by name (pure: the runtime hands in the
+environment and the SSM reader)."""
 
 from __future__ import annotations
 
 import threading
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
+
+from pydantic import (
+    AliasGenerator,
+    BeforeValidator,
+    Field,
+    PositiveInt,
+    ValidationError,
+    ValidationInfo,
+    field_validator,
+)
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    NoDecode,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from chalicelib.core.errors import ConfigError
 from chalicelib.core.retention import RetentionPolicy
 
 DEFAULT_DEPLOYMENT_FILE = Path(__file__).resolve().parent.parent / "data" / "deployment.json"
 
-# Every environment variable the code reads, with its default (None: required).
-_ENV: dict[str, str | None] = {
-    "TABLE_NAME": None,
-    "MAIL_FROM": None,
-    "STAFF_NOTIFY_TO": None,
-    "DESK_NAME": "DX相談窓口",
-    "DESK_CONTACT": "",
-    "MAIL_DOMAIN": "",
-    "ALLOWED_ORIGINS": "",
-    "MAX_BODY_BYTES": "32768",
-    "REPLAY_WINDOW_SECONDS": "600",
-    "IDEMPOTENCY_KEY_TTL_SECONDS": "86400",
-    "RATE_LIMIT_PER_HOUR": "20",
-    "CASE_RETENTION_DAYS": "1825",
-    "MAIL_RETENTION_DAYS": "400",
-    "STATISTICS_RETENTION_DAYS": "3650",
-    "REFERENCE_RETENTION_DAYS": "3650",
-    "UNDELIVERABLE_RETENTION_DAYS": "365",
-    "AUDIT_RETENTION_DAYS": "2555",
-    "SES_CONFIGURATION_SET": "",
-    "DEPLOYMENT_FILE": "",
-    "FORM_SIGNING_KEYS": "",
-    "FORM_MIN_SECONDS": "3",
-    "FORM_MAX_AGE_SECONDS": "86400",
-    "LINK_SIGNING_KEYS": "",
-    # In AWS the signing keys live in SSM Parameter Store (SecureString), not in
-    # the environment: these name the parameters, read lazily and cached.
-    "FORM_SIGNING_KEYS_PARAM": "",
-    "LINK_SIGNING_KEYS_PARAM": "",
-    "SECRETS_CACHE_SECONDS": "300",
-    "ACTION_LINK_TTL_DAYS": "14",
-    "PUBLIC_BASE_URL": "",
-    "MAIL_REPLY_DOMAIN": "",
-    "INBOUND_BUCKET": "",
-    "MAIL_REPLY_CAP_PER_DAY": "20",
-    "MAX_SESSIONS": "3",
-    "REMINDER_IDLE_BUSINESS_DAYS": "3",
-    "DESK_MANAGER_TO": "",
-    "DIRECTORY_CACHE_SECONDS": "60",
-}
+
+def _split(value: str) -> tuple[str, ...]:
+    """A comma-separated list; blanks around and between entries do not count."""
+    return tuple(part.strip() for part in value.split(",") if part.strip())
 
 
-@dataclass(frozen=True)
-class Settings:
+def _comma_separated(value: object) -> object:
+    return _split(value) if isinstance(value, str) else value
+
+
+def _parse_signing_keys(value: str) -> tuple[tuple[str, bytes], ...]:
+    """`id:secret,id:secret`, the current key first; older ones keep links in flight valid.
+
+    The error says what is wrong, never what was given: the value is a secret."""
+    keys = []
+    for entry in _split(value):
+        key_id, _, secret = entry.partition(":")
+        if not key_id.isalnum() or len(secret) < 16:
+            raise ValueError("each entry is id:secret, secret 16+ characters")
+        keys.append((key_id, secret.encode("utf-8")))
+    return tuple(keys)
+
+
+def _signing_keys(value: object) -> object:
+    return _parse_signing_keys(value) if isinstance(value, str) else value
+
+
+# NoDecode: a list setting is comma-separated text, not the JSON pydantic-settings expects.
+CommaSeparated = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_separated)]
+SigningKeys = Annotated[tuple[tuple[str, bytes], ...], NoDecode, BeforeValidator(_signing_keys)]
+
+
+class _GivenEnvironment(EnvSettingsSource):
+    """pydantic-settings' environment source over the mapping it is handed instead of
+    os.environ: the runtime decides which environment counts (and core reads nothing itself)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    # The hook EnvSettingsSource reads its variables through (its .env subclass overrides it
+    # too); test_settings_read_only_the_mapping_they_are_given fails if it stops being used.
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return {
+            name: value
+            for name, value in self._environ.items()
+            if not (self.env_ignore_empty and value == "")
+        }
+
+
+class Settings(BaseSettings):
+    """One field per environment variable: the field name upper-cased is the variable's name
+    (README "Configuration"); no default means required. An empty value counts as unset."""
+
+    model_config = SettingsConfigDict(
+        alias_generator=AliasGenerator(validation_alias=str.upper),
+        case_sensitive=True,
+        env_ignore_empty=True,
+        frozen=True,
+    )
+
     table_name: str
     mail_from: str
-    staff_notify_to: tuple[str, ...]
-    desk_name: str
-    desk_contact: str
-    mail_domain: str
-    allowed_origins: tuple[str, ...]
-    max_body_bytes: int
-    replay_window_seconds: int
-    idempotency_key_ttl_seconds: int
-    rate_limit_per_hour: int
-    case_retention_days: int
-    mail_retention_days: int
-    statistics_retention_days: int
-    reference_retention_days: int
-    undeliverable_retention_days: int
-    audit_retention_days: int
-    ses_configuration_set: str
-    deployment_file: Path
-    form_signing_keys: tuple[tuple[str, bytes], ...]
-    form_min_seconds: int
-    form_max_age_seconds: int
-    link_signing_keys: tuple[tuple[str, bytes], ...]
-    form_signing_keys_param: str
-    link_signing_keys_param: str
-    secrets_cache_seconds: int
-    action_link_ttl_days: int
-    public_base_url: str
-    mail_reply_domain: str
-    inbound_bucket: str
-    mail_reply_cap_per_day: int
-    max_sessions: int
-    reminder_idle_business_days: int
-    desk_manager_to: tuple[str, ...]
-    directory_cache_seconds: int
+    staff_notify_to: CommaSeparated
+    desk_name: str = "DX相談窓口"
+    desk_contact: str = ""
+    # The right-hand side of Message-IDs: the domain of MAIL_FROM unless set.
+    mail_domain: str = Field(default="", validate_default=True)
+    allowed_origins: CommaSeparated = ()
+    max_body_bytes: PositiveInt = 32768
+    replay_window_seconds: PositiveInt = 600
+    idempotency_key_ttl_seconds: PositiveInt = 86400
+    rate_limit_per_hour: PositiveInt = 20
+    case_retention_days: PositiveInt = 1825
+    mail_retention_days: PositiveInt = 400
+    statistics_retention_days: PositiveInt = 3650
+    reference_retention_days: PositiveInt = 3650
+    undeliverable_retention_days: PositiveInt = 365
+    audit_retention_days: PositiveInt = 2555
+    ses_configuration_set: str = ""
+    deployment_file: Path = DEFAULT_DEPLOYMENT_FILE
+    # repr=False: a logged Settings never shows a key.
+    form_signing_keys: SigningKeys = Field(default=(), repr=False)
+    form_min_seconds: PositiveInt = 3
+    form_max_age_seconds: PositiveInt = 86400
+    link_signing_keys: SigningKeys = Field(default=(), repr=False)
+    # In AWS the signing keys live in SSM Parameter Store (SecureString), not in
+    # the environment: these name the parameters, read lazily and cached.
+    form_signing_keys_param: str = ""
+    link_signing_keys_param: str = ""
+    secrets_cache_seconds: PositiveInt = 300
+    action_link_ttl_days: PositiveInt = 14
+    public_base_url: str = ""
+    mail_reply_domain: str = ""
+    inbound_bucket: str = ""
+    mail_reply_cap_per_day: PositiveInt = 20
+    max_sessions: PositiveInt = 3
+    reminder_idle_business_days: PositiveInt = 3
+    # The monthly summary goes to the desk itself unless a manager is named.
+    desk_manager_to: CommaSeparated = Field(default=(), validate_default=True)
+    directory_cache_seconds: PositiveInt = 60
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        # Settings(...) takes only its arguments: never os.environ, a .env file or a secrets
+        # directory behind the caller's back. settings_from() is how the environment is read.
+        return (init_settings,)
+
+    @field_validator("mail_domain")
+    @classmethod
+    def _sender_domain(cls, value: str, info: ValidationInfo) -> str:
+        mail_from = str(info.data.get("mail_from", ""))
+        return value or mail_from.rpartition("@")[2].rstrip(">").strip()
+
+    @field_validator("desk_manager_to")
+    @classmethod
+    def _desk_by_default(cls, value: tuple[str, ...], info: ValidationInfo) -> tuple[str, ...]:
+        return value or tuple(info.data.get("staff_notify_to", ()))
+
+    @field_validator("form_signing_keys_param", "link_signing_keys_param")
+    @classmethod
+    def _one_place_per_key(cls, parameter: str, info: ValidationInfo) -> str:
+        """The SSM parameter holding a key setting; the plain value and a parameter exclude
+        each other."""
+        keys = str(info.field_name).removesuffix("_param")
+        if parameter and info.data.get(keys):
+            raise ValueError(f"set {keys.upper()} or {keys.upper()}_PARAM, not both")
+        if parameter and not parameter.startswith("/"):
+            raise ValueError("must be a full parameter name starting with /")
+        return parameter
 
     def form_keys(self) -> tuple[str, dict[str, bytes]]:
         """The current key id and every accepted key; fails fast when none is configured."""
@@ -115,7 +191,10 @@ class Settings:
             return inline
         if parameter:
             value = _parameters.get(parameter, self.secrets_cache_seconds)
-            keys = _signing_keys(f"{name}_PARAM ({parameter})", value)
+            try:
+                keys = _parse_signing_keys(value)
+            except ValueError as exc:
+                raise ConfigError(f"{name}_PARAM ({parameter}): {exc}") from None
             if keys:
                 return keys
             raise ConfigError(f"{name}_PARAM: parameter {parameter} holds no key")
@@ -138,25 +217,8 @@ class Settings:
         return self.public_base_url.rstrip("/")
 
 
-def _signing_keys(name: str, value: str) -> tuple[tuple[str, bytes], ...]:
-    """`id:secret,id:secret`, the current key first; older ones keep links in flight valid."""
-    keys = []
-    for entry in _split(value):
-        key_id, _, secret = entry.partition(":")
-        if not key_id.isalnum() or len(secret) < 16:
-            raise ConfigError(f"{name}: each entry is id:secret, secret 16+ characters")
-        keys.append((key_id, secret.encode("utf-8")))
-    return tuple(keys)
-
-
-def _parameter_name(name: str, values: Mapping[str, str]) -> str:
-    """The SSM parameter holding setting `name`; the plain value and a parameter exclude each other."""
-    parameter = values[f"{name}_PARAM"]
-    if parameter and values[name]:
-        raise ConfigError(f"set {name} or {name}_PARAM, not both")
-    if parameter and not parameter.startswith("/"):
-        raise ConfigError(f"{name}_PARAM must be a full parameter name starting with /")
-    return parameter
+# Every environment variable the code reads, in declaration order.
+VARIABLES: tuple[str, ...] = tuple(name.upper() for name in Settings.model_fields)
 
 
 class ParameterUnavailable(ConfigError):
@@ -224,83 +286,42 @@ def forget_parameters() -> None:
 
 
 def settings_from(environ: Mapping[str, str]) -> Settings:
-    return _build_settings(tuple((name, environ.get(name)) for name in _ENV))
-
-
-def _split(value: str) -> tuple[str, ...]:
-    return tuple(part.strip() for part in value.split(",") if part.strip())
-
-
-def _int(name: str, value: str) -> int:
-    try:
-        number = int(value)
-    except ValueError:
-        raise ConfigError(f"{name} must be a whole number") from None
-    if number <= 0:
-        raise ConfigError(f"{name} must be positive")
-    return number
+    """The settings `environ` holds, cached per distinct environment: a warm call costs one
+    lookup per variable. A bad setting raises ConfigError naming it, never its value."""
+    return _settings_for(tuple(map(environ.get, VARIABLES)))
 
 
 @lru_cache(maxsize=16)
-def _build_settings(env: tuple[tuple[str, str | None], ...]) -> Settings:
-    values: dict[str, str] = {}
-    missing = []
-    for name, value in env:
-        if value is None or value == "":
-            default = _ENV[name]
-            if default is None:
-                missing.append(name)
-                continue
-            value = default
-        values[name] = value
+def _settings_for(values: tuple[str | None, ...]) -> Settings:
+    environ = {
+        name: value for name, value in zip(VARIABLES, values, strict=True) if value is not None
+    }
+    try:
+        return Settings.model_validate(_GivenEnvironment(Settings, environ)())
+    except ValidationError as exc:
+        problems = _named_problems(exc)
+    # Raised outside the except block: the validation error shows each input (signing keys
+    # are secrets), so it must not even be the context a logged traceback prints.
+    raise problems
+
+
+def _named_problems(exc: ValidationError) -> ConfigError:
+    """Every bad setting by name, with what is wrong in words of our own (no input echoed)."""
+    missing: list[str] = []
+    problems: list[str] = []
+    for error in exc.errors(include_url=False, include_input=False):
+        name = str(error["loc"][0]) if error["loc"] else "settings"
+        kind = error["type"]
+        if kind == "missing":
+            missing.append(name)
+        elif kind == "int_parsing":
+            problems.append(f"{name} must be a whole number")
+        elif kind == "greater_than":
+            problems.append(f"{name} must be positive")
+        elif kind == "value_error":
+            problems.append(f"{name}: {error.get('ctx', {}).get('error')}")
+        else:
+            problems.append(f"{name} is malformed")
     if missing:
-        raise ConfigError("missing settings: " + ", ".join(missing))
-    mail_from = values["MAIL_FROM"]
-    return Settings(
-        table_name=values["TABLE_NAME"],
-        mail_from=mail_from,
-        staff_notify_to=_split(values["STAFF_NOTIFY_TO"]),
-        desk_name=values["DESK_NAME"],
-        desk_contact=values["DESK_CONTACT"],
-        mail_domain=values["MAIL_DOMAIN"] or mail_from.rpartition("@")[2].rstrip(">").strip(),
-        allowed_origins=_split(values["ALLOWED_ORIGINS"]),
-        max_body_bytes=_int("MAX_BODY_BYTES", values["MAX_BODY_BYTES"]),
-        replay_window_seconds=_int("REPLAY_WINDOW_SECONDS", values["REPLAY_WINDOW_SECONDS"]),
-        idempotency_key_ttl_seconds=_int(
-            "IDEMPOTENCY_KEY_TTL_SECONDS", values["IDEMPOTENCY_KEY_TTL_SECONDS"]
-        ),
-        rate_limit_per_hour=_int("RATE_LIMIT_PER_HOUR", values["RATE_LIMIT_PER_HOUR"]),
-        case_retention_days=_int("CASE_RETENTION_DAYS", values["CASE_RETENTION_DAYS"]),
-        mail_retention_days=_int("MAIL_RETENTION_DAYS", values["MAIL_RETENTION_DAYS"]),
-        statistics_retention_days=_int(
-            "STATISTICS_RETENTION_DAYS", values["STATISTICS_RETENTION_DAYS"]
-        ),
-        reference_retention_days=_int(
-            "REFERENCE_RETENTION_DAYS", values["REFERENCE_RETENTION_DAYS"]
-        ),
-        undeliverable_retention_days=_int(
-            "UNDELIVERABLE_RETENTION_DAYS", values["UNDELIVERABLE_RETENTION_DAYS"]
-        ),
-        audit_retention_days=_int("AUDIT_RETENTION_DAYS", values["AUDIT_RETENTION_DAYS"]),
-        ses_configuration_set=values["SES_CONFIGURATION_SET"],
-        deployment_file=Path(values["DEPLOYMENT_FILE"] or DEFAULT_DEPLOYMENT_FILE),
-        form_signing_keys=_signing_keys("FORM_SIGNING_KEYS", values["FORM_SIGNING_KEYS"]),
-        form_min_seconds=_int("FORM_MIN_SECONDS", values["FORM_MIN_SECONDS"]),
-        form_max_age_seconds=_int("FORM_MAX_AGE_SECONDS", values["FORM_MAX_AGE_SECONDS"]),
-        link_signing_keys=_signing_keys("LINK_SIGNING_KEYS", values["LINK_SIGNING_KEYS"]),
-        form_signing_keys_param=_parameter_name("FORM_SIGNING_KEYS", values),
-        link_signing_keys_param=_parameter_name("LINK_SIGNING_KEYS", values),
-        secrets_cache_seconds=_int("SECRETS_CACHE_SECONDS", values["SECRETS_CACHE_SECONDS"]),
-        action_link_ttl_days=_int("ACTION_LINK_TTL_DAYS", values["ACTION_LINK_TTL_DAYS"]),
-        public_base_url=values["PUBLIC_BASE_URL"],
-        mail_reply_domain=values["MAIL_REPLY_DOMAIN"],
-        inbound_bucket=values["INBOUND_BUCKET"],
-        mail_reply_cap_per_day=_int("MAIL_REPLY_CAP_PER_DAY", values["MAIL_REPLY_CAP_PER_DAY"]),
-        max_sessions=_int("MAX_SESSIONS", values["MAX_SESSIONS"]),
-        reminder_idle_business_days=_int(
-            "REMINDER_IDLE_BUSINESS_DAYS", values["REMINDER_IDLE_BUSINESS_DAYS"]
-        ),
-        # The monthly summary goes to the desk itself unless a manager is named.
-        desk_manager_to=_split(values["DESK_MANAGER_TO"]) or _split(values["STAFF_NOTIFY_TO"]),
-        directory_cache_seconds=_int("DIRECTORY_CACHE_SECONDS", values["DIRECTORY_CACHE_SECONDS"]),
-    )
+        problems.insert(0, "missing settings: " + ", ".join(missing))
+    return ConfigError("; ".join(problems))

@@ -313,10 +313,13 @@ def cmd_bootstrap_token(args: argparse.Namespace, out: TextIO) -> int:
     from chalicelib.admin.access import bootstrap_token
     from chalicelib.core import access as admin
     from chalicelib.core.errors import DeskError
-    from chalicelib.core.settings import _ENV
+    from chalicelib.core.settings import Settings
     from chalicelib.storage.admin import AdminStore
 
-    days = int(os.environ.get("AUDIT_RETENTION_DAYS") or _ENV["AUDIT_RETENTION_DAYS"] or "2555")
+    days = int(
+        os.environ.get("AUDIT_RETENTION_DAYS")
+        or Settings.model_fields["audit_retention_days"].default
+    )
     now = datetime.now(UTC)
     issued = admin.issue_token()
     client = boto3.client("dynamodb", **({"region_name": args.region} if args.region else {}))

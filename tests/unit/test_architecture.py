@@ -247,10 +247,10 @@ def settings_table(text: str) -> set[str]:
 
 
 def test_every_setting_the_code_reads_is_in_the_settings_table_of_operations() -> None:
-    from chalicelib.core.settings import _ENV
+    from chalicelib.core.settings import VARIABLES
 
     documented = settings_table((ROOT / "docs" / "operations.md").read_text(encoding="utf-8"))
-    assert [name for name in _ENV if name not in documented] == []
+    assert [name for name in VARIABLES if name not in documented] == []
 
 
 def test_settings_table_reads_only_the_table_rows_of_its_section() -> None:
