@@ -30,11 +30,12 @@ from chalicelib.core.settings import Settings
 from chalicelib.core.staff import DeskStaff
 from chalicelib.core.timefmt import iso
 from chalicelib.mailin.commands import ParsedReply, parse_reply
-from chalicelib.mailin.parse import InboundMail, MalformedMail, parse_inbound
+from chalicelib.mailin.parse import DEFAULT_MAX_BYTES, InboundMail, MalformedMail, parse_inbound
 
 log = logging.getLogger(__name__)
 
-MAX_INBOUND_BYTES = 10 * 1024 * 1024
+# The largest message read from S3: the parser's own limit, stated once.
+MAX_INBOUND_BYTES = DEFAULT_MAX_BYTES
 
 
 @dataclass(frozen=True)
