@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import re
 import subprocess
 import sys
 import uuid
@@ -322,3 +323,45 @@ def test_ses_events_log_the_case_and_message_they_name(
     assert {line["ses_event"] for line in keyed} == {"bounce"}
     assert {line["outcome"] for line in keyed} >= {"undeliverable"}
     never_personal(lines, "someone@example.com")
+
+
+def runbook_fields() -> set[str]:
+    """The fields the Logs Insights queries of infra/RUNBOOK.md name (not @-fields, not keywords)."""
+    runbook = (ROOT / "infra" / "RUNBOOK.md").read_text(encoding="utf-8")
+    section = runbook.split("## Logs Insights", 1)[1].split("\n## ", 1)[0]
+    queries = "\n".join(re.findall(r"```\n(.*?)```", section, re.S))
+    assert "filter receipt_number" in queries, "the section or its queries moved"
+    # Strings and regular expressions hold values, not field names.
+    bare = re.sub(r'"[^"]*"|/[^/\n]*/', " ", queries)
+    words = set(re.findall(r"(?<![@\w])[A-Za-z_]+\b(?!\()", bare))
+    return words - INSIGHTS_WORDS
+
+
+# The query language's own words, and the alias a query gives a count.
+INSIGHTS_WORDS = {"fields", "filter", "sort", "stats", "as", "by", "asc", "desc"}
+INSIGHTS_WORDS |= {"or", "and", "in", "like", "not", "errors"}
+
+
+def test_the_runbook_queries_name_only_fields_the_code_writes(
+    aws: dict[str, Any],
+    mailbox: Any,
+    caplog: pytest.LogCaptureFixture,
+    in_lambda: Callable[[], list[dict[str, Any]]],
+) -> None:
+    """Every field a query filters or shows is a key some function's lines carry."""
+    caplog.set_level(logging.INFO, logger="chalicelib")
+    # The API function first: its records reach caplog (the jobs' takeover stops that).
+    app(proxy_event(json.dumps(valid_payload())), Context("api_handler"))
+    api_keys = {key for record in caplog.records for key in vars(record)} - RECORD_ATTRIBUTES
+    _, original = replied_case(mailbox)
+    reply_to = str(original["Reply-To"])
+    for verdicts in (PASS, {**PASS, "spam": "FAIL"}):
+        notice = receipt_notice(reply(original, "ヒアリング開始"), [reply_to], verdicts)
+        inbound_mail(sns_event(notice), Context("inbound_mail"))
+    outbox_sweep(scheduled_event(), Context("outbox_sweep"))
+    ses_events(sns_event(BOUNCE), Context("ses_events"))
+    job_keys = {key for line in in_lambda() for key in line}
+    assert {"receipt_number", "ses_event", "message_id"} <= job_keys
+    fields = runbook_fields()
+    assert {"receipt_number", "outcome", "level", "reason"} <= fields
+    assert fields <= job_keys | api_keys | RUNTIME_JSON_KEYS, fields - job_keys - api_keys
