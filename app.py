@@ -19,13 +19,18 @@ from chalicelib.intake.form import bp as form_bp
 from chalicelib.intake.index import bp as index_bp
 from chalicelib.intake.routes import bp as intake_bp
 from chalicelib.links.routes import bp as actions_bp
+from chalicelib.logs import bp as logs_bp
 from chalicelib.mailin.handler import bp as inbound_jobs_bp
 from chalicelib.openapi import bp as openapi_bp
 from chalicelib.outbox.handler import bp as outbox_jobs_bp
 from chalicelib.outbox.ses_events import bp as ses_events_bp
 from chalicelib.scheduled.handler import bp as schedule_jobs_bp
 
-app = Chalice(app_name="dx-desk")
+# configure_logs=False: Chalice's own logger (the traceback of a 500) goes through the
+# root logger like the rest, so Lambda formats it too; chalicelib/logs.py has the rest.
+app = Chalice(app_name="dx-desk", configure_logs=False)
+# First: its middleware (JSON logs in Lambda) must reach every handler registered after it.
+app.register_blueprint(logs_bp)
 app.register_blueprint(middleware_bp)
 app.register_blueprint(index_bp)
 app.register_blueprint(health_bp)

@@ -24,6 +24,7 @@ from chalice.app import Blueprint, Request, Response
 
 from chalicelib.core.errors import ConfigError
 from chalicelib.http.errors import JSON_HEADERS
+from chalicelib.http.request import log_keys
 from chalicelib.runtime import get_settings
 
 log = logging.getLogger(__name__)
@@ -114,7 +115,11 @@ def serves_https() -> bool:
 def every_answer(event: Request, get_response: Callable[[Request], Response]) -> Response:
     response = get_response(event)
     if is_chalice_error(response):
-        log.info("chalice answered %s itself: documented body", response.status_code)
+        log.info(
+            "chalice answered %s itself: documented body",
+            response.status_code,
+            extra=log_keys(event),
+        )
         response = documented(response, event)
     if serves_https():
         response.headers["Strict-Transport-Security"] = HSTS

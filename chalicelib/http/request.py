@@ -93,3 +93,16 @@ def client_id(request: Request) -> str | None:
     identity = (request.context or {}).get("identity") or {}
     source = identity.get("sourceIp")
     return str(source) if source else None
+
+
+def log_keys(request: Request | None, **ids: str) -> dict[str, str]:
+    """The structured keys of an API log line (`extra=`): API Gateway's request id and `ids`.
+
+    `correlation_id` is the name Powertools gives API Gateway's request id in
+    the job functions' logs (chalicelib/logs.py); Lambda's own JSON format
+    writes each key as given (infra/RUNBOOK.md "Logs Insights"). Ids only,
+    never values a person typed.
+    """
+    context = (request.context if request is not None else None) or {}
+    keys = {"correlation_id": str(context.get("requestId") or ""), **ids}
+    return {name: value for name, value in keys.items() if value}

@@ -31,7 +31,7 @@ from chalicelib.core.messages import message_in
 from chalicelib.core.settings import Settings
 from chalicelib.core.text import ruby_html, ruby_plain
 from chalicelib.http.errors import error_response, json_errors, json_response
-from chalicelib.http.request import check_origin, client_id, header
+from chalicelib.http.request import check_origin, client_id, header, log_keys
 from chalicelib.intake import formtoken
 from chalicelib.intake.formdata import HONEYPOT, TOKEN, decode_form
 from chalicelib.intake.i18n import UI, language
@@ -376,11 +376,13 @@ def form_submit() -> Response:
         # Nothing was stored; the same token may press again once it is allowed.
         notice, status = ("rate_limited", 429) if isinstance(exc, RateLimited) else ("busy", 503)
         return again(notice, status, str(token))
+    outcome = "replayed" if result.replayed else "stored"
     log.info(
         "form: consultation %s %s (%s)",
         result.receipt_number,
-        "replayed" if result.replayed else "stored",
+        outcome,
         result.status,
+        extra=log_keys(bp.current_request, receipt_number=result.receipt_number, outcome=outcome),
     )
     return _done_page(
         settings,

@@ -19,6 +19,7 @@ from chalicelib.http.request import (
     client_id,
     decode_json_object,
     header,
+    log_keys,
 )
 from chalicelib.intake import formtoken
 from chalicelib.intake.formdata import HONEYPOT, TOKEN
@@ -92,11 +93,13 @@ def create_consultation() -> Response:
         )
     except FormTokenUsed:
         return _confirm_again("token_used", settings, cors, language(_query("lang")))
+    outcome = "replayed" if result.replayed else "stored"
     log.info(
         "consultation %s %s (%s)",
         result.receipt_number,
-        "replayed" if result.replayed else "stored",
+        outcome,
         result.status,
+        extra=log_keys(request, receipt_number=result.receipt_number, outcome=outcome),
     )
     headers = {**cors, "Idempotent-Replayed": "true"} if result.replayed else cors
     return _receipt_response(result.receipt_number, result.status, headers)

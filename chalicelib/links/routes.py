@@ -22,7 +22,7 @@ from chalicelib.core.errors import (
     VersionConflict,
 )
 from chalicelib.core.settings import Settings
-from chalicelib.http.request import check_origin, header
+from chalicelib.http.request import check_origin, header, log_keys
 from chalicelib.links.service import act_by_link, describe_link
 from chalicelib.runtime import get_settings
 
@@ -233,7 +233,17 @@ def do_action(token: str) -> Response:
         )
     except StoreBusy:
         return _busy(settings)
-    log.info("action %s on %s", done.action.value, done.case["receipt_number"])
+    log.info(
+        "action %s on %s",
+        done.action.value,
+        done.case["receipt_number"],
+        extra=log_keys(
+            bp.current_request,
+            receipt_number=done.case["receipt_number"],
+            action=done.action.value,
+            outcome="applied",
+        ),
+    )
     return _result(
         settings, 200, f"「{_action_label(done.action.value)}」を実行しました", "", done.case
     )

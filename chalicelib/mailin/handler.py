@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 import logging
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from chalice.app import Blueprint
+
+if TYPE_CHECKING:
+    from aws_lambda_powertools.utilities.data_classes.ses_event import SESReceipt
 
 log = logging.getLogger(__name__)
 
@@ -17,24 +20,30 @@ VERDICTS = ("spf", "dkim", "dmarc", "spam", "virus")
 
 def receipts(event: dict[str, Any]) -> list[Any]:
     """The SES receipt notifications in an SNS event (other records are skipped)."""
+    from aws_lambda_powertools.utilities.data_classes import SNSEvent
+    from aws_lambda_powertools.utilities.data_classes.ses_event import SESMessage
+
     from chalicelib.mailin.service import SesReceipt
 
     found = []
-    for record in event.get("Records", []):
+    for record in SNSEvent(event).records if "Records" in event else ():
         try:
-            notice = json.loads(record["Sns"]["Message"])
+            notice = json.loads(record.sns.message)
             if notice.get("notificationType") != "Received":
                 continue
-            receipt = notice["receipt"]
-            action = receipt["action"]
+            # The notification carries the same mail and receipt objects as
+            # SES's own Lambda event (SESEvent's records).
+            ses = SESMessage(notice)
+            receipt = ses.receipt
+            action = receipt.action
             found.append(
                 SesReceipt(
-                    message_id=str(notice["mail"]["messageId"]),
-                    recipients=[str(r) for r in receipt.get("recipients", [])],
-                    verdicts={
-                        name: str((receipt.get(f"{name}Verdict") or {}).get("status", ""))
-                        for name in VERDICTS
-                    },
+                    message_id=str(ses.mail.message_id),
+                    recipients=[
+                        str(r) for r in (receipt.recipients if "recipients" in receipt else [])
+                    ],
+                    verdicts={name: _status(receipt, name) for name in VERDICTS},
+                    # The S3 action's fields (SESReceiptAction names those of the Lambda action).
                     bucket=str(action.get("bucketName", "")),
                     key=str(action.get("objectKey", "")),
                 )
@@ -42,6 +51,14 @@ def receipts(event: dict[str, Any]) -> list[Any]:
         except (KeyError, TypeError, ValueError):
             log.error("inbound: an SNS record that is not an SES receipt notification")
     return found
+
+
+def _status(receipt: SESReceipt, name: str) -> str:
+    """The status of one of SES's verdicts (`spf` → receipt.spf_verdict); "" if SES left it out."""
+    try:
+        return str(getattr(receipt, f"{name}_verdict").status)
+    except (KeyError, TypeError):
+        return ""
 
 
 # The SNS subscription is declared in infra/resources.yaml (InboundMailSubscription).

@@ -70,8 +70,14 @@ def verdicts_pass(verdicts: dict[str, str]) -> tuple[bool, str]:
 
 
 def _quarantine(
-    store: CaseChanges, receipt: SesReceipt, reason: str, now: datetime, settings: Settings
+    store: CaseChanges,
+    receipt: SesReceipt,
+    reason: str,
+    now: datetime,
+    settings: Settings,
+    receipt_number: str = "",
 ) -> InboundOutcome:
+    """Keep the mail aside, change nothing. `receipt_number`: the case its address names, if read."""
     fresh = store.record_inbound(
         receipt.message_id,
         {
@@ -85,8 +91,22 @@ def _quarantine(
     )
     if fresh:
         # An ERROR line per quarantined message: the log metric behind the alarm.
-        log.error("inbound: quarantined %s (%s)", receipt.message_id, reason)
+        log.error(
+            "inbound: quarantined %s (%s)",
+            receipt.message_id,
+            reason,
+            extra=_keys(receipt, "quarantined", reason=reason, receipt_number=receipt_number),
+        )
     return InboundOutcome("quarantined" if fresh else "duplicate", reason)
+
+
+def _keys(receipt: SesReceipt, outcome: str, **known: str) -> dict[str, str]:
+    """The structured keys of an inbound log line (infra/RUNBOOK.md "Logs Insights"); ids only."""
+    return {
+        "ses_message_id": receipt.message_id,
+        "outcome": outcome,
+        **{name: value for name, value in known.items() if value},
+    }
 
 
 def acts_of(parsed: ParsedReply, sender: str) -> list[tuple[int, Act]]:
@@ -208,7 +228,12 @@ def ingest_reply(
             },
             quarantined=False,
         )
-        log.info("inbound: dropped %s (%s)", receipt.message_id, mail.automatic)
+        log.info(
+            "inbound: dropped %s (%s)",
+            receipt.message_id,
+            mail.automatic,
+            extra=_keys(receipt, "dropped", reason=mail.automatic),
+        )
         return InboundOutcome("dropped", mail.automatic)
     passed, why = verdicts_pass(receipt.verdicts)
     if not passed:
@@ -219,7 +244,7 @@ def ingest_reply(
     sender = mail.sender or ""
     desk = staff
     if not desk.may_act(sender):
-        return _quarantine(store, receipt, "sender_not_staff", now, settings)
+        return _quarantine(store, receipt, "sender_not_staff", now, settings, target)
     # Only categories still offered can be given to a case by mail.
     categories = {
         key: (label.ja, label.en) for key, label in deployment.active_categories().items()
@@ -230,10 +255,10 @@ def ingest_reply(
     for _attempt in range(2):
         case = store.get_case(target)
         if case is None:
-            return _quarantine(store, receipt, "unknown_case", now, settings)
+            return _quarantine(store, receipt, "unknown_case", now, settings, target)
         if case.get("anonymised_at"):
             # The requester's data was erased: a reply must not bring new notes about them.
-            return _quarantine(store, receipt, "case_anonymised", now, settings)
+            return _quarantine(store, receipt, "case_anonymised", now, settings, target)
         parsed = parse_reply(mail.text, categories=categories, support_types=support_types)
         try:
             return _apply(
@@ -334,7 +359,11 @@ def _apply(
             )
         )
     else:
-        log.warning("inbound: answer cap reached for %s today", case["receipt_number"])
+        log.warning(
+            "inbound: answer cap reached for %s today",
+            case["receipt_number"],
+            extra=_keys(receipt, "answer_capped", receipt_number=case["receipt_number"]),
+        )
     store.apply_change(
         case,
         changes=changes,
@@ -350,5 +379,11 @@ def _apply(
         expert_load=expert_load,
     )
     kind = "refused" if refused else "applied"
-    log.info("inbound: %s %s on %s", kind, receipt.message_id, case["receipt_number"])
+    log.info(
+        "inbound: %s %s on %s",
+        kind,
+        receipt.message_id,
+        case["receipt_number"],
+        extra=_keys(receipt, kind, receipt_number=case["receipt_number"]),
+    )
     return InboundOutcome(kind, "; ".join(problems), case["receipt_number"], changes)

@@ -262,12 +262,24 @@ def failure_notices(
     an address in `blocked` (the undeliverable ones, lowercased).
     """
     if template == NOTICE_TEMPLATE:
-        log.error("deliverability: a notice to the desk failed (%s); not told again", reason)
+        log.error(
+            "deliverability: a notice to the desk failed (%s); not told again",
+            reason,
+            extra={"receipt_number": receipt_number, "outcome": "notice_failed", "reason": reason},
+        )
         return []
     owner = (case or {}).get("owner")
     to = notice_recipients(owner if isinstance(owner, str) else None, desk, blocked)
     if not to:
-        log.error("deliverability: no deliverable desk address to tell about %s", receipt_number)
+        log.error(
+            "deliverability: no deliverable desk address to tell about %s",
+            receipt_number,
+            extra={
+                "receipt_number": receipt_number,
+                "outcome": "no_desk_address",
+                "reason": reason,
+            },
+        )
         return []
     reason_ja, reason_en = REASONS.get(reason, REASONS["rejected"])
     mail_ja, mail_en = MAIL_KINDS.get(template, (f"メール（{template}）", template))
@@ -304,6 +316,21 @@ def failure_notices(
     ]
 
 
+def _keys(event: SesEvent, outcome: str) -> dict[str, str]:
+    """The structured keys of an SES event's log line (infra/RUNBOOK.md "Logs Insights"); ids only."""
+    known = {
+        "receipt_number": event.receipt_number,
+        "message_id": event.message_id,
+        "template": event.template,
+    }
+    return {
+        "ses_message_id": event.ses_message_id,
+        "ses_event": event.kind,
+        "outcome": outcome,
+        **{name: value for name, value in known.items() if value},
+    }
+
+
 def handle_event(
     event: SesEvent,
     *,
@@ -322,7 +349,12 @@ def handle_event(
             store.record_delivery(receipt, event.message_id, event.at)
         return "delivered"
     if event.kind not in ("bounce", "complaint", "reject"):
-        log.info("ses events: %s for %s ignored", event.kind, event.ses_message_id)
+        log.info(
+            "ses events: %s for %s ignored",
+            event.kind,
+            event.ses_message_id,
+            extra=_keys(event, "ignored"),
+        )
         return "ignored"
     case = cases.get_case(receipt, now_epoch) if receipt and not is_desk_receipt(receipt) else None
     known = case is not None or is_desk_receipt(receipt)
@@ -391,6 +423,7 @@ def handle_event(
             event.kind,
             event.ses_message_id,
             len(marks),
+            extra=_keys(event, "no_live_case"),
         )
     fresh = store.record_event(
         event.event_id,
@@ -412,5 +445,6 @@ def handle_event(
         event.kind,
         receipt or "-",
         len(notices),
+        extra=_keys(event, outcome),
     )
     return outcome

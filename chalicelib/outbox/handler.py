@@ -14,13 +14,19 @@ bp = Blueprint(__name__)
 
 def _new_messages(event: dict[str, Any]) -> list[dict[str, Any]]:
     """The outgoing messages a stream batch inserted (other records are ignored)."""
-    from chalicelib.storage.dynamo import from_item
+    from aws_lambda_powertools.utilities.data_classes.dynamo_db_stream_event import (
+        DynamoDBRecordEventName,
+        DynamoDBStreamEvent,
+    )
+
+    from chalicelib.storage.dynamo import plain
 
     found = []
-    for record in event.get("Records", []):
-        if record.get("eventName") != "INSERT":
+    for record in DynamoDBStreamEvent(event).records if "Records" in event else ():
+        if record.event_name is not DynamoDBRecordEventName.INSERT or record.dynamodb is None:
             continue
-        image = from_item(record.get("dynamodb", {}).get("NewImage", {}))
+        # Powertools decodes the image as boto3 does (numbers as Decimal); the desk's are whole.
+        image = plain(record.dynamodb.new_image)
         if image.get("kind") == "message" and image.get("state") == "PENDING":
             found.append(image)
     return found

@@ -103,6 +103,16 @@ def _event(
     }
 
 
+def _keys(message: dict[str, Any], outcome: str) -> dict[str, str]:
+    """The structured keys of an outbox log line (infra/RUNBOOK.md "Logs Insights"); ids only."""
+    return {
+        "receipt_number": str(message.get("receipt_number", "")),
+        "message_id": str(message.get("message_id", "")),
+        "template": str(message.get("template", "")),
+        "outcome": outcome,
+    }
+
+
 def _context_case(message: dict[str, Any]) -> dict[str, Any] | None:
     """The case as the message's rendering context holds it (if the mail is about one)."""
     case = (message.get("context") or {}).get("case")
@@ -209,7 +219,11 @@ def deliver(
     )
     refused = [address for address in recipients if address.strip().lower() in blocked]
     if refused:
-        log.warning("outbox: %s not sent: recipient marked undeliverable", held["message_id"])
+        log.warning(
+            "outbox: %s not sent: recipient marked undeliverable",
+            held["message_id"],
+            extra=_keys(held, "undeliverable"),
+        )
         return _fail(
             outbox,
             claim,
@@ -241,7 +255,11 @@ def deliver(
         )
         raw = mime.as_bytes()
     except HeaderInjection:
-        log.error("outbox: refused to build message %s (header)", held["message_id"])
+        log.error(
+            "outbox: refused to build message %s (header)",
+            held["message_id"],
+            extra=_keys(held, "header_injection"),
+        )
         return _fail(
             outbox,
             claim,
@@ -257,7 +275,9 @@ def deliver(
         # A missing setting or a broken template must not lose the mail: it
         # waits, and goes out once the deployment is fixed.
         outbox.release(claim, iso(now + backoff(int(held["attempts"]), jitter)), type(exc).__name__)
-        log.error("outbox: cannot build %s: %s", held["message_id"], exc)
+        log.error(
+            "outbox: cannot build %s: %s", held["message_id"], exc, extra=_keys(held, "unbuildable")
+        )
         return "retried"
     try:
         ses_id = mailer.send(
@@ -274,7 +294,10 @@ def deliver(
     except TransientSendError as exc:
         if int(held["attempts"]) >= MAX_ATTEMPTS:
             log.error(
-                "outbox: giving up on %s after %s attempts", held["message_id"], held["attempts"]
+                "outbox: giving up on %s after %s attempts",
+                held["message_id"],
+                held["attempts"],
+                extra=_keys(held, "gave_up"),
             )
             return _fail(
                 outbox,
@@ -288,10 +311,14 @@ def deliver(
                 settings=settings,
             )
         outbox.release(claim, iso(now + backoff(int(held["attempts"]), jitter)), str(exc))
-        log.warning("outbox: %s will be retried (%s)", held["message_id"], exc)
+        log.warning(
+            "outbox: %s will be retried (%s)", held["message_id"], exc, extra=_keys(held, "retried")
+        )
         return "retried"
     except PermanentSendError as exc:
-        log.error("outbox: SES refused %s (%s)", held["message_id"], exc)
+        log.error(
+            "outbox: SES refused %s (%s)", held["message_id"], exc, extra=_keys(held, "rejected")
+        )
         return _fail(
             outbox,
             claim,
@@ -312,10 +339,23 @@ def deliver(
             _event("mail_unknown", now, held, str(exc), settings),
             state="UNKNOWN",
         )
-        log.error("outbox: outcome of %s unknown (%s); not resent", held["message_id"], exc)
+        log.error(
+            "outbox: outcome of %s unknown (%s); not resent",
+            held["message_id"],
+            exc,
+            extra=_keys(held, "unknown"),
+        )
         return "unknown"
     if not outbox.mark_sent(claim, iso(now), ses_id):
-        log.error("outbox: lost the claim on %s after sending", held["message_id"])
+        log.error(
+            "outbox: lost the claim on %s after sending",
+            held["message_id"],
+            extra=_keys(held, "claim_lost"),
+        )
+    else:
+        log.info(
+            "outbox: sent %s (%s)", held["message_id"], held["template"], extra=_keys(held, "sent")
+        )
     return "sent"
 
 

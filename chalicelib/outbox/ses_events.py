@@ -14,10 +14,12 @@ bp = Blueprint(__name__)
 
 def event_messages(event: dict[str, Any]) -> list[str]:
     """The SNS message bodies in a Lambda event (records of another shape are skipped)."""
+    from aws_lambda_powertools.utilities.data_classes import SNSEvent
+
     found = []
-    for record in event.get("Records", []):
+    for record in SNSEvent(event).records if "Records" in event else ():
         try:
-            found.append(str(record["Sns"]["Message"]))
+            found.append(str(record.sns.message))
         except (KeyError, TypeError):
             log.error("ses events: a record that is not an SNS notification")
     return found

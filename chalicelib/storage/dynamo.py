@@ -46,7 +46,7 @@ def to_item(values: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: _plain(_deserializer.deserialize(value)) for key, value in item.items()}
+    return {key: plain(_deserializer.deserialize(value)) for key, value in item.items()}
 
 
 def values(**named: Any) -> dict[str, Any]:
@@ -54,18 +54,18 @@ def values(**named: Any) -> dict[str, Any]:
     return {f":{name}": _serializer.serialize(value) for name, value in named.items()}
 
 
-def _plain(value: Any) -> Any:
-    # Numbers come back as Decimal; the desk only stores whole numbers.
+def plain(value: Any) -> Any:
+    """A deserialised value with its numbers as int (they come back as Decimal; the desk's are whole)."""
     from decimal import Decimal
 
     if isinstance(value, Decimal):
         return int(value)
     if isinstance(value, list):
-        return [_plain(v) for v in value]
+        return [plain(v) for v in value]
     if isinstance(value, dict):
-        return {k: _plain(v) for k, v in value.items()}
+        return {k: plain(v) for k, v in value.items()}
     if isinstance(value, set):
-        return {_plain(v) for v in value}
+        return {plain(v) for v in value}
     return value
 
 

@@ -146,6 +146,18 @@ def test_failures_raise_alarms_and_logs_expire(package: Path) -> None:
     assert throttle["ThrottlingRateLimit"] > 0 and throttle["ThrottlingBurstLimit"] > 0
 
 
+def test_every_function_logs_json_the_api_without_a_library(package: Path) -> None:
+    """The API function: Lambda's own JSON log format; the jobs: Powertools, which the zip carries."""
+    resources = _resources(package)
+    assert resources["APIHandler"]["Properties"]["LoggingConfig"] == {"LogFormat": "JSON"}
+    # The job functions keep the text format: Powertools writes their JSON (chalicelib/logs.py).
+    for name in ("InboundMail", "SesEvents", "OutboxStream", "OutboxSweep", "DailyMail"):
+        assert "LoggingConfig" not in resources[name]["Properties"], name
+    names = set(zipfile.ZipFile(package / "deployment.zip").namelist())
+    assert "aws_lambda_powertools/logging/logger.py" in names
+    assert "aws_lambda_powertools/utilities/data_classes/sns_event.py" in names
+
+
 def test_api_gateways_own_answers_carry_the_documented_error_body(package: Path) -> None:
     from chalicelib.openapi import ErrorBody
 

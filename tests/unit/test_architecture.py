@@ -44,7 +44,7 @@ def module_name(path: Path) -> str:
 LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("core", ("chalicelib.core",)),
     ("adapters", ("chalicelib.storage", "chalicelib.templating")),
-    ("runtime", ("chalicelib.runtime",)),
+    ("runtime", ("chalicelib.runtime", "chalicelib.logs")),
     ("http", ("chalicelib.http",)),
     (
         "features",
