@@ -407,7 +407,9 @@ def test_inline_validation_on_blur(live_stack: LiveStack, open_page: OpenPage) -
     page.keyboard.type("not-an-email")
     page.keyboard.press("Tab")
     expect(error).to_be_visible()
-    expect(error).to_contain_text("メールアドレスの形式が正しくありません")
+    expect(error).to_contain_text(
+        "「メールアドレス」は dx-taro@example.jp のような形で入力してください。"
+    )
     expect(email).to_have_attribute("aria-invalid", "true")
     expect(email).to_have_attribute("aria-describedby", re.compile(r"\berror-email\b"))
     expect(email).to_have_attribute("aria-describedby", re.compile(r"\bhint-email\b"))
@@ -550,6 +552,19 @@ def test_the_message_counts_characters_without_cutting_or_chattering(
     # Screen readers hear it once the person pauses, not at every keystroke.
     assert live.inner_text() != "1文字多すぎます。短くしてください。"
     expect(live).to_have_text("1文字多すぎます。短くしてください。", timeout=4000)
+
+
+def test_inline_errors_in_plain_japanese_come_with_their_readings(
+    live_stack: LiveStack, open_page: OpenPage
+) -> None:
+    page = open_page(js=True)
+    load(page, live_stack.form_url("easy"))
+    page.locator("#field-name").focus()
+    page.keyboard.press("Tab")  # left empty
+    error = page.locator("#error-name")
+    expect(error).to_be_visible()
+    expect(error.locator("ruby")).to_have_count(2)  # 名前 and 書く, each with its reading
+    assert "なまえ" in error.inner_html() and "<script" not in error.inner_html()
 
 
 def test_whole_flow_without_javascript(live_stack: LiveStack, open_page: OpenPage) -> None:
