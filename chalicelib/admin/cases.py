@@ -34,7 +34,7 @@ from typing import Any, Protocol
 from chalicelib.core import access as admin
 from chalicelib.core import acting as actions
 from chalicelib.core import lifecycle
-from chalicelib.core.case import STATUS_LABELS, Case, Status
+from chalicelib.core.case import STATUS_LABELS, STORAGE_ATTRIBUTES, Case, Status
 from chalicelib.core.deployment import Deployment
 from chalicelib.core.errors import FieldError, InvalidAdminInput, NotFound, VersionConflict
 from chalicelib.core.ports import CaseChanges
@@ -371,7 +371,6 @@ def list_cases(
 
 # -- one case -------------------------------------------------------------------
 
-_HIDDEN = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "kind"})
 MAIL_FIELDS = (
     "message_id",
     "template",
@@ -438,7 +437,7 @@ def case_detail(
         raise NotFound("case")
     events = sorted(
         (
-            {k: v for k, v in item.items() if k not in _HIDDEN}
+            {k: v for k, v in item.items() if k not in STORAGE_ATTRIBUTES}
             for item in items
             if item.get("kind") == "event"
         ),

@@ -27,14 +27,8 @@ from chalicelib.core.staff import DeskStaff
 from chalicelib.core.timefmt import iso
 
 SESSION_FORMATS = {"online": "オンライン", "visit": "訪問・来所", "phone": "電話"}
-
-
 MAX_REPORT = 2000
-
-
 MAX_NOTE = 2000
-
-
 SUGGESTIONS = 5
 
 
@@ -413,8 +407,6 @@ def session_record(form: dict[str, str], serial: int, now: datetime) -> dict[str
 
 # What 完了 / 他機関紹介 may carry: the result, or the body the case was referred to.
 RESULT_ACTIONS = frozenset({lifecycle.Action.CLOSE, lifecycle.Action.REFER})
-
-
 MAX_RESULT = 200
 
 

@@ -116,11 +116,7 @@ def verify(
 
 
 STAFF = "case"
-
-
 EXPERT = "expert"
-
-
 EXPERT_ACTIONS = {
     "accept": lifecycle.Action.EXPERT_ACCEPTED,
     "decline": lifecycle.Action.EXPERT_DECLINED,

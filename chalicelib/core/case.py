@@ -114,8 +114,10 @@ class Case(BaseModel):
         return self.model_dump(mode="json", exclude_none=True)
 
 
+# The table's key and index attributes (storage/keys.py sets them), the same on every item.
+KEY_ATTRIBUTES = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"})
 # Attributes of the stored item that belong to the table, not to the case.
-STORAGE_ATTRIBUTES = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk", "kind"})
+STORAGE_ATTRIBUTES = KEY_ATTRIBUTES | {"kind"}
 
 
 def fingerprint(consultation: ConsultationCreate) -> str:

@@ -25,9 +25,9 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
+from chalicelib.core.case import KEY_ATTRIBUTES
 from chalicelib.core.timefmt import iso
 
-KEY_ATTRIBUTES = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"})
 _COMMON = frozenset({"pk", "sk", "kind", "receipt_number", "retention_class", "expires_at"})
 
 # The case: ids, dates, status, the anonymous classification, who at the desk

@@ -10,6 +10,7 @@ from typing import Any
 
 from botocore.exceptions import ClientError
 
+from chalicelib.core.case import KEY_ATTRIBUTES
 from chalicelib.core.errors import AlreadyExists, NotFound, VersionConflict
 from chalicelib.storage import keys
 from chalicelib.storage.dynamo import (
@@ -51,11 +52,7 @@ def audit_put(table: str, entry: dict[str, Any], expires_at: int) -> dict[str, A
 
 
 def _plain_record(item: dict[str, Any]) -> dict[str, Any]:
-    return {
-        name: value
-        for name, value in item.items()
-        if name not in ("pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk")
-    }
+    return {name: value for name, value in item.items() if name not in KEY_ATTRIBUTES}
 
 
 class AdminStore:

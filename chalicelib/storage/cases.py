@@ -15,6 +15,7 @@ from botocore.exceptions import (
 
 from chalicelib.core import retention
 from chalicelib.core.case import (
+    KEY_ATTRIBUTES,
     IdempotencyClaim,
     OutgoingMessage,
     RateWindow,
@@ -77,7 +78,6 @@ def _message_item(
 # Case list pages: items evaluated per Query, and Queries per page at most.
 CASE_QUERY_BATCH = 100
 CASE_QUERY_CALLS = 10
-_KEY_ATTRIBUTES = frozenset({"pk", "sk", "gsi1pk", "gsi1sk", "gsi2pk", "gsi2sk"})
 
 
 def _position(index_sort_key: str) -> tuple[str, str]:
@@ -87,7 +87,7 @@ def _position(index_sort_key: str) -> tuple[str, str]:
 
 
 def _without_keys(item: dict[str, Any]) -> dict[str, Any]:
-    return {name: value for name, value in item.items() if name not in _KEY_ATTRIBUTES}
+    return {name: value for name, value in item.items() if name not in KEY_ATTRIBUTES}
 
 
 def _epoch(now_epoch: int | None) -> int:
