@@ -139,12 +139,24 @@ def acts_of(parsed: ParsedReply, sender: str) -> list[tuple[int, Act]]:
         ),
         None,
     )
-    extra = {"category": category, "support_types": support_types, "note": parsed.note[:4000]}
+    note = parsed.note[:4000]
     if acts:
         line, last = acts[-1]
-        acts[-1] = (line, dataclasses.replace(last, **extra))  # type: ignore[arg-type]
-    elif category is not None or support_types is not None or parsed.note:
-        acts.append((0, Act(None, sender, "mail", address=sender, **extra)))  # type: ignore[arg-type]
+        acts[-1] = (
+            line,
+            dataclasses.replace(last, category=category, support_types=support_types, note=note),
+        )
+    elif category is not None or support_types is not None or note:
+        only = Act(
+            None,
+            sender,
+            "mail",
+            address=sender,
+            note=note,
+            category=category,
+            support_types=support_types,
+        )
+        acts.append((0, only))
     return acts
 
 
