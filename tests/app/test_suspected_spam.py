@@ -164,3 +164,23 @@ def test_the_same_held_post_twice_answers_the_same_held_receipt(client: Any) -> 
     assert answers[0]["receipt_number"] == answers[1]["receipt_number"]
     assert answers[1]["status"] == "suspected_spam"
     assert len(runtime.case_store().held_cases()) == 1
+
+
+def test_the_release_page_shows_what_was_sent_so_staff_can_judge(client: Any) -> None:
+    from chalicelib.core.actiontoken import link_for
+    from chalicelib.core.lifecycle import Action
+
+    receipt = submit_held(
+        client, message="<script>x</script>研修の相談です。", organization="架空商会"
+    )
+    token = link_for(
+        get_settings(),
+        action=Action.RELEASE,
+        receipt_number=receipt,
+        recipient=STAFF_A,
+        now=runtime.now(),
+    ).rsplit("/", 1)[1]
+    page = client.http.get(f"/actions/{token}").body.decode()
+    assert "研修の相談です。" in page and "架空商会" in page
+    assert "<script>x</script>" not in page and "&lt;script&gt;" in page
+    assert status_of(receipt) == "suspected_spam"
