@@ -44,7 +44,7 @@ DESCRIPTION = (
 # The models below only describe bodies: they build their schemas on first use
 # (defer_build), so the Lambda functions that import the app never pay for them.
 class FieldErrorBody(BaseModel):
-    """One field at fault (api/errors.py error_response)."""
+    """One field at fault (http/errors.py error_response)."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
@@ -60,7 +60,7 @@ class FieldErrorBody(BaseModel):
 
 
 class ErrorBody(BaseModel):
-    """Every error the desk answers itself (api/errors.py error_response)."""
+    """Every error the desk answers itself (http/errors.py error_response)."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 
@@ -74,7 +74,7 @@ class ErrorBody(BaseModel):
 
 
 class ConfirmAgainBody(BaseModel):
-    """409 on a form submission that stored nothing: press 送信する once more (api/intake.py)."""
+    """409 on a form submission that stored nothing: press 送信する once more (intake/routes.py)."""
 
     model_config = ConfigDict(extra="forbid", defer_build=True)
 

@@ -68,7 +68,7 @@ def dynamodb() -> Any:
 @cache
 def sesv2() -> Any:
     # No botocore retries: a retried send after a timeout could deliver twice.
-    # The outbox retries instead (services/outbox.py).
+    # The outbox retries instead (outbox/service.py).
     return boto3.client(
         "sesv2",
         config=Config(retries={"total_max_attempts": 1}, connect_timeout=3, read_timeout=10),
@@ -146,7 +146,7 @@ def mailer() -> SesMailer:
     return SesMailer(sesv2(), get_settings().ses_configuration_set)
 
 
-# The desk directory (staff list + taxonomy, services/directory.py), one per
+# The desk directory (staff list + taxonomy, core/directory.py), one per
 # configuration: read with one Query, then kept for DIRECTORY_CACHE_SECONDS. The
 # first request after a cold start (and one request per period) pays that Query;
 # warm requests read nothing.

@@ -1,7 +1,7 @@
 """Use cases: a requester's personal data request, export (disclosure) or erasure, audited.
 
 A requester is named by a receipt number or by email. By email, every case
-filed under the address's digest is found (stores/keys.py); the address is
+filed under the address's digest is found (storage/keys.py); the address is
 never stored, logged or audited, only its digest. An export writes an audit
 record before it answers; an erasure writes each case's change in one
 transaction with its audit records (a long case history in a few, each

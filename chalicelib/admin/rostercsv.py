@@ -377,7 +377,7 @@ def parse_roster(
     """Every row validated (as `model`, an Expert or a stricter subclass), errors per row.
 
     Blank rows are skipped (they keep their number). Nothing here decides
-    what changes: see services/roster_import.py.
+    what changes: see admin/roster_import.py.
     """
     text = text.removeprefix(BOM)
     rows: list[ParsedRow] = []

@@ -3,7 +3,7 @@
 Validation needs the deployment's lists (municipalities, categories, support
 types), passed as validation context:
 `ConsultationCreate.model_validate(data, context={"deployment": d})`. Categories
-and support types are the current taxonomy's active entries (services/directory.py).
+and support types are the current taxonomy's active entries (core/directory.py).
 """
 
 from __future__ import annotations
@@ -138,7 +138,7 @@ class ConsultationCreate(BaseModel):
     message: Message
     preferred_format: PreferredFormat
     # Strict: only JSON `true` is consent ("yes", 1 or "true" are not; the HTML form
-    # decodes its checkbox to a real boolean, web/formdata.py).
+    # decodes its checkbox to a real boolean, intake/formdata.py).
     privacy_consent: StrictBool
     privacy_notice_version: Annotated[ChoiceId | None, BeforeValidator(_blank_to_none)] = None
 

@@ -34,7 +34,7 @@ class Deployment:
     preferred_formats: dict[str, Label]
     privacy_notice_version: str
     expected_contact_business_days: int
-    # Entries an admin deactivated (services/directory.py): still labelled for old
+    # Entries an admin deactivated (core/directory.py): still labelled for old
     # cases and experts, no longer offered on the form or accepted from requesters.
     inactive_categories: frozenset[str] = frozenset()
     inactive_support_types: frozenset[str] = frozenset()

@@ -1,12 +1,12 @@
 """Pseudo receipt numbers of mail about no single case (digest, summary): the thread root (pure).
 
-Kept apart from domain/digest.py so that the key design can recognise them
+Kept apart from scheduled/mail.py so that the key design can recognise them
 without importing the holiday calendar into the API's cold start.
 """
 
 from __future__ import annotations
 
-# Real receipt numbers start "DX-" (domain/receipt.py); these never collide.
+# Real receipt numbers start "DX-" (core/receipt.py); these never collide.
 DESK_RECEIPT_PREFIX = "DESK-"
 
 

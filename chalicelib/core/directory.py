@@ -1,7 +1,7 @@
 """The desk directory: the staff list and the taxonomy, read in one Query, cached, and edited by admins.
 
 Reading: `load_directory` turns the REFERENCE partition (one Query, see
-stores/keys.py) into a `Directory`: who is told of new cases, who may act by
+storage/keys.py) into a `Directory`: who is told of new cases, who may act by
 mail, and the deployment with the current categories and support types
 applied (labels for every entry, inactive ones marked so that the form and
 validation leave them out). `DirectoryCache` keeps it per process for

@@ -1,4 +1,4 @@
-"""Domain exceptions; api/errors.py maps each to one HTTP answer."""
+"""Domain exceptions; http/errors.py maps each to one HTTP answer."""
 
 from __future__ import annotations
 

@@ -7,7 +7,7 @@ Rules every message follows (a test checks the catalogue):
 
 やさしい日本語 (plain Japanese, `easy`) follows the guidelines public bodies
 use: short sentences, one idea each, no honorific chains, words spaced, and a
-reading for every kanji that remains, written `[漢字|かんじ]` (domain/text.py
+reading for every kanji that remains, written `[漢字|かんじ]` (core/text.py
 turns it into <ruby> on pages and 漢字（かんじ） in plain text).
 """
 

@@ -1,6 +1,6 @@
 """Use cases: a month's report (from its counters) and the anonymous CSV of its cases.
 
-The API (/admin/reports) and the monthly mail (services/digest.py) both call
+The API (/admin/reports) and the monthly mail (scheduled/jobs.py) both call
 `monthly_report`, so what the desk manager reads by mail and what the API
 answers come from one read and one function.
 """

@@ -1,4 +1,4 @@
-"""What the case-changing use cases need from storage (stores/cases.py provides it)."""
+"""What the case-changing use cases need from storage (storage/cases.py provides it)."""
 
 from __future__ import annotations
 

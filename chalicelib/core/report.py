@@ -56,7 +56,7 @@ class Text:
     en: str
 
 
-# Counter prefix (domain/case.py) → what the report calls the breakdown.
+# Counter prefix (core/case.py) → what the report calls the breakdown.
 DIMENSIONS: tuple[tuple[str, Text], ...] = (
     ("requester_type", Text("相談者区分", "Requester type")),
     ("category", Text("相談分野", "Category")),

@@ -3,7 +3,7 @@
 Every item the desk stores carries `retention_class` (one of the names
 below) and `expires_at` (epoch seconds, the table's TTL attribute). DynamoDB
 deletes expired items lazily, so every read also ignores them
-(stores/dynamo.py `is_live`). The periods come from settings (config.py,
+(storage/dynamo.py `is_live`). The periods come from settings (config.py,
 docs/operations.md "Retention"); the defaults here equal the settings' defaults so that a
 store built without settings (tests, the demo seeder) behaves like a default
 deployment.

@@ -49,7 +49,7 @@ LOCAL = 10
 SPARE_CAPACITY = 10
 
 ExpertKind = Literal["advisor", "partner"]
-# A support type id of the desk's taxonomy (domain/taxonomy.py); which ids exist is
+# A support type id of the desk's taxonomy (core/taxonomy.py); which ids exist is
 # data, checked against the current taxonomy where experts are registered.
 SupportTypeId = Annotated[str, Field(pattern=TAXONOMY_ID_PATTERN)]
 

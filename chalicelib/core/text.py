@@ -67,7 +67,7 @@ def looks_like_formula(value: str) -> bool:
 
 
 class TextError(ValueError):
-    """Carries a machine code; the messages live in domain/messages.py."""
+    """Carries a machine code; the messages live in core/messages.py."""
 
     def __init__(self, code: str, **params: object) -> None:
         super().__init__(code)
@@ -168,7 +168,7 @@ def check_kana(text: str) -> str:
     return text
 
 
-# Readings in やさしい日本語 text: `[漢字|かんじ]` (domain/messages.py, web/i18n.py).
+# Readings in やさしい日本語 text: `[漢字|かんじ]` (core/messages.py, intake/i18n.py).
 _READING = re.compile(r"\[([^\[\]|]+)\|([^\[\]|]+)\]")
 
 

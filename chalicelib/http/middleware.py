@@ -3,7 +3,7 @@
 Chalice answers some requests itself before a view runs (a method the path
 does not have: 405; a Content-Type the route does not accept: 415) and turns
 an unhandled exception into a 500, each with its own `{"Code", "Message"}`
-body. Clients of the desk read one error shape (api/errors.py, `ErrorBody`
+body. Clients of the desk read one error shape (http/errors.py, `ErrorBody`
 in /openapi.json), so those answers are rewritten here, keeping their status
 and headers (`Allow`, CORS).
 

@@ -1,5 +1,5 @@
 """Words on the form pages: Japanese, English and やさしい日本語 (field labels and errors live in
-domain/messages.py, the one catalogue of messages; readings are marked `[漢字|かんじ]` there and here).
+core/messages.py, the one catalogue of messages; readings are marked `[漢字|かんじ]` there and here).
 """
 
 from __future__ import annotations

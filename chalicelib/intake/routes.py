@@ -59,6 +59,7 @@ def create_consultation() -> Response:
     # clients need neither.
     token = data.pop(TOKEN, None)
     held = formtoken.honeypot_filled(data.pop(HONEYPOT, None))
+    lang = language(_query("lang"))
     key = header(request, "idempotency-key")
     if key is not None and not (
         0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isascii() and key.isprintable()
@@ -73,7 +74,7 @@ def create_consultation() -> Response:
             # Validation first: an invalid submission hears what to fix, whatever the timing.
             parse_consultation(data, directory.deployment)
             log.info("intake: sent %ss after rendering, asked to confirm again", check.age_seconds)
-            return _confirm_again("too_fast", settings, cors, language(_query("lang")))
+            return _confirm_again("too_fast", settings, cors, lang)
         if check.verdict is formtoken.Verdict.OK:
             channel, form_token = "form", str(token)
     try:
@@ -89,10 +90,10 @@ def create_consultation() -> Response:
             staff=directory.staff,
             form_token=form_token,
             held=held,
-            language=language(_query("lang")),
+            language=lang,
         )
     except FormTokenUsed:
-        return _confirm_again("token_used", settings, cors, language(_query("lang")))
+        return _confirm_again("token_used", settings, cors, lang)
     outcome = "replayed" if result.replayed else "stored"
     log.info(
         "consultation %s %s (%s)",
@@ -112,7 +113,7 @@ def _confirm_again(reason: str, settings: Settings, headers: dict[str, str], lan
     `message` is in the page's language (`?lang=easy`: plain Japanese, readings
     in brackets), `message_en` in English.
     """
-    # The same words as the form's pages (web/i18n.py), so both paths say one thing.
+    # The same words as the form's pages (intake/i18n.py), so both paths say one thing.
     ja, en = ruby_plain(UI["ja" if lang == "en" else lang][reason]), UI["en"][reason]
     key_id, keys = settings.form_keys()
     body = {

@@ -4,7 +4,7 @@ Staff answer a case from their mail client. The first non-empty lines of the
 reply may be commands; the command block ends at the first line that is not
 one, and everything from there on is the note recorded on the case. Blank
 lines before and inside the block are skipped. Quoted text must already be
-stripped (mail/inbound.py does it).
+stripped (mailin/parse/ does it).
 
 書き方（返信の先頭の行）/ Syntax (the first lines of the reply)
 

@@ -1,7 +1,7 @@
 """Use case: SES tells us what became of a mail; undeliverable addresses are marked and staff told.
 
 SES publishes the events of every mail sent with the desk's configuration
-set to an SNS topic (infra/resources.yaml), which runs jobs/ses_events.py.
+set to an SNS topic (infra/resources.yaml), which runs outbox/ses_events.py.
 Each mail carries EmailTags naming its case and outbox message, so an event
 finds its way back:
 

@@ -4,7 +4,7 @@ Before sending, the recipients are checked against the addresses marked
 undeliverable (one BatchGetItem, which also covers the staff who would be
 told): such a message is FAILED at once, never retried. Every FAILED message
 is recorded on its case's timeline and the desk is told by mail, in the same
-transaction (services/deliverability.py builds the notice; a failing notice
+transaction (outbox/deliverability.py builds the notice; a failing notice
 never causes another).
 """
 
@@ -284,7 +284,7 @@ def deliver(
             raw,
             sender=settings.mail_from,
             to=recipients,
-            # SES events carry these back (services/deliverability.py).
+            # SES events carry these back (outbox/deliverability.py).
             tags={
                 "receipt_number": held["receipt_number"],
                 "message_id": held["message_id"],

@@ -22,7 +22,7 @@ def daily_mail(event: Any) -> dict[str, int]:
 def run_daily(now: datetime | None = None) -> dict[str, int]:
     """Enqueue today's scheduled mail (the outbox sends it); safe to run again the same day."""
     # Imported here, not at module level: the API function shares this
-    # package and never needs the holiday calendar (see jobs/outbox.py).
+    # package and never needs the holiday calendar (see outbox/handler.py).
     from chalicelib import runtime
     from chalicelib.runtime import get_settings
     from chalicelib.scheduled import jobs as digest

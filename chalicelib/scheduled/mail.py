@@ -19,7 +19,7 @@ from chalicelib.core.timefmt import parse_iso
 # The order the digest lists open statuses in: the flow of a case.
 OPEN_ORDER = (Status.RECEIVED, Status.HEARING, Status.MATCHING, Status.IN_PROGRESS)
 
-# Counter name prefixes (domain/case.py counter_increments) the summary breaks down by.
+# Counter name prefixes (core/case.py counter_increments) the summary breaks down by.
 SUMMARY_KINDS = (
     "requester_type",
     "category",

@@ -300,7 +300,7 @@ class CaseStore(TableStore):
         """Change a case, record the event and its mail (and the link's use) in ONE transaction.
 
         The same transaction moves the lifecycle counters of the case's month
-        (domain/case.py `change_tally`: status, outcome, recategorisation,
+        (core/case.py `change_tally`: status, outcome, recategorisation,
         lead times; the milestones it stamps on the case are written with the
         change), so statistics cannot drift from the cases whatever path acts.
 

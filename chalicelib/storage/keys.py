@@ -36,13 +36,13 @@ SNS notification act once. Every item carries `retention_class` and
 A requester's case item (`kind` "requester_case") is written in the intake
 transaction beside the case. It finds a requester's cases by email for
 personal-data requests (docs/api.md "Personal data requests") without a Scan: the
-key holds domain/privacy.py `requester_digest(email)`, the SHA-256 of the NFKC-normalised,
+key holds core/privacy.py `requester_digest(email)`, the SHA-256 of the NFKC-normalised,
 trimmed, lowercased address, never the address; the item holds only the
 receipt number, the creation time and the case's retention class and expiry.
 Erasure deletes it.
 
 Mail about no single case (the daily digest, the monthly summary) carries a
-pseudo receipt number `DESK-<kind>-<date>` (domain/deskmail.py; e.g.
+pseudo receipt number `DESK-<kind>-<date>` (core/deskmail.py; e.g.
 DESK-DIGEST-2026-11-26): the
 sender threads and keys every message by its receipt number, and
 `message_key` files these under their own DESK# partition, one per run, so
@@ -222,6 +222,6 @@ def requester_partition(digest: str) -> str:
 
 
 def requester_case_key(digest: str, receipt_number: str) -> dict[str, str]:
-    """One case of one requester (`digest`: domain/privacy.py requester_digest); written with
+    """One case of one requester (`digest`: core/privacy.py requester_digest); written with
     the case, deleted on erasure."""
     return {"pk": requester_partition(digest), "sk": f"CASE#{receipt_number}"}

@@ -38,7 +38,7 @@ MAX_TAG_LENGTH = 256
 def email_tags(tags: Mapping[str, str]) -> list[dict[str, str]]:
     """SES EmailTags: each value reduced to what SES accepts, so a tag never makes a send fail.
 
-    The configuration set's events carry them back (jobs/ses_events.py).
+    The configuration set's events carry them back (outbox/ses_events.py).
     """
     return [
         {"Name": name, "Value": _TAG_UNSAFE.sub("_", value)[:MAX_TAG_LENGTH] or "_"}

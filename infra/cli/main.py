@@ -32,7 +32,7 @@ OK, REFUSED, USAGE = 0, 1, 2
 TIMEOUT_SECONDS = 60
 PAGE_LIMIT = 100
 MAX_PAGES = 1000
-# The open statuses (domain/lifecycle.py OPEN), queried one by one by `cases open`.
+# The open statuses (core/lifecycle.py OPEN), queried one by one by `cases open`.
 OPEN_STATUSES = ("received", "hearing", "matching", "in_progress")
 ACTION_LABELS = {"create": "新規", "update": "更新", "unchanged": "変更なし"}
 LOCAL_HOSTS = ("127.0.0.1", "localhost", "::1")

@@ -75,7 +75,7 @@ class RenderedSample:
 
 
 class DemoRoster:
-    """The demo roster (infra/local/demo_roster.py) in memory, as services/actions.py reads a roster."""
+    """The demo roster (infra/local/demo_roster.py) in memory, as core/acting.py reads a roster."""
 
     def __init__(self) -> None:
         self._experts = {e["expert_id"]: Expert.model_validate(e) for e in ROSTER}
@@ -373,7 +373,7 @@ def _desk_samples(
     ]
 
 
-# A month of fictitious counters, as the statistics items hold them (domain/case.py names).
+# A month of fictitious counters, as the statistics items hold them (core/case.py names).
 MONTH_COUNTERS = {
     "cases": 37,
     "requester_type:business": 19,
@@ -411,7 +411,7 @@ MONTH_COUNTERS = {
 
 
 def _reply_samples(case: dict[str, Any], desk: DeskStaff) -> list[MailSample]:
-    """The answer to a staff member's reply, applied and refused (shape of services/inbound.py)."""
+    """The answer to a staff member's reply, applied and refused (shape of mailin/service.py)."""
     receipt = str(case["receipt_number"])
     summary = {key: case[key] for key in ("receipt_number", "status", "category", "created_at")}
     applied = OutgoingMessage(

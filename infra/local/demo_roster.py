@@ -80,7 +80,7 @@ ROSTER: list[dict[str, Any]] = [
 
 
 def expert_item(expert: dict[str, Any]) -> dict[str, Any]:
-    """The desk-table item of one expert (plain values; keys and indexes from stores/keys.py)."""
+    """The desk-table item of one expert (plain values; keys and indexes from storage/keys.py)."""
     from chalicelib.core.roster import Expert
     from chalicelib.storage.roster import expert_item as stored_item
 

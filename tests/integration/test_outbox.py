@@ -92,7 +92,7 @@ STAFF_B = "staff-b@dx-desk.example.jp"
 
 
 def mark_undeliverable(*addresses: str) -> None:
-    """What a permanent bounce leaves behind (services/deliverability.py writes it the same way)."""
+    """What a permanent bounce leaves behind (outbox/deliverability.py writes it the same way)."""
     assert runtime.address_store().record_event(
         "test-bounce:" + ",".join(addresses),
         at=iso(NOW),

@@ -1,4 +1,4 @@
-"""The origin check (api/http.py): scheme, host and port against configured origins, nothing else."""
+"""The origin check (http/request.py): scheme, host and port against configured origins, nothing else."""
 
 from __future__ import annotations
 

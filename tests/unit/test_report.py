@@ -230,7 +230,7 @@ def test_a_formula_like_label_is_neutralised_in_the_csv() -> None:
     assert all(not cell.startswith("=") for cell in parsed)
 
 
-# -- list plans and cursors (services/cases_admin.py; pure) -----------------------
+# -- list plans and cursors (admin/cases.py; pure) -----------------------
 
 TODAY = date(2026, 11, 26)
 
