@@ -84,6 +84,15 @@
     });
   }
 
+  /* The language links show on the input step only, as the server renders them:
+     switching on a later step would leave what was typed behind. */
+  function syncLanguageLinks() {
+    var links = document.querySelector(".lang-switch");
+    if (links) {
+      links.hidden = !document.getElementById("consultation-form");
+    }
+  }
+
   /* Replace <main> with the <main> of a page the server rendered. */
   function showPage(html) {
     var page = new DOMParser().parseFromString(html, "text/html");
@@ -93,6 +102,7 @@
     }
     main.replaceChildren.apply(main, Array.prototype.slice.call(incoming.childNodes));
     document.title = page.title;
+    syncLanguageLinks();
     enhance();
     var summary = document.getElementById("error-summary");
     if (summary && !summary.hidden) {
@@ -308,6 +318,7 @@
     var number = done.getElementById ? done.getElementById("receipt-number") : done.querySelector("#receipt-number");
     number.textContent = receiptNumber;
     main.replaceChildren(done);
+    syncLanguageLinks();
     document.title = form.getAttribute("data-done-title") || document.title;
     focusElement(document.getElementById("step-heading"));
     tellParent({ type: "dx-desk:step" });
@@ -341,6 +352,7 @@
         main.replaceChildren(savedInput);
         savedInput = null;
         document.title = savedTitle;
+        syncLanguageLinks();
         enhance();
         focusElement(document.getElementById("step-heading"));
         tellParent({ type: "dx-desk:step" });

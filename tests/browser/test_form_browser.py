@@ -339,6 +339,8 @@ def test_keyboard_only_flow_with_edit_and_mail(live_stack: LiveStack, open_page:
     expect(page.locator("#confirm-form")).to_be_visible()
     expect(page.locator("#step-heading")).to_be_focused()
     expect(page.locator("#step-heading")).to_contain_text("確認")
+    # As the server renders the confirm step: no language links that would lose the input.
+    expect(page.locator(".lang-switch")).to_be_hidden()
     review = confirm_review_text(page)
     for shown in ("事業者", values["name"], values["email"], "津市", "働き方", "オンライン"):
         assert shown in review
@@ -347,6 +349,7 @@ def test_keyboard_only_flow_with_edit_and_mail(live_stack: LiveStack, open_page:
     keys.press("Space")
     expect(page.locator("#consultation-form")).to_be_visible()
     expect(page.locator("#step-heading")).to_be_focused()
+    expect(page.locator(".lang-switch")).to_be_visible()
     assert_values(page, values)
 
     # Change two answers: add a line to the message, pick 訪問・来所 instead of オンライン.
