@@ -16,6 +16,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 from chalicelib.core import settings as settings_rules
 from chalicelib.core.deployment import Deployment, deployment_from
 from chalicelib.core.errors import ConfigError
+from chalicelib.core.ports import Desk
 from chalicelib.core.settings import ParameterUnavailable, Settings, forget_parameters
 from chalicelib.storage.addresses import AddressStore
 from chalicelib.storage.admin import AdminStore
@@ -52,6 +53,13 @@ def load_deployment(path: Path) -> Deployment:
 
 def now() -> datetime:
     return datetime.now(UTC)
+
+
+def desk() -> Desk:
+    """The composition root of one invocation: settings, the directory's deployment and
+    staff (cached per process), and now. Entry points build it once and pass it on."""
+    found = directory()
+    return Desk(get_settings(), found.deployment, found.staff, now())
 
 
 @cache

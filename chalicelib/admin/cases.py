@@ -37,9 +37,8 @@ from chalicelib.core import lifecycle
 from chalicelib.core.case import STATUS_LABELS, STORAGE_ATTRIBUTES, Case, Status
 from chalicelib.core.deployment import Deployment
 from chalicelib.core.errors import FieldError, InvalidAdminInput, NotFound, VersionConflict
-from chalicelib.core.ports import CaseChanges
+from chalicelib.core.ports import CaseChanges, Desk
 from chalicelib.core.receipt import JST, is_valid_receipt_number
-from chalicelib.core.settings import Settings
 from chalicelib.core.staff import DeskStaff, StaffMember
 from chalicelib.core.timefmt import iso
 
@@ -538,11 +537,8 @@ def act(
     action_name: str,
     given: ActionInput,
     *,
-    settings: Settings,
-    deployment: Deployment,
-    desk: DeskStaff,
+    desk: Desk,
     members: Sequence[StaffMember],
-    now: datetime,
 ) -> actions.ActionDone:
     """Do one lifecycle action as `actor`, audited in the same transaction.
 
@@ -573,7 +569,7 @@ def act(
                 "No expert with this id is registered.",
             )
     if action is lifecycle.Action.TAKE:
-        address = _owner(given.owner, actor, desk, members)
+        address = _owner(given.owner, actor, desk.staff, members)
     elif action is lifecycle.Action.START_MATCHING:
         # The suggestions mail (with its ask links) goes to the case's owner; without
         # one, nobody: the caller reads GET .../suggestions instead.
@@ -595,10 +591,7 @@ def act(
         case,
         store=store,
         roster=roster,
-        settings=settings,
-        deployment=deployment,
-        now=now,
-        staff=desk,
+        desk=desk,
         audit_by=actor,
     )
 

@@ -20,7 +20,7 @@ from chalicelib.core import access, lifecycle
 from chalicelib.core.case import Case, OutgoingMessage, Status, staff_intake_messages
 from chalicelib.core.deployment import Deployment
 from chalicelib.core.errors import SessionInputInvalid
-from chalicelib.core.ports import CaseChanges
+from chalicelib.core.ports import CaseChanges, Desk
 from chalicelib.core.roster import Expert, MatchResult, suggest
 from chalicelib.core.settings import Settings
 from chalicelib.core.staff import DeskStaff
@@ -415,13 +415,11 @@ def decide(
     act: Act,
     *,
     roster: Roster,
-    settings: Settings,
-    deployment: Deployment,
-    desk: DeskStaff,
-    now: datetime,
+    desk: Desk,
 ) -> Decision:
     """The one rule book: what `act` does to `case`. Raises IllegalTransition (the act does
     not apply to the case as it is: the case stays as it was, whatever the channel)."""
+    settings, deployment, now = desk.settings, desk.deployment, desk.now
     record = case.record()
     before = case.status
     if act.action is not None:
@@ -467,7 +465,7 @@ def decide(
             settings=settings,
             deployment=deployment,
             now=now,
-            desk=desk,
+            desk=desk.staff,
         )
         if act.action is not None
         else []
@@ -492,10 +490,7 @@ def perform(
     *,
     store: CaseChanges,
     roster: Roster,
-    settings: Settings,
-    deployment: Deployment,
-    now: datetime,
-    staff: DeskStaff,
+    desk: Desk,
     link_use: dict[str, Any] | None = None,
     audit_by: access.Actor | None = None,
 ) -> ActionDone:
@@ -507,15 +502,8 @@ def perform(
     """
     if act.action is None:
         raise ValueError("perform writes a lifecycle action; mail commands write their own")
-    decision = decide(
-        Case.of(case),
-        act,
-        roster=roster,
-        settings=settings,
-        deployment=deployment,
-        desk=staff,
-        now=now,
-    )
+    settings, now = desk.settings, desk.now
+    decision = decide(Case.of(case), act, roster=roster, desk=desk)
     audit = None
     if audit_by is not None:
         detail: dict[str, Any] = {

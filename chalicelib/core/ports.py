@@ -1,10 +1,32 @@
-"""What the case-changing use cases need from storage (storage/cases.py provides it)."""
+"""What the use cases are handed: the invocation's `Desk`, and the storage ports (storage/ provides them)."""
 
 from __future__ import annotations
 
+import dataclasses
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.core.case import OutgoingMessage
+from chalicelib.core.deployment import Deployment
+from chalicelib.core.settings import Settings
+from chalicelib.core.staff import DeskStaff
+
+
+@dataclass(frozen=True)
+class Desk:
+    """One invocation's view of the desk, built once (runtime.desk()) and passed on whole:
+    the settings, the deployment with the current categories and support types, the
+    desk's staff, and the moment the invocation acts at."""
+
+    settings: Settings
+    deployment: Deployment
+    staff: DeskStaff
+    now: datetime
+
+    def at(self, now: datetime) -> Desk:
+        """The same desk at another moment (scheduled runs, tests of time)."""
+        return dataclasses.replace(self, now=now)
 
 
 class CaseChanges(Protocol):

@@ -360,12 +360,9 @@ def form_submit() -> Response:
         result = submit_consultation(
             fields,
             store=runtime.case_store(),
-            settings=settings,
-            deployment=_deployment(),
-            now=runtime.now(),
+            desk=runtime.desk(),
             channel="form",
             client_id=client_id(bp.current_request),
-            staff=runtime.directory().staff,
             form_token=token,
             held=formtoken.honeypot_filled(honeypot),
             language=lang,

@@ -65,14 +65,14 @@ def create_consultation() -> Response:
         0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isascii() and key.isprintable()
     ):
         raise MalformedBody()
-    # Cached per process: a warm request reads nothing here (runtime.directory).
-    directory = runtime.directory()
+    # The directory is cached per process: a warm request reads nothing here.
+    desk = runtime.desk()
     channel, form_token = "api", None
     if token is not None:
-        check = formtoken.check(token if isinstance(token, str) else None, settings, runtime.now())
+        check = formtoken.check(token if isinstance(token, str) else None, settings, desk.now)
         if check.verdict is formtoken.Verdict.TOO_FAST:
             # Validation first: an invalid submission hears what to fix, whatever the timing.
-            parse_consultation(data, directory.deployment)
+            parse_consultation(data, desk.deployment)
             log.info("intake: sent %ss after rendering, asked to confirm again", check.age_seconds)
             return _confirm_again("too_fast", settings, cors, lang)
         if check.verdict is formtoken.Verdict.OK:
@@ -81,13 +81,10 @@ def create_consultation() -> Response:
         result = submit_consultation(
             data,
             store=runtime.case_store(),
-            settings=settings,
-            deployment=directory.deployment,
-            now=runtime.now(),
+            desk=desk,
             channel=channel,
             idempotency_key=key,
             client_id=client_id(request),
-            staff=directory.staff,
             form_token=form_token,
             held=held,
             language=lang,

@@ -7,16 +7,14 @@ import secrets
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.core import case as case_rules
 from chalicelib.core.consultation import parse_consultation
-from chalicelib.core.deployment import Deployment
 from chalicelib.core.errors import DuplicateSubmission, ReceiptNumberTaken, StoreBusy
+from chalicelib.core.ports import Desk
 from chalicelib.core.receipt import new_receipt_number
-from chalicelib.core.settings import Settings
-from chalicelib.core.staff import DeskStaff
 
 # A drawn receipt number that exists already is drawn again; conflicts with a
 # concurrent transaction on the same counter shard are retried after a pause.
@@ -52,23 +50,19 @@ def submit_consultation(
     data: Any,
     *,
     store: CaseWriter,
-    settings: Settings,
-    deployment: Deployment,
-    now: datetime,
+    desk: Desk,
     channel: str,
     idempotency_key: str | None = None,
     client_id: str | None = None,
     draw_receipt: Callable[[datetime], str] = new_receipt_number,
     sleep: Callable[[float], None] = time.sleep,
-    staff: DeskStaff,
     form_token: str | None = None,
     held: bool = False,
     language: str = "ja",
 ) -> SubmitResult:
     """Validate, then store the case with its mail in one write.
 
-    `deployment` carries the current taxonomy and `staff` the desk's list
-    (runtime.directory()).
+    `desk` carries the current taxonomy (its deployment), the desk's list and now.
 
     `form_token`: the form's render token, claimed in the same write so that
     one rendered form stores one case (FormTokenUsed for a different second
@@ -80,8 +74,8 @@ def submit_consultation(
     or StoreBusy. A repeat of an earlier submission returns the first receipt
     number and the status it was stored with.
     """
+    settings, deployment, now, staff = desk.settings, desk.deployment, desk.now, desk.staff
     consultation = parse_consultation(data, deployment)
-    desk = staff
     raw_name = data.get("name") if isinstance(data.get("name"), str) else None
     fingerprint = case_rules.fingerprint(consultation)
     now_epoch = int(now.timestamp())
@@ -137,7 +131,7 @@ def submit_consultation(
             language=language,
         )
         # A held case mails nobody until staff release it (the release sends these).
-        messages = [] if held else case_rules.staff_intake_messages(case, desk)
+        messages = [] if held else case_rules.staff_intake_messages(case, staff)
         try:
             store.create_case(
                 case,
@@ -146,9 +140,7 @@ def submit_consultation(
                 counters=case_rules.counter_increments(case),
                 rate=rate,
                 now_epoch=now_epoch,
-                mail_expires_at=int(
-                    (now + timedelta(days=settings.mail_retention_days)).timestamp()
-                ),
+                mail_expires_at=settings.retention().mail_expiry(now_epoch),
             )
         except DuplicateSubmission as dup:
             return SubmitResult(dup.receipt_number, dup.status, True)

@@ -130,12 +130,7 @@ def show_action(token: str) -> Response:
     settings = get_settings()
     try:
         view = describe_link(
-            token,
-            store=runtime.case_store(),
-            roster=runtime.roster_store(),
-            settings=settings,
-            now=runtime.now(),
-            staff=runtime.directory().staff,
+            token, store=runtime.case_store(), roster=runtime.roster_store(), desk=runtime.desk()
         )
     except TokenRefused as exc:
         return _refused(exc, settings)
@@ -178,16 +173,14 @@ def do_action(token: str) -> Response:
             raise BodyTooLarge(settings.max_body_bytes)
         form = parse_qs(raw.decode("utf-8", errors="replace") if isinstance(raw, bytes) else raw)
         fields = {name: values[-1] for name, values in form.items() if values}
+        desk = runtime.desk()
         done = act_by_link(
             token,
             note=fields.get("note", ""),
             form=fields,
             store=runtime.case_store(),
             roster=runtime.roster_store(),
-            settings=settings,
-            deployment=runtime.directory().deployment,
-            now=runtime.now(),
-            staff=runtime.directory().staff,
+            desk=desk,
         )
     except (OriginNotAllowed, BodyTooLarge):
         return _result(
@@ -199,12 +192,7 @@ def do_action(token: str) -> Response:
         return _not_found(settings)
     except LinkAlreadyUsed as exc:
         view = describe_link(
-            token,
-            store=runtime.case_store(),
-            roster=runtime.roster_store(),
-            settings=settings,
-            now=runtime.now(),
-            staff=runtime.directory().staff,
+            token, store=runtime.case_store(), roster=runtime.roster_store(), desk=desk
         )
         return _result(
             settings,

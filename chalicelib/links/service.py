@@ -27,9 +27,8 @@ from chalicelib.core.acting import (
     session_record,
 )
 from chalicelib.core.actiontoken import EXPERT, EXPERT_ACTIONS, STAFF
-from chalicelib.core.deployment import Deployment
 from chalicelib.core.errors import CaseNotFound, LinkAlreadyUsed, SessionInputInvalid
-from chalicelib.core.ports import CaseChanges
+from chalicelib.core.ports import CaseChanges, Desk
 from chalicelib.core.settings import Settings
 from chalicelib.core.staff import DeskStaff
 from chalicelib.core.timefmt import iso
@@ -113,12 +112,10 @@ def describe_link(
     *,
     store: CaseChanges,
     roster: Roster,
-    settings: Settings,
-    now: datetime,
-    staff: DeskStaff,
+    desk: Desk,
 ) -> LinkView:
     """Everything the confirmation page shows; changes nothing."""
-    link = _read_link(token, settings, now, roster, staff)
+    link = _read_link(token, desk.settings, desk.now, roster, desk.staff)
     case = store.get_case(link.claim.receipt_number)
     if case is None:
         raise CaseNotFound()
@@ -148,16 +145,12 @@ def act_by_link(
     form: dict[str, str] | None = None,
     store: CaseChanges,
     roster: Roster,
-    settings: Settings,
-    deployment: Deployment,
-    now: datetime,
-    staff: DeskStaff,
+    desk: Desk,
 ) -> ActionDone:
     """Do what the link says, once. Raises TokenRefused, CaseNotFound, IllegalTransition,
-    LinkAlreadyUsed (with what the first use did) or VersionConflict (someone else acted).
-    `staff` is the desk's list (runtime.directory())."""
-    desk = staff
-    link = _read_link(token, settings, now, roster, desk)
+    LinkAlreadyUsed (with what the first use did) or VersionConflict (someone else acted)."""
+    settings, now = desk.settings, desk.now
+    link = _read_link(token, settings, now, roster, desk.staff)
     case = store.get_case(link.claim.receipt_number)
     if case is None:
         raise CaseNotFound()
@@ -180,10 +173,7 @@ def act_by_link(
         case,
         store=store,
         roster=roster,
-        settings=settings,
-        deployment=deployment,
-        now=now,
-        staff=desk,
+        desk=desk,
         link_use={
             "unique_id": link.claim.unique_id,
             "action": link.action.value,

@@ -67,23 +67,18 @@ def inbound_mail(event: dict[str, Any], context: Any) -> dict[str, int]:
     # Imported here, not at module level: the API function never needs them.
     from chalicelib import runtime
     from chalicelib.mailin.service import MAX_INBOUND_BYTES, ingest_reply
-    from chalicelib.runtime import get_settings
 
     outcomes: dict[str, int] = {}
     for receipt in receipts(event):
         body = runtime.s3().get_object(Bucket=receipt.bucket, Key=receipt.key)["Body"]
         # One byte over the limit is enough to know it is too large.
         raw = body.read(MAX_INBOUND_BYTES + 1)
-        directory = runtime.directory()
         outcome = ingest_reply(
             raw,
             receipt,
             store=runtime.case_store(),
-            settings=get_settings(),
-            deployment=directory.deployment,
-            now=runtime.now(),
             roster=runtime.roster_store(),
-            staff=directory.staff,
+            desk=runtime.desk(),
         )
         outcomes[outcome.kind] = outcomes.get(outcome.kind, 0) + 1
     log.info("inbound: %s", outcomes)

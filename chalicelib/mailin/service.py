@@ -21,13 +21,11 @@ from typing import Any
 from chalicelib.core import lifecycle
 from chalicelib.core.acting import Act, Roster, decide
 from chalicelib.core.case import Case, OutgoingMessage
-from chalicelib.core.deployment import Deployment
 from chalicelib.core.errors import AlreadyProcessed, VersionConflict
-from chalicelib.core.ports import CaseChanges
+from chalicelib.core.ports import CaseChanges, Desk
 from chalicelib.core.receipt import JST
 from chalicelib.core.replyaddress import read_reply_address
 from chalicelib.core.settings import Settings
-from chalicelib.core.staff import DeskStaff
 from chalicelib.core.timefmt import iso
 from chalicelib.mailin.commands import ParsedReply, parse_reply
 from chalicelib.mailin.parse import DEFAULT_MAX_BYTES, InboundMail, MalformedMail, parse_inbound
@@ -175,10 +173,7 @@ def decide_reply(
     sender: str,
     *,
     roster: Roster,
-    settings: Settings,
-    deployment: Deployment,
-    desk: DeskStaff,
-    now: datetime,
+    desk: Desk,
 ) -> ReplyDecision:
     """The reply's acts through core/acting.py `decide`, the same rules as links and the
     admin API, one after another; any act that does not apply refuses the whole reply."""
@@ -190,15 +185,7 @@ def decide_reply(
     event: dict[str, Any] = {}
     for line, act in acts_of(parsed, sender):
         try:
-            decision = decide(
-                current,
-                act,
-                roster=roster,
-                settings=settings,
-                deployment=deployment,
-                desk=desk,
-                now=now,
-            )
+            decision = decide(current, act, roster=roster, desk=desk)
         except lifecycle.IllegalTransition as exc:
             problems.append(f"{line}行目：{exc.message}")
             continue
@@ -215,14 +202,12 @@ def ingest_reply(
     receipt: SesReceipt,
     *,
     store: CaseChanges,
-    settings: Settings,
-    deployment: Deployment,
-    now: datetime,
     roster: Roster,
-    staff: DeskStaff,
+    desk: Desk,
 ) -> InboundOutcome:
-    """`staff` is the desk's list (runtime.directory()): only a
-    member who may act by mail drives a case."""
+    """Read one reply and act on it; only a member of the desk's list who may act by mail
+    drives a case."""
+    settings, deployment, now = desk.settings, desk.deployment, desk.now
     if store.inbound_seen(receipt.message_id):
         return InboundOutcome("duplicate")
     try:
@@ -254,8 +239,7 @@ def ingest_reply(
     if target is None:
         return _quarantine(store, receipt, "no_case_address", now, settings)
     sender = mail.sender or ""
-    desk = staff
-    if not desk.may_act(sender):
+    if not desk.staff.may_act(sender):
         return _quarantine(store, receipt, "sender_not_staff", now, settings, target)
     # Only categories still offered can be given to a case by mail.
     categories = {
@@ -273,9 +257,7 @@ def ingest_reply(
             return _quarantine(store, receipt, "case_anonymised", now, settings, target)
         parsed = parse_reply(mail.text, categories=categories, support_types=support_types)
         try:
-            return _apply(
-                store, case, parsed, mail, receipt, sender, settings, now, roster, deployment, desk
-            )
+            return _apply(store, case, parsed, mail, receipt, sender, roster, desk)
         except VersionConflict:
             continue  # someone acted in between: read again and re-apply once
         except AlreadyProcessed:
@@ -301,22 +283,11 @@ def _apply(
     mail: InboundMail,
     receipt: SesReceipt,
     sender: str,
-    settings: Settings,
-    now: datetime,
     roster: Roster,
-    deployment: Deployment,
-    desk: DeskStaff,
+    desk: Desk,
 ) -> InboundOutcome:
-    decided = decide_reply(
-        case,
-        parsed,
-        sender,
-        roster=roster,
-        settings=settings,
-        deployment=deployment,
-        desk=desk,
-        now=now,
-    )
+    settings, now = desk.settings, desk.now
+    decided = decide_reply(case, parsed, sender, roster=roster, desk=desk)
     problems = decided.problems
     refused = bool(problems)
     at = iso(now)

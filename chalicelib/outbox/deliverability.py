@@ -28,6 +28,7 @@ from typing import Any, Protocol
 
 from chalicelib.core.case import OutgoingMessage
 from chalicelib.core.deskmail import is_desk_receipt
+from chalicelib.core.ports import Desk
 from chalicelib.core.settings import Settings
 from chalicelib.core.timefmt import iso
 
@@ -336,12 +337,11 @@ def handle_event(
     *,
     store: DeliverabilityRecords,
     cases: CaseLookup,
-    settings: Settings,
-    now: datetime,
-    desk: Sequence[str],
+    desk: Desk,
 ) -> str:
-    """Apply one SES event (`desk`: the staff told of new cases). Returns undeliverable |
-    recorded | delivered | ignored | duplicate."""
+    """Apply one SES event (the desk's notified staff are told of failures). Returns
+    undeliverable | recorded | delivered | ignored | duplicate."""
+    settings, now = desk.settings, desk.now
     now_epoch = int(now.timestamp())
     receipt = event.receipt_number
     if event.kind == "delivery":
@@ -400,7 +400,7 @@ def handle_event(
             else int((now + timedelta(days=settings.mail_retention_days)).timestamp()),
         }
         if event.permanent or event.kind == "reject":
-            staff = desk
+            staff = desk.staff.notify_to
             candidates = notice_candidates(case, staff)
             blocked = store.undeliverable(candidates, now_epoch) | {
                 mark["address"].strip().lower() for mark in marks

@@ -40,19 +40,12 @@ def outbox_stream(event: dict[str, Any], context: Any) -> dict[str, int]:
     # renderer, and Jinja2 would lengthen its cold start.
     from chalicelib import runtime
     from chalicelib.outbox.service import deliver
-    from chalicelib.runtime import get_settings
 
     outcomes: dict[str, int] = {}
-    directory = runtime.directory()
+    desk = runtime.desk()
     for message in _new_messages(event):
         outcome = deliver(
-            message,
-            outbox=runtime.outbox_store(),
-            mailer=runtime.mailer(),
-            settings=get_settings(),
-            deployment=directory.deployment,
-            now=runtime.now(),
-            desk=directory.staff.notify_to,
+            message, outbox=runtime.outbox_store(), mailer=runtime.mailer(), desk=desk
         )
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     log.info("outbox stream: %s", outcomes)
@@ -68,17 +61,8 @@ def outbox_sweep(event: Any) -> dict[str, int]:
 def sweep_once() -> dict[str, int]:
     from chalicelib import runtime
     from chalicelib.outbox.service import drain
-    from chalicelib.runtime import get_settings
 
-    directory = runtime.directory()
-    report = drain(
-        outbox=runtime.outbox_store(),
-        mailer=runtime.mailer(),
-        settings=get_settings(),
-        deployment=directory.deployment,
-        now=runtime.now(),
-        desk=directory.staff.notify_to,
-    )
+    report = drain(outbox=runtime.outbox_store(), mailer=runtime.mailer(), desk=runtime.desk())
     counts = {
         "sent": report.sent,
         "retried": report.retried,

@@ -19,7 +19,6 @@ from typing import Any, Protocol
 
 from chalicelib.core.actiontoken import link_for
 from chalicelib.core.case import OutgoingMessage
-from chalicelib.core.deployment import Deployment
 from chalicelib.core.deskmail import is_desk_receipt
 from chalicelib.core.errors import (
     ConfigError,
@@ -29,6 +28,7 @@ from chalicelib.core.errors import (
 )
 from chalicelib.core.lifecycle import ACTION_LABELS, Action
 from chalicelib.core.outbox import Claim
+from chalicelib.core.ports import Desk
 from chalicelib.core.replyaddress import reply_address
 from chalicelib.core.settings import Settings
 from chalicelib.core.timefmt import iso
@@ -198,16 +198,13 @@ def deliver(
     *,
     outbox: Outbox,
     mailer: Mailer,
-    settings: Settings,
-    deployment: Deployment,
-    now: datetime,
+    desk: Desk,
     jitter: Callable[[], float] = random.random,
-    desk: Sequence[str],
 ) -> str:
-    """Claim, render, send and record one message. Returns what happened to it.
-
-    `desk`: the staff a failure notice goes to (runtime.directory().staff.notify_to)."""
-    staff = tuple(desk)
+    """Claim, render, send and record one message. Returns what happened to it (a failure
+    notice goes to the desk's notified staff)."""
+    settings, deployment, now = desk.settings, desk.deployment, desk.now
+    staff = desk.staff.notify_to
     claim = outbox.claim(message, iso(now), iso(now + LEASE))
     if claim is None:
         return "skipped"
@@ -363,14 +360,12 @@ def drain(
     *,
     outbox: Outbox,
     mailer: Mailer,
-    settings: Settings,
-    deployment: Deployment,
-    now: datetime,
+    desk: Desk,
     limit: int = 50,
     jitter: Callable[[], float] = random.random,
-    desk: Sequence[str],
 ) -> DrainReport:
     """Send what is due; mark claims that outlived their lease as UNKNOWN."""
+    settings, now = desk.settings, desk.now
     report = DrainReport()
     for message in outbox.due(iso(now), limit):
         if message.get("state") == "SENDING":
@@ -380,16 +375,7 @@ def drain(
                 report.unknown += 1
                 report.outcomes.append("unknown")
             continue
-        outcome = deliver(
-            message,
-            outbox=outbox,
-            mailer=mailer,
-            settings=settings,
-            deployment=deployment,
-            now=now,
-            jitter=jitter,
-            desk=desk,
-        )
+        outcome = deliver(message, outbox=outbox, mailer=mailer, desk=desk, jitter=jitter)
         report.outcomes.append(outcome)
         setattr(report, outcome, getattr(report, outcome) + 1)
     return report

@@ -31,9 +31,9 @@ def ses_events(event: dict[str, Any], context: Any) -> dict[str, int]:
     # Imported here, not at module level: the API function never needs them.
     from chalicelib import runtime
     from chalicelib.outbox.deliverability import handle_event, parse_ses_event
-    from chalicelib.runtime import get_settings
 
-    now = runtime.now()
+    desk = runtime.desk()
+    now = desk.now
     outcomes: dict[str, int] = {}
     for message in event_messages(event):
         parsed = parse_ses_event(message, now)
@@ -45,9 +45,7 @@ def ses_events(event: dict[str, Any], context: Any) -> dict[str, int]:
             parsed,
             store=runtime.address_store(),
             cases=runtime.case_store(),
-            settings=get_settings(),
-            now=now,
-            desk=runtime.directory().staff.notify_to,
+            desk=desk,
         )
         outcomes[outcome] = outcomes.get(outcome, 0) + 1
     log.info("ses events: %s", outcomes)

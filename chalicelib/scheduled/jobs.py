@@ -19,8 +19,8 @@ from chalicelib.core.calendar import (
     previous_month,
 )
 from chalicelib.core.case import OutgoingMessage
+from chalicelib.core.ports import Desk
 from chalicelib.core.settings import Settings
-from chalicelib.core.staff import DeskStaff
 from chalicelib.core.timefmt import iso
 from chalicelib.scheduled import mail as digest
 
@@ -50,24 +50,22 @@ def _expires_at(settings: Settings, now: datetime) -> int:
 
 def daily_digest(
     store: ScheduledMailStore,
-    settings: Settings,
-    now: datetime,
-    staff: DeskStaff,
+    desk: Desk,
 ) -> JobReport:
     """One digest of the open cases per desk address (the staff who are notified), on business days,
     with the cases kept as suspected spam listed apart for release or discard."""
+    settings, now, staff = desk.settings, desk.now, desk.staff
     today = jst_date(now)
     if not is_business_day(today):
         return JobReport(due=False)
     cases = store.open_cases(int(now.timestamp()))
-    desk = staff
     receipt, messages = digest.digest_messages(
         cases,
         today=today,
         idle_limit=settings.reminder_idle_business_days,
-        staff=desk.notify_to,
+        staff=staff.notify_to,
         held=store.held_cases(int(now.timestamp())),
-        actors=frozenset(address.lower() for address in desk.act_by_email),
+        actors=frozenset(address.lower() for address in staff.act_by_email),
     )
     enqueued = store.enqueue(messages, receipt, iso(now), _expires_at(settings, now))
     return JobReport(due=True, cases=len(cases), enqueued=enqueued)
@@ -75,11 +73,10 @@ def daily_digest(
 
 def idle_reminders(
     store: ScheduledMailStore,
-    settings: Settings,
-    now: datetime,
-    staff: DeskStaff,
+    desk: Desk,
 ) -> JobReport:
     """A reminder for each open case idle longer than REMINDER_IDLE_BUSINESS_DAYS, once a business day."""
+    settings, now, staff = desk.settings, desk.now, desk.staff
     today = jst_date(now)
     if not is_business_day(today):
         return JobReport(due=False)
@@ -105,15 +102,14 @@ def idle_reminders(
 
 def monthly_summary(
     store: ScheduledMailStore,
-    settings: Settings,
-    now: datetime,
-    staff: DeskStaff,
+    desk: Desk,
 ) -> JobReport:
     """Last month's numbers to DESK_MANAGER_TO, from the first business day of the month on.
 
     Due on every business day from then, and idempotent per month: a job that
     failed on the first business day catches up on the next run.
     """
+    settings, now, staff = desk.settings, desk.now, desk.staff
     today = jst_date(now)
     if not is_business_day(today) or today < first_business_day(today.year, today.month):
         return JobReport(due=False)

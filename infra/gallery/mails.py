@@ -22,6 +22,7 @@ from chalicelib.core.case import OutgoingMessage, Status, new_case, staff_intake
 from chalicelib.core.consultation import parse_consultation
 from chalicelib.core.deployment import Deployment
 from chalicelib.core.deskmail import desk_receipt_number
+from chalicelib.core.ports import Desk
 from chalicelib.core.roster import Expert
 from chalicelib.core.settings import Settings
 from chalicelib.core.staff import DeskStaff
@@ -166,12 +167,9 @@ def _lifecycle_samples(
         done = perform(
             Act(action, actor, "link", expert_id=expert_id, address=actor, session=session),
             case,
-            store=store,  # type: ignore[arg-type]
+            store=store,
             roster=roster,
-            settings=settings,
-            deployment=deployment,
-            now=moment,
-            staff=desk,
+            desk=Desk(settings=settings, deployment=deployment, staff=desk, now=moment),
         )
         case = done.case
         return store.queued

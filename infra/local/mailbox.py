@@ -56,7 +56,7 @@ JOBS: dict[str, Job] = {
     "outbox_sweep": Job(
         "送信待ちメールの送信 / outbox sweep", "chalicelib.outbox.handler:sweep_once"
     ),
-    "daily_mail": Job("朝の定期メール / daily mail", "chalicelib.scheduled.handler:run_daily"),
+    "daily_mail": Job("朝の定期メール / daily mail", "chalicelib.scheduled.handler:run_daily_now"),
 }
 
 # What the inbound handler's outcome kinds mean (chalicelib/mailin/service.py).

@@ -14,6 +14,7 @@ from chalicelib.core import actiontoken
 from chalicelib.core.actiontoken import link_for
 from chalicelib.core.errors import LinkAlreadyUsed, VersionConflict
 from chalicelib.core.lifecycle import Action, IllegalTransition
+from chalicelib.core.ports import Desk
 from chalicelib.links.service import act_by_link
 from chalicelib.outbox.handler import sweep_once
 from chalicelib.runtime import get_deployment, get_settings
@@ -54,10 +55,12 @@ def act(settings: Any, token: str, store: Any = None) -> Any:
         note="",
         store=store or runtime.case_store(),
         roster=runtime.roster_store(),
-        deployment=get_deployment(),
-        settings=settings,
-        now=runtime.now(),
-        staff=runtime.directory().staff,
+        desk=Desk(
+            settings=settings,
+            deployment=get_deployment(),
+            staff=runtime.directory().staff,
+            now=runtime.now(),
+        ),
     )
 
 

@@ -17,6 +17,7 @@ from chalicelib.core import access as admin
 from chalicelib.core.actiontoken import link_for
 from chalicelib.core.errors import StoreBusy, VersionConflict
 from chalicelib.core.lifecycle import Action
+from chalicelib.core.ports import Desk
 from chalicelib.core.receipt import JST
 from chalicelib.core.timefmt import iso
 from chalicelib.outbox.handler import sweep_once
@@ -422,11 +423,13 @@ def test_two_staff_acting_at_once_one_wins_the_other_is_told(
                 receipt,
                 action,
                 cases_admin.ActionInput(version=1, owner=STAFF_A),
-                settings=get_settings(),
-                deployment=get_deployment(),
-                desk=runtime.directory().staff,
                 members=[],
-                now=jst(2, 11),
+                desk=Desk(
+                    settings=get_settings(),
+                    deployment=get_deployment(),
+                    staff=runtime.directory().staff,
+                    now=jst(2, 11),
+                ),
             )
             results.append("done")
         except VersionConflict:

@@ -151,7 +151,7 @@ def test_the_daily_digest_goes_to_the_stored_members_who_are_notified(
     submit(client)
     # Thursday 2026-11-26, 08:00 in Japan: a business day.
     morning = datetime(2026, 11, 25, 23, tzinfo=UTC)
-    assert run_daily(morning)["digest_enqueued"] == 1
+    assert run_daily(runtime.desk().at(morning))["digest_enqueued"] == 1
     digests = [
         item
         for item in runtime.outbox_store().due(iso(morning + timedelta(minutes=1)))

@@ -10,6 +10,7 @@ import boto3
 import pytest
 
 from chalicelib import runtime
+from chalicelib.core.ports import Desk
 from chalicelib.outbox.handler import sweep_once
 from infra.local.demo_roster import ROSTER, seed
 from tests.conftest import valid_payload
@@ -340,10 +341,12 @@ def test_the_session_cap_holds_under_concurrent_records(
                 },
                 store=runtime.case_store(),
                 roster=runtime.roster_store(),
-                settings=settings,
-                deployment=get_deployment(),
-                now=runtime.now(),
-                staff=runtime.directory().staff,
+                desk=Desk(
+                    settings=settings,
+                    deployment=get_deployment(),
+                    staff=runtime.directory().staff,
+                    now=runtime.now(),
+                ),
             )
             outcomes.append("recorded")
         except (VersionConflict, SessionInputInvalid, LinkAlreadyUsed) as exc:

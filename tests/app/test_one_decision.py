@@ -17,6 +17,7 @@ from chalicelib.core.acting import Act, perform
 from chalicelib.core.actiontoken import link_for
 from chalicelib.core.case import Status, month_of
 from chalicelib.core.lifecycle import TRANSITIONS, Action
+from chalicelib.core.ports import Desk
 from chalicelib.intake.service import submit_consultation
 from chalicelib.outbox.service import case_reply_address
 from chalicelib.runtime import get_deployment, get_settings
@@ -74,11 +75,13 @@ def new_case(state: str) -> str:
     receipt = submit_consultation(
         valid_payload(email=f"requester-{uuid.uuid4().hex[:8]}@example.com"),
         store=runtime.case_store(),
-        settings=settings,
-        deployment=deployment,
-        now=runtime.now(),
         channel="api",
-        staff=runtime.directory().staff,
+        desk=Desk(
+            settings=settings,
+            deployment=deployment,
+            staff=runtime.directory().staff,
+            now=runtime.now(),
+        ),
     ).receipt_number
     for action, expert_id in SETUPS[state]:
         actor = (
@@ -92,10 +95,12 @@ def new_case(state: str) -> str:
             stored(receipt),
             store=runtime.case_store(),
             roster=runtime.roster_store(),
-            settings=settings,
-            deployment=deployment,
-            now=runtime.now(),
-            staff=runtime.directory().staff,
+            desk=Desk(
+                settings=settings,
+                deployment=deployment,
+                staff=runtime.directory().staff,
+                now=runtime.now(),
+            ),
         )
     return receipt
 

@@ -25,6 +25,7 @@ from moto.dynamodb.exceptions import (
 from moto.dynamodb.models import DynamoDBBackend
 
 from chalicelib import runtime
+from chalicelib.core.ports import Desk
 from chalicelib.intake import service as intake_service
 from chalicelib.outbox import service as outbox_service
 from chalicelib.outbox.handler import outbox_stream
@@ -212,11 +213,13 @@ def drain_at(later: timedelta) -> outbox_service.DrainReport:
     return outbox_service.drain(
         outbox=runtime.outbox_store(),
         mailer=runtime.mailer(),
-        settings=get_settings(),
-        deployment=get_deployment(),
-        now=runtime.now() + later,
         jitter=lambda: 1.0,
-        desk=runtime.directory().staff.notify_to,
+        desk=Desk(
+            settings=get_settings(),
+            deployment=get_deployment(),
+            staff=runtime.directory().staff,
+            now=runtime.now() + later,
+        ),
     )
 
 
@@ -228,11 +231,13 @@ def test_mark_sent_failing_after_ses_accepted_never_sends_twice(
     receipt = intake_service.submit_consultation(
         valid_payload(),
         store=runtime.case_store(),
-        settings=get_settings(),
-        deployment=get_deployment(),
-        now=runtime.now(),
         channel="api",
-        staff=runtime.directory().staff,
+        desk=Desk(
+            settings=get_settings(),
+            deployment=get_deployment(),
+            staff=runtime.directory().staff,
+            now=runtime.now(),
+        ),
     ).receipt_number
     records = stream_records(aws)
 

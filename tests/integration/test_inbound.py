@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from chalicelib import runtime
+from chalicelib.core.ports import Desk
 from chalicelib.intake.service import submit_consultation
 from chalicelib.mailin.handler import inbound_mail
 from chalicelib.outbox.handler import sweep_once
@@ -26,11 +27,13 @@ def submit(**overrides: Any) -> str:
     result = submit_consultation(
         valid_payload(**overrides),
         store=runtime.case_store(),
-        settings=get_settings(),
-        deployment=get_deployment(),
-        now=runtime.now(),
         channel="api",
-        staff=runtime.directory().staff,
+        desk=Desk(
+            settings=get_settings(),
+            deployment=get_deployment(),
+            staff=runtime.directory().staff,
+            now=runtime.now(),
+        ),
     )
     return result.receipt_number
 

@@ -10,6 +10,7 @@ import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from chalicelib import runtime
+from chalicelib.core.ports import Desk
 from chalicelib.core.timefmt import iso
 from chalicelib.intake.service import submit_consultation
 from chalicelib.outbox import service as outbox_service
@@ -56,11 +57,13 @@ def submit(**overrides: Any) -> str:
     result = submit_consultation(
         valid_payload(**overrides),
         store=runtime.case_store(),
-        settings=get_settings(),
-        deployment=get_deployment(),
-        now=NOW,
         channel="api",
-        staff=runtime.directory().staff,
+        desk=Desk(
+            settings=get_settings(),
+            deployment=get_deployment(),
+            staff=runtime.directory().staff,
+            now=NOW,
+        ),
     )
     return result.receipt_number
 
@@ -69,11 +72,13 @@ def drain(mailer: Any = None, at: timedelta = timedelta(0)) -> outbox_service.Dr
     return outbox_service.drain(
         outbox=runtime.outbox_store(),
         mailer=mailer or runtime.mailer(),
-        settings=get_settings(),
-        deployment=get_deployment(),
-        now=NOW + at,
         jitter=lambda: 1.0,
-        desk=runtime.directory().staff.notify_to,
+        desk=Desk(
+            settings=get_settings(),
+            deployment=get_deployment(),
+            staff=runtime.directory().staff,
+            now=NOW + at,
+        ),
     )
 
 

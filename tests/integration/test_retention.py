@@ -14,6 +14,7 @@ from chalicelib import runtime
 from chalicelib.core import retention
 from chalicelib.core.actiontoken import link_for
 from chalicelib.core.lifecycle import Action
+from chalicelib.core.ports import Desk
 from chalicelib.core.roster import Expert
 from chalicelib.core.timefmt import iso
 from chalicelib.intake.service import submit_consultation
@@ -56,13 +57,15 @@ def submit(**overrides: Any) -> str:
     return submit_consultation(
         valid_payload(**overrides),
         store=runtime.case_store(),
-        settings=get_settings(),
-        deployment=get_deployment(),
-        now=NOW,
         channel="api",
         idempotency_key="retention-test-1",
         client_id="203.0.113.7",
-        staff=runtime.directory().staff,
+        desk=Desk(
+            settings=get_settings(),
+            deployment=get_deployment(),
+            staff=runtime.directory().staff,
+            now=NOW,
+        ),
     ).receipt_number
 
 
@@ -70,11 +73,13 @@ def drain(at: timedelta = timedelta(0)) -> outbox.DrainReport:
     return outbox.drain(
         outbox=runtime.outbox_store(),
         mailer=runtime.mailer(),
-        settings=get_settings(),
-        deployment=get_deployment(),
-        now=NOW + at,
         jitter=lambda: 1.0,
-        desk=runtime.directory().staff.notify_to,
+        desk=Desk(
+            settings=get_settings(),
+            deployment=get_deployment(),
+            staff=runtime.directory().staff,
+            now=NOW + at,
+        ),
     )
 
 
@@ -143,10 +148,9 @@ def write_one_of_everything(aws: dict[str, Any]) -> str:
         note="",
         store=runtime.case_store(),
         roster=runtime.roster_store(),
-        settings=settings,
-        deployment=get_deployment(),
-        now=NOW,
-        staff=runtime.directory().staff,
+        desk=Desk(
+            settings=settings, deployment=get_deployment(), staff=runtime.directory().staff, now=NOW
+        ),
     )
     # An inbound message that fails SES's verdicts: quarantined and recorded.
     spoofed = EmailMessage()
@@ -158,11 +162,10 @@ def write_one_of_everything(aws: dict[str, Any]) -> str:
         spoofed.as_bytes(),
         SesReceipt(message_id="ses-in-1", recipients=[], verdicts={"spam": "FAIL"}),
         store=runtime.case_store(),
-        settings=settings,
-        deployment=get_deployment(),
-        now=NOW,
         roster=runtime.roster_store(),
-        staff=runtime.directory().staff,
+        desk=Desk(
+            settings=settings, deployment=get_deployment(), staff=runtime.directory().staff, now=NOW
+        ),
     )
     # The roster: one active, one inactive expert.
     runtime.roster_store().put(expert("advisor-r1"))
@@ -177,7 +180,13 @@ def write_one_of_everything(aws: dict[str, Any]) -> str:
     # Desk-wide scheduled mail.
     assert (
         digest.daily_digest(
-            runtime.case_store(), settings, NOW, staff=runtime.directory().staff
+            runtime.case_store(),
+            desk=Desk(
+                settings=settings,
+                deployment=runtime.directory().deployment,
+                staff=runtime.directory().staff,
+                now=NOW,
+            ),
         ).enqueued
         > 0
     )

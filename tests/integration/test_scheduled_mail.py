@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from chalicelib import runtime
+from chalicelib.core.ports import Desk
 from chalicelib.core.timefmt import iso
 from chalicelib.intake.service import submit_consultation
 from chalicelib.outbox import service as outbox_service
@@ -36,11 +37,13 @@ def submit(at: datetime = SUBMITTED, **overrides: Any) -> str:
     result = submit_consultation(
         valid_payload(**overrides),
         store=runtime.case_store(),
-        settings=get_settings(),
-        deployment=get_deployment(),
-        now=at,
         channel="api",
-        staff=runtime.directory().staff,
+        desk=Desk(
+            settings=get_settings(),
+            deployment=get_deployment(),
+            staff=runtime.directory().staff,
+            now=at,
+        ),
     )
     return result.receipt_number
 
@@ -69,11 +72,13 @@ def drain(now: datetime) -> outbox_service.DrainReport:
     return outbox_service.drain(
         outbox=runtime.outbox_store(),
         mailer=runtime.mailer(),
-        settings=get_settings(),
-        deployment=get_deployment(),
-        now=now,
         jitter=lambda: 1.0,
-        desk=runtime.directory().staff.notify_to,
+        desk=Desk(
+            settings=get_settings(),
+            deployment=get_deployment(),
+            staff=runtime.directory().staff,
+            now=now,
+        ),
     )
 
 
@@ -106,7 +111,13 @@ def test_digest_lists_open_cases_by_status_with_business_day_ages(
 
     friday = jst(2026, 11, 27)  # 08:00 in Japan, when the schedule fires
     report = digest.daily_digest(
-        runtime.case_store(), get_settings(), friday, staff=runtime.directory().staff
+        runtime.case_store(),
+        desk=Desk(
+            settings=get_settings(),
+            deployment=runtime.directory().deployment,
+            staff=runtime.directory().staff,
+            now=friday,
+        ),
     )
     assert (report.due, report.cases, report.enqueued) == (True, 2, 2)
     assert drain(friday).sent == 2
@@ -147,31 +158,74 @@ def test_digest_is_sent_once_a_day_and_not_on_holidays_or_weekends(
 
     holiday = jst(2026, 11, 23)  # 勤労感謝の日 (a Monday)
     assert digest.daily_digest(
-        store, settings, holiday, staff=runtime.directory().staff
+        store,
+        desk=Desk(
+            settings=settings,
+            deployment=runtime.directory().deployment,
+            staff=runtime.directory().staff,
+            now=holiday,
+        ),
     ) == digest.JobReport(due=False)
     assert (
-        digest.daily_digest(store, settings, jst(2026, 11, 21), staff=runtime.directory().staff).due
+        digest.daily_digest(
+            store,
+            desk=Desk(
+                settings=settings,
+                deployment=runtime.directory().deployment,
+                staff=runtime.directory().staff,
+                now=jst(2026, 11, 21),
+            ),
+        ).due
         is False
     )  # Saturday
     assert (
-        digest.daily_digest(store, settings, jst(2026, 12, 30), staff=runtime.directory().staff).due
+        digest.daily_digest(
+            store,
+            desk=Desk(
+                settings=settings,
+                deployment=runtime.directory().deployment,
+                staff=runtime.directory().staff,
+                now=jst(2026, 12, 30),
+            ),
+        ).due
         is False
     )  # closure
 
     tuesday = jst(2026, 11, 24)
     assert (
-        digest.daily_digest(store, settings, tuesday, staff=runtime.directory().staff).enqueued == 2
+        digest.daily_digest(
+            store,
+            desk=Desk(
+                settings=settings,
+                deployment=runtime.directory().deployment,
+                staff=runtime.directory().staff,
+                now=tuesday,
+            ),
+        ).enqueued
+        == 2
     )
     assert (
         digest.daily_digest(
-            store, settings, tuesday + timedelta(hours=3), staff=runtime.directory().staff
+            store,
+            desk=Desk(
+                settings=settings,
+                deployment=runtime.directory().deployment,
+                staff=runtime.directory().staff,
+                now=tuesday + timedelta(hours=3),
+            ),
         ).enqueued
         == 0
     )
     drain(tuesday + timedelta(hours=3))
     assert (
         digest.daily_digest(
-            store, settings, tuesday + timedelta(hours=5), staff=runtime.directory().staff
+            store,
+            desk=Desk(
+                settings=settings,
+                deployment=runtime.directory().deployment,
+                staff=runtime.directory().staff,
+                now=tuesday + timedelta(hours=5),
+            ),
         ).enqueued
         == 0
     )
@@ -180,7 +234,13 @@ def test_digest_is_sent_once_a_day_and_not_on_holidays_or_weekends(
     # The next business day is a new digest.
     assert (
         digest.daily_digest(
-            store, settings, jst(2026, 11, 25), staff=runtime.directory().staff
+            store,
+            desk=Desk(
+                settings=settings,
+                deployment=runtime.directory().deployment,
+                staff=runtime.directory().staff,
+                now=jst(2026, 11, 25),
+            ),
         ).enqueued
         == 2
     )
@@ -202,12 +262,28 @@ def test_reminders_wait_for_business_days_not_calendar_days(
     # Six calendar days after Friday, but only three business days (24, 25, 26): not yet.
     thursday = jst(2026, 11, 26)
     assert (
-        digest.idle_reminders(store, settings, thursday, staff=runtime.directory().staff).enqueued
+        digest.idle_reminders(
+            store,
+            desk=Desk(
+                settings=settings,
+                deployment=runtime.directory().deployment,
+                staff=runtime.directory().staff,
+                now=thursday,
+            ),
+        ).enqueued
         == 0
     )
 
     friday = jst(2026, 11, 27)
-    report = digest.idle_reminders(store, settings, friday, staff=runtime.directory().staff)
+    report = digest.idle_reminders(
+        store,
+        desk=Desk(
+            settings=settings,
+            deployment=runtime.directory().deployment,
+            staff=runtime.directory().staff,
+            now=friday,
+        ),
+    )
     assert (report.due, report.cases, report.enqueued) == (True, 2, 3)
     assert drain(friday).sent == 3
     mails = new_mail(mailbox, before)
@@ -226,20 +302,38 @@ def test_reminders_wait_for_business_days_not_calendar_days(
     # Once per business day: again the same day nothing, the weekend nothing, Monday again.
     assert (
         digest.idle_reminders(
-            store, settings, friday + timedelta(hours=4), staff=runtime.directory().staff
+            store,
+            desk=Desk(
+                settings=settings,
+                deployment=runtime.directory().deployment,
+                staff=runtime.directory().staff,
+                now=friday + timedelta(hours=4),
+            ),
         ).enqueued
         == 0
     )
     assert (
         digest.idle_reminders(
-            store, settings, jst(2026, 11, 28), staff=runtime.directory().staff
+            store,
+            desk=Desk(
+                settings=settings,
+                deployment=runtime.directory().deployment,
+                staff=runtime.directory().staff,
+                now=jst(2026, 11, 28),
+            ),
         ).due
         is False
     )
     assert drain(friday + timedelta(hours=5)).sent == 0
     assert (
         digest.idle_reminders(
-            store, settings, jst(2026, 11, 30), staff=runtime.directory().staff
+            store,
+            desk=Desk(
+                settings=settings,
+                deployment=runtime.directory().deployment,
+                staff=runtime.directory().staff,
+                now=jst(2026, 11, 30),
+            ),
         ).enqueued
         == 3
     )
@@ -248,7 +342,13 @@ def test_reminders_wait_for_business_days_not_calendar_days(
     change(owned, jst(2026, 11, 30, 10), status="hearing")
     assert (
         digest.idle_reminders(
-            store, settings, jst(2026, 12, 1), staff=runtime.directory().staff
+            store,
+            desk=Desk(
+                settings=settings,
+                deployment=runtime.directory().deployment,
+                staff=runtime.directory().staff,
+                now=jst(2026, 12, 1),
+            ),
         ).enqueued
         == 2
     )
@@ -263,13 +363,25 @@ def test_reminder_threshold_is_configurable(
     store = runtime.case_store()
     assert (
         digest.idle_reminders(
-            store, settings, jst(2026, 11, 24), staff=runtime.directory().staff
+            store,
+            desk=Desk(
+                settings=settings,
+                deployment=runtime.directory().deployment,
+                staff=runtime.directory().staff,
+                now=jst(2026, 11, 24),
+            ),
         ).enqueued
         == 0
     )  # 1 day
     assert (
         digest.idle_reminders(
-            store, settings, jst(2026, 11, 25), staff=runtime.directory().staff
+            store,
+            desk=Desk(
+                settings=settings,
+                deployment=runtime.directory().deployment,
+                staff=runtime.directory().staff,
+                now=jst(2026, 11, 25),
+            ),
         ).enqueued
         == 2
     )  # 2 days
@@ -290,12 +402,26 @@ def test_monthly_summary_numbers_match_the_cases_submitted(
     # Tuesday 12/1 is the first business day of December.
     assert (
         digest.monthly_summary(
-            store, settings, jst(2026, 11, 30), staff=runtime.directory().staff
+            store,
+            desk=Desk(
+                settings=settings,
+                deployment=runtime.directory().deployment,
+                staff=runtime.directory().staff,
+                now=jst(2026, 11, 30),
+            ),
         ).cases
         == 1
     )  # October's
     first = jst(2026, 12, 1)
-    report = digest.monthly_summary(store, settings, first, staff=runtime.directory().staff)
+    report = digest.monthly_summary(
+        store,
+        desk=Desk(
+            settings=settings,
+            deployment=runtime.directory().deployment,
+            staff=runtime.directory().staff,
+            now=first,
+        ),
+    )
     assert (report.due, report.cases, report.enqueued) == (True, 3, 1)
     assert drain(first).sent == 1 + 1  # and the October summary enqueued just above
     mails = [m for m in new_mail(mailbox, before) if "2026年11月" in m["Subject"]]
@@ -323,13 +449,25 @@ def test_monthly_summary_numbers_match_the_cases_submitted(
     # Idempotent per month: the following business days send nothing more.
     assert (
         digest.monthly_summary(
-            store, settings, first + timedelta(hours=2), staff=runtime.directory().staff
+            store,
+            desk=Desk(
+                settings=settings,
+                deployment=runtime.directory().deployment,
+                staff=runtime.directory().staff,
+                now=first + timedelta(hours=2),
+            ),
         ).enqueued
         == 0
     )
     assert (
         digest.monthly_summary(
-            store, settings, jst(2026, 12, 2), staff=runtime.directory().staff
+            store,
+            desk=Desk(
+                settings=settings,
+                deployment=runtime.directory().deployment,
+                staff=runtime.directory().staff,
+                now=jst(2026, 12, 2),
+            ),
         ).enqueued
         == 0
     )
@@ -339,7 +477,13 @@ def test_monthly_summary_numbers_match_the_cases_submitted(
 def test_summary_goes_to_the_desk_when_no_manager_is_named(aws: dict[str, Any]) -> None:
     submit()
     report = digest.monthly_summary(
-        runtime.case_store(), get_settings(), jst(2026, 12, 1), staff=runtime.directory().staff
+        runtime.case_store(),
+        desk=Desk(
+            settings=get_settings(),
+            deployment=runtime.directory().deployment,
+            staff=runtime.directory().staff,
+            now=jst(2026, 12, 1),
+        ),
     )
     assert report.enqueued == 2  # staff-a and staff-b
 
@@ -348,13 +492,25 @@ def test_first_business_day_of_january_comes_after_the_closure(aws: dict[str, An
     store, settings = runtime.case_store(), get_settings()
     assert (
         digest.monthly_summary(
-            store, settings, jst(2027, 1, 1), staff=runtime.directory().staff
+            store,
+            desk=Desk(
+                settings=settings,
+                deployment=runtime.directory().deployment,
+                staff=runtime.directory().staff,
+                now=jst(2027, 1, 1),
+            ),
         ).due
         is False
     )
     assert (
         digest.monthly_summary(
-            store, settings, jst(2027, 1, 4), staff=runtime.directory().staff
+            store,
+            desk=Desk(
+                settings=settings,
+                deployment=runtime.directory().deployment,
+                staff=runtime.directory().staff,
+                now=jst(2027, 1, 4),
+            ),
         ).due
         is True
     )
@@ -365,11 +521,11 @@ def test_run_daily_runs_every_job_and_is_safe_to_repeat(aws: dict[str, Any], mai
     drain(SUBMITTED)
     before = len(mailbox())
     first = jst(2026, 12, 1)
-    counts = run_daily(first)
+    counts = run_daily(runtime.desk().at(first))
     assert counts["digest_enqueued"] == 2
     assert counts["reminders_cases"] == 1 and counts["reminders_enqueued"] == 2
     assert counts["summary_due"] == 1 and counts["summary_enqueued"] == 2
-    again = run_daily(first + timedelta(minutes=30))
+    again = run_daily(runtime.desk().at(first + timedelta(minutes=30)))
     assert again["digest_enqueued"] == again["reminders_enqueued"] == again["summary_enqueued"] == 0
     assert drain(first + timedelta(hours=1)).sent == 6
     assert len(new_mail(mailbox, before)) == 6

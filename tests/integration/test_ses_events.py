@@ -9,6 +9,7 @@ from typing import Any
 import pytest
 
 from chalicelib import runtime
+from chalicelib.core.ports import Desk
 from chalicelib.intake.service import submit_consultation
 from chalicelib.outbox import service as outbox_service
 from chalicelib.outbox.ses_events import ses_events
@@ -46,11 +47,13 @@ def submit(**overrides: Any) -> str:
     return submit_consultation(
         valid_payload(**overrides),
         store=runtime.case_store(),
-        settings=get_settings(),
-        deployment=get_deployment(),
-        now=NOW,
         channel="api",
-        staff=runtime.directory().staff,
+        desk=Desk(
+            settings=get_settings(),
+            deployment=get_deployment(),
+            staff=runtime.directory().staff,
+            now=NOW,
+        ),
     ).receipt_number
 
 
@@ -58,11 +61,13 @@ def drain(ses: RecordingSes, at: timedelta = timedelta(0)) -> outbox_service.Dra
     return outbox_service.drain(
         outbox=runtime.outbox_store(),
         mailer=SesMailer(ses, "dx-desk-events"),
-        settings=get_settings(),
-        deployment=get_deployment(),
-        now=NOW + at,
         jitter=lambda: 1.0,
-        desk=runtime.directory().staff.notify_to,
+        desk=Desk(
+            settings=get_settings(),
+            deployment=get_deployment(),
+            staff=runtime.directory().staff,
+            now=NOW + at,
+        ),
     )
 
 

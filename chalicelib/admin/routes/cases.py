@@ -218,8 +218,7 @@ def read_case(actor: Actor, receipt_number: str) -> Response:
 def act_on_case(actor: Actor, receipt_number: str, action: str) -> Response:
     cases_admin.admin_action(action)  # an unknown action is a 404 before the body matters
     body: ActionIn = parse_body(bp.current_request, ActionIn)
-    directory = runtime.directory()
-    settings = get_settings()
+    desk = runtime.desk()
     try:
         done = cases_admin.act(
             runtime.case_store(),
@@ -234,15 +233,12 @@ def act_on_case(actor: Actor, receipt_number: str, action: str) -> Response:
                 note=body.note,
                 outcome=body.outcome,
             ),
-            settings=settings,
-            deployment=directory.deployment,
-            desk=directory.staff,
-            members=directory.members,
-            now=runtime.now(),
+            desk=desk,
+            members=runtime.directory().members,
         )
     except lifecycle.IllegalTransition as exc:
         return _refusal(409, "illegal_transition", exc.message, exc.message_en)
-    row = cases_admin.list_row(done.case, directory.deployment, settings.max_sessions)
+    row = cases_admin.list_row(done.case, desk.deployment, desk.settings.max_sessions)
     return ok({"action": done.action.value, "changed": done.changed, "case": row})
 
 
