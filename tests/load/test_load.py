@@ -10,11 +10,19 @@ which lifts two limits of those local tools (see there).
 Every request comes from 127.0.0.1, so the stack runs with a high
 RATE_LIMIT_PER_HOUR; otherwise the per-client limit (20 an hour) would
 answer 429 from the 21st submission on and hide what is measured.
+
+`make loadtest LOAD=fault` (LOADTEST=fault) runs RELIABILITY.md fault 15:
+FAULT_SUBMISSIONS from FAULT_CLIENTS clients, each connecting from its own
+loopback address (127.0.0.2, ...: the launcher passes the peer address on as
+API Gateway's sourceIp), under a per-client limit above one client's share
+and below the total, while the launcher's SES refuses FAULT_RATE of sends;
+then SES recovers and every mail must be delivered exactly once.
 """
 
 from __future__ import annotations
 
 import email
+import http.client
 import json
 import os
 import re
@@ -285,7 +293,7 @@ def run_load(stack: Stack, count: int) -> Figures:
 
 
 @contextmanager
-def running_load_stack(log_path: Path) -> Iterator[Stack]:
+def running_load_stack(log_path: Path, extra_env: dict[str, str] | None = None) -> Iterator[Stack]:
     """tests.livestack.running_stack, started through tests.load.launcher."""
     api_port, moto_port = free_port(), free_port()
     while moto_port == api_port:
@@ -294,6 +302,7 @@ def running_load_stack(log_path: Path) -> Iterator[Stack]:
         **stack_environment(api_port, moto_port),
         # One client address for every request: lift the per-client hourly limit.
         "RATE_LIMIT_PER_HOUR": "1000000",
+        **(extra_env or {}),
     }
     with log_path.open("wb") as log_file:
         process = subprocess.Popen(
@@ -358,3 +367,243 @@ def test_concurrent_submissions_each_become_one_case_with_each_mail_sent_once(
 )
 def test_full_load_each_submission_one_case_each_mail_once(load_stack: Stack) -> None:
     check_and_report(load_stack, LOAD_FULL)
+
+
+# Fault 15: `make loadtest LOAD=fault` (LOADTEST=fault).
+FAULT_SUBMISSIONS = int(os.environ.get("LOAD_FAULT_SUBMISSIONS", "1000"))
+FAULT_CLIENTS = 8
+FAULT_RATE = 0.3
+# SES keeps failing after the clients finish until the outbox has tried this
+# many sends (a third of the mail): locally the drain sends little while the
+# clients keep moto busy, and the fault should meet many messages, retries included.
+FAULT_MIN_SENDS = FAULT_SUBMISSIONS
+FAULT_MAX_SECONDS = 240.0
+# After SES recovers, the outbox must have delivered everything within this.
+DELIVERY_DEADLINE_SECONDS = 420.0
+# Each client its own address: the per-client limit, set above one client's
+# share and far below the total, refuses nobody only if the stack tells them apart.
+FAULT_RATE_LIMIT = 2 * -(-FAULT_SUBMISSIONS // FAULT_CLIENTS)
+
+
+def client_address(client: int) -> str:
+    return f"127.0.0.{client + 2}"
+
+
+def post_from(source: str, port: int, payload: dict[str, Any]) -> tuple[int, bytes]:
+    """POST /consultations over a connection made from `source` (a loopback address)."""
+    connection = http.client.HTTPConnection(
+        "127.0.0.1", port, timeout=REQUEST_TIMEOUT, source_address=(source, 0)
+    )
+    try:
+        connection.request(
+            "POST",
+            "/consultations",
+            body=json.dumps(payload, ensure_ascii=False).encode("utf-8"),
+            headers={"Content-Type": "application/json"},
+        )
+        response = connection.getresponse()
+        return response.status, response.read()
+    finally:
+        connection.close()
+
+
+def submit_from_clients(api: str, count: int, clients: int) -> tuple[list[Answer], float]:
+    """`clients` threads, each from its own address, sending its share one after another."""
+    port = int(api.rsplit(":", 1)[1])
+
+    def client(number: int) -> list[Answer]:
+        answers = []
+        for index in range(number, count, clients):
+            started = time.perf_counter()
+            try:
+                status, body = post_from(client_address(number), port, submission(index))
+            except OSError as exc:
+                answers.append(Answer(index, 0, None, time.perf_counter() - started, repr(exc)))
+                continue
+            receipt = json.loads(body).get("receipt_number") if status == 201 else None
+            answers.append(Answer(index, status, receipt, time.perf_counter() - started))
+        return answers
+
+    start = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=clients) as pool:
+        answers = [a for share in pool.map(client, range(clients)) for a in share]
+    return sorted(answers, key=lambda a: a.index), time.perf_counter() - start
+
+
+def rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return 0.0
+
+
+class RssSampler:
+    """The stack process's resident memory, once a second, in a thread."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.samples = [rss_mb(pid)]
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._run, daemon=True)
+        self._thread.start()
+
+    def _run(self) -> None:
+        while not self._stop.wait(1.0):
+            self.samples.append(rss_mb(self.pid))
+
+    def stop(self) -> None:
+        self._stop.set()
+        self._thread.join()
+        self.samples.append(rss_mb(self.pid))
+
+
+def outbox_messages(moto: str) -> list[dict[str, Any]]:
+    """Every outgoing message in the local table (a test-only Scan)."""
+    client = local_dynamodb(moto)
+    items: list[dict[str, Any]] = []
+    kwargs: dict[str, Any] = {
+        "TableName": local_stage_env()["TABLE_NAME"],
+        "FilterExpression": "kind = :message",
+        "ExpressionAttributeValues": {":message": {"S": "message"}},
+    }
+    while True:
+        page = client.scan(**kwargs)
+        items += page["Items"]
+        if "LastEvaluatedKey" not in page:
+            return items
+        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def wait_until_delivered(moto: str, deadline_seconds: float) -> bool:
+    """True once nothing is PENDING or SENDING; False when the deadline passes first.
+
+    A deadline, not a stall timer: a message refused a few times waits its
+    backoff (30 s, 60 s, 120 s, ...) while the outbox looks idle.
+    """
+    dynamodb = local_dynamodb(moto)
+    deadline = time.monotonic() + deadline_seconds
+    while time.monotonic() < deadline:
+        if waiting_in_outbox(dynamodb) == 0:
+            return True
+        time.sleep(1.0)
+    return False
+
+
+@pytest.fixture
+def fault_stack(tmp_path: Path) -> Iterator[tuple[Stack, Path, Path]]:
+    switch, stats = tmp_path / "ses-failing", tmp_path / "ses-stats.json"
+    switch.touch()
+    env = {
+        "RATE_LIMIT_PER_HOUR": str(FAULT_RATE_LIMIT),
+        "LOAD_SES_FAULT_FILE": str(switch),
+        "LOAD_SES_STATS_FILE": str(stats),
+        "LOAD_SES_FAULT_RATE": str(FAULT_RATE),
+    }
+    with running_load_stack(tmp_path / "load-stack.log", env) as stack:
+        yield stack, switch, stats
+
+
+@pytest.mark.skipif(
+    os.environ.get("LOADTEST") != "fault",
+    reason="1,000 submissions while SES fails: `make loadtest LOAD=fault` (LOADTEST=fault)",
+)
+def test_fault_load_eight_clients_while_ses_fails_every_mail_delivered_once_after_recovery(
+    fault_stack: tuple[Stack, Path, Path],
+) -> None:
+    stack, switch, stats_file = fault_stack
+    count, staff = FAULT_SUBMISSIONS, local_stage_env()["STAFF_NOTIFY_TO"].split(",")
+    rss = RssSampler(stack.process.pid)
+    answers, wall = submit_from_clients(stack.api, count, FAULT_CLIENTS)
+    wall_end = time.perf_counter()
+    fault_until = time.monotonic() + FAULT_MAX_SECONDS
+    while time.monotonic() < fault_until:
+        during_run = json.loads(stats_file.read_text()) if stats_file.exists() else {}
+        if during_run.get("attempted", 0) >= FAULT_MIN_SENDS:
+            break
+        time.sleep(0.5)
+    failing_seconds = time.perf_counter() - wall_end
+    switch.unlink()  # SES recovers
+    recovered = time.perf_counter()
+    delivered = wait_until_delivered(stack.moto, DELIVERY_DEADLINE_SECONDS)
+    delivery_seconds = time.perf_counter() - recovered
+    rss.stop()
+    ses = json.loads(stats_file.read_text())
+
+    cases = {item["receipt_number"]["S"]: item for item in stored_cases(stack.moto)}
+    emails = Counter(item["email"]["S"] for item in cases.values())
+    accepted = {a.receipt: a for a in answers if a.status == 201 and a.receipt}
+    unexpected = [a for a in answers if a.status not in (201, 503)]
+    # A 503 promises nothing was written: no case under that requester.
+    written_behind_503 = [
+        a.index for a in answers if a.status == 503 and emails[requester(a.index)]
+    ]
+    expected = {(receipt, requester(a.index)) for receipt, a in accepted.items()}
+    expected |= {(receipt, address) for receipt in accepted for address in staff}
+    pairs = mail_pairs(sent_mail(stack.moto))
+    ours = {pair: n for pair, n in pairs.items() if pair[0] in cases}
+    twice = {pair: n for pair, n in ours.items() if n > 1}
+    missing = expected - set(ours)
+    misaddressed = set(ours) - expected
+    messages = outbox_messages(stack.moto)
+    states = Counter(m["state"]["S"] for m in messages)
+    attempts = sum(int(m["attempts"]["N"]) for m in messages)
+    latencies = [a.seconds for a in answers]
+    first, last = latencies[:100], latencies[-100:]
+    report = "\n".join(
+        [
+            f"load test with faults: {count} submissions from {FAULT_CLIENTS} clients, "
+            f"SES refusing {FAULT_RATE:.0%} of sends until they finished "
+            f"and at least {FAULT_MIN_SENDS} sends were tried:",
+            f"answers by status:        {dict(Counter(str(a.status or a.error) for a in answers))}",
+            f"wall time (requests):     {wall:.1f} s, {count / wall:.1f} submissions/s",
+            f"latency p50 / p95 / max:  {statistics.median(latencies):.2f} / "
+            f"{percentile(latencies, 0.95):.2f} / {max(latencies):.2f} s",
+            f"latency p50, first / last 100 submissions: {statistics.median(first):.2f} / "
+            f"{statistics.median(last):.2f} s",
+            f"cases stored:             {len(cases)} (201 answers: {len(accepted)}; "
+            f"written behind a 503: {len(written_behind_503)})",
+            f"SES sends attempted / refused: {ses['attempted']} / {ses['refused']} "
+            f"(before recovery: {during_run.get('attempted')} / {during_run.get('refused')}; "
+            f"SES kept failing {failing_seconds:.0f} s after the clients finished)",
+            f"outbox: {len(messages)} messages, {attempts} attempts, "
+            f"{attempts - len(messages)} retries; states {dict(states)}",
+            f"mails expected / delivered: {len(expected)} / {len(set(ours) & expected)}; "
+            f"twice: {len(twice)}, missing: {len(missing)}, misaddressed: {len(misaddressed)}",
+            f"all delivered after recovery: "
+            f"{f'{delivery_seconds:.1f} s' if delivered else f'NO, after {delivery_seconds:.0f} s'}",
+            f"stack RSS start / peak / end: {rss.samples[0]:.0f} / {max(rss.samples):.0f} / "
+            f"{rss.samples[-1]:.0f} MB",
+        ]
+    )
+    print("\n" + report, flush=True)
+    artifacts = ROOT / "test-artifacts"
+    artifacts.mkdir(exist_ok=True)
+    (artifacts / f"load-fault-{count}.txt").write_text(report + "\n", encoding="utf-8")
+
+    assert not unexpected, f"{report}\n{unexpected[:10]}\n{stack.log()[-4000:]}"
+    assert not written_behind_503, report
+    assert set(accepted) == set(cases), report
+    assert all(cases[r]["email"]["S"] == requester(a.index) for r, a in accepted.items()), report
+    assert ses["refused"] > 0, "no SES fault was injected: the run proves nothing"
+    assert delivered, report
+    assert states == Counter({"SENT": len(expected)}), report
+    assert (twice, missing, misaddressed) == ({}, set(), set()), report
+    # Every SES call is an outbox attempt; every refusal, one retry.
+    assert ses["attempted"] == attempts, report
+    assert ses["refused"] == attempts - len(messages), report
+    assert "Traceback" not in stack.log(), stack.log()[-4000:]
+
+
+def test_the_launchers_ses_faults_refuse_a_share_while_switched_on_and_count_every_send(
+    tmp_path: Path,
+) -> None:
+    from tests.load.launcher import SesFaults
+
+    switch, stats = tmp_path / "failing", tmp_path / "stats.json"
+    switch.touch()
+    faults = SesFaults(switch, stats, rate=0.3, seed=15)
+    refused = sum(faults.refuse_now() for _ in range(1000))
+    assert 230 <= refused <= 370  # 30% of 1,000 (seeded: the same every run)
+    switch.unlink()
+    assert not any(faults.refuse_now() for _ in range(200))
+    assert json.loads(stats.read_text()) == {"attempted": 1200, "refused": refused}
