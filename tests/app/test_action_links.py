@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import re
 import threading
 from datetime import timedelta
@@ -14,10 +15,9 @@ from chalicelib.core import actiontoken
 from chalicelib.core.actiontoken import link_for
 from chalicelib.core.errors import LinkAlreadyUsed, VersionConflict
 from chalicelib.core.lifecycle import Action, IllegalTransition
-from chalicelib.core.ports import Desk
 from chalicelib.links.service import act_by_link
 from chalicelib.outbox.handler import sweep_once
-from chalicelib.runtime import get_deployment, get_settings
+from chalicelib.runtime import get_settings
 from tests.conftest import valid_payload
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
@@ -55,12 +55,7 @@ def act(settings: Any, token: str, store: Any = None) -> Any:
         note="",
         store=store or runtime.case_store(),
         roster=runtime.roster_store(),
-        desk=Desk(
-            settings=settings,
-            deployment=get_deployment(),
-            staff=runtime.directory().staff,
-            now=runtime.now(),
-        ),
+        desk=dataclasses.replace(runtime.desk(), settings=settings),
     )
 
 

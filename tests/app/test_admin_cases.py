@@ -17,11 +17,10 @@ from chalicelib.core import access as admin
 from chalicelib.core.actiontoken import link_for
 from chalicelib.core.errors import StoreBusy, VersionConflict
 from chalicelib.core.lifecycle import Action
-from chalicelib.core.ports import Desk
 from chalicelib.core.receipt import JST
 from chalicelib.core.timefmt import iso
 from chalicelib.outbox.handler import sweep_once
-from chalicelib.runtime import get_deployment, get_settings
+from chalicelib.runtime import get_settings
 from infra.local.demo_roster import seed
 from tests.conftest import valid_payload
 
@@ -424,12 +423,7 @@ def test_two_staff_acting_at_once_one_wins_the_other_is_told(
                 action,
                 cases_admin.ActionInput(version=1, owner=STAFF_A),
                 members=[],
-                desk=Desk(
-                    settings=get_settings(),
-                    deployment=get_deployment(),
-                    staff=runtime.directory().staff,
-                    now=jst(2, 11),
-                ),
+                desk=runtime.desk().at(jst(2, 11)),
             )
             results.append("done")
         except VersionConflict:

@@ -22,9 +22,7 @@ import pytest
 
 from chalicelib import runtime
 from chalicelib.core.case import OutgoingMessage
-from chalicelib.core.ports import Desk
 from chalicelib.core.receipt import JST
-from chalicelib.runtime import get_settings
 from chalicelib.scheduled import jobs as digest
 from chalicelib.scheduled import mail as digest_rules
 from infra.local.demo_roster import seed
@@ -457,12 +455,7 @@ def test_the_monthly_mail_and_the_api_agree(
     # Tuesday 12/1 is the first business day of December.
     job = digest.monthly_summary(
         store,
-        desk=Desk(
-            settings=get_settings(),
-            deployment=runtime.directory().deployment,
-            staff=runtime.directory().staff,
-            now=datetime(2026, 12, 1, 9, tzinfo=JST),
-        ),
+        desk=runtime.desk().at(datetime(2026, 12, 1, 9, tzinfo=JST)),
     )
     assert job.due and job.cases == report["cases"]
     context = store.messages[0].context

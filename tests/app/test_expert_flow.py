@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import re
 from typing import Any
@@ -10,7 +11,6 @@ import boto3
 import pytest
 
 from chalicelib import runtime
-from chalicelib.core.ports import Desk
 from chalicelib.outbox.handler import sweep_once
 from infra.local.demo_roster import ROSTER, seed
 from tests.conftest import valid_payload
@@ -297,7 +297,7 @@ def test_the_session_cap_holds_under_concurrent_records(
     from chalicelib.core.errors import LinkAlreadyUsed, SessionInputInvalid, VersionConflict
     from chalicelib.core.lifecycle import Action
     from chalicelib.links.service import act_by_link
-    from chalicelib.runtime import get_deployment, get_settings
+    from chalicelib.runtime import get_settings
 
     monkeypatch.setenv("MAX_SESSIONS", "1")
     receipt, suggestions = to_matching(client, mailbox)
@@ -341,12 +341,7 @@ def test_the_session_cap_holds_under_concurrent_records(
                 },
                 store=runtime.case_store(),
                 roster=runtime.roster_store(),
-                desk=Desk(
-                    settings=settings,
-                    deployment=get_deployment(),
-                    staff=runtime.directory().staff,
-                    now=runtime.now(),
-                ),
+                desk=dataclasses.replace(runtime.desk(), settings=settings),
             )
             outcomes.append("recorded")
         except (VersionConflict, SessionInputInvalid, LinkAlreadyUsed) as exc:

@@ -11,11 +11,10 @@ from typing import Any
 
 from chalicelib import runtime
 from chalicelib.core.case import month_of
-from chalicelib.core.ports import Desk
 from chalicelib.intake import formtoken
 from chalicelib.outbox import service as outbox_service
 from chalicelib.outbox.handler import sweep_once
-from chalicelib.runtime import get_deployment, get_settings
+from chalicelib.runtime import get_settings
 from chalicelib.scheduled import jobs as digest
 from tests.conftest import valid_payload
 
@@ -95,23 +94,13 @@ def test_the_digest_lists_held_cases_with_links_that_release_or_discard(
     tuesday = datetime(2026, 12, 7, 23, tzinfo=UTC)
     report = digest.daily_digest(
         runtime.case_store(),
-        desk=Desk(
-            settings=get_settings(),
-            deployment=runtime.directory().deployment,
-            staff=runtime.directory().staff,
-            now=tuesday,
-        ),
+        desk=runtime.desk().at(tuesday),
     )
     assert report.due and report.enqueued >= 1
     outbox_service.drain(
         outbox=runtime.outbox_store(),
         mailer=runtime.mailer(),
-        desk=Desk(
-            settings=get_settings(),
-            deployment=get_deployment(),
-            staff=runtime.directory().staff,
-            now=tuesday,
-        ),
+        desk=runtime.desk().at(tuesday),
     )
     mail = next(m for m in mailbox() if m["To"] == STAFF_A and "保留 2件" in m["Subject"])
     body = mail.get_body(("plain",))

@@ -25,11 +25,10 @@ from moto.dynamodb.exceptions import (
 from moto.dynamodb.models import DynamoDBBackend
 
 from chalicelib import runtime
-from chalicelib.core.ports import Desk
 from chalicelib.intake import service as intake_service
 from chalicelib.outbox import service as outbox_service
 from chalicelib.outbox.handler import outbox_stream
-from chalicelib.runtime import get_deployment, get_settings
+from chalicelib.runtime import get_settings
 from tests.conftest import valid_payload
 
 JSON = {"Content-Type": "application/json"}
@@ -214,12 +213,7 @@ def drain_at(later: timedelta) -> outbox_service.DrainReport:
         outbox=runtime.outbox_store(),
         mailer=runtime.mailer(),
         jitter=lambda: 1.0,
-        desk=Desk(
-            settings=get_settings(),
-            deployment=get_deployment(),
-            staff=runtime.directory().staff,
-            now=runtime.now() + later,
-        ),
+        desk=runtime.desk().at(runtime.now() + later),
     )
 
 
@@ -232,12 +226,7 @@ def test_mark_sent_failing_after_ses_accepted_never_sends_twice(
         valid_payload(),
         store=runtime.case_store(),
         channel="api",
-        desk=Desk(
-            settings=get_settings(),
-            deployment=get_deployment(),
-            staff=runtime.directory().staff,
-            now=runtime.now(),
-        ),
+        desk=runtime.desk(),
     ).receipt_number
     records = stream_records(aws)
 

@@ -12,11 +12,10 @@ import boto3
 import pytest
 
 from chalicelib import runtime
-from chalicelib.core.ports import Desk
 from chalicelib.intake.service import submit_consultation
 from chalicelib.mailin.handler import inbound_mail
 from chalicelib.outbox.handler import sweep_once
-from chalicelib.runtime import get_deployment, get_settings
+from chalicelib.runtime import get_settings
 from tests.conftest import valid_payload
 
 STAFF_A = "staff-a@dx-desk.example.jp"
@@ -28,12 +27,7 @@ def submit(**overrides: Any) -> str:
         valid_payload(**overrides),
         store=runtime.case_store(),
         channel="api",
-        desk=Desk(
-            settings=get_settings(),
-            deployment=get_deployment(),
-            staff=runtime.directory().staff,
-            now=runtime.now(),
-        ),
+        desk=runtime.desk(),
     )
     return result.receipt_number
 

@@ -10,12 +10,10 @@ import pytest
 from botocore.exceptions import ClientError, ReadTimeoutError
 
 from chalicelib import runtime
-from chalicelib.core.ports import Desk
 from chalicelib.core.timefmt import iso
 from chalicelib.intake.service import submit_consultation
 from chalicelib.outbox import service as outbox_service
 from chalicelib.outbox.handler import outbox_stream
-from chalicelib.runtime import get_deployment, get_settings
 from chalicelib.storage.mailer import SesMailer, email_tags
 from tests.conftest import NOW, valid_payload
 
@@ -58,12 +56,7 @@ def submit(**overrides: Any) -> str:
         valid_payload(**overrides),
         store=runtime.case_store(),
         channel="api",
-        desk=Desk(
-            settings=get_settings(),
-            deployment=get_deployment(),
-            staff=runtime.directory().staff,
-            now=NOW,
-        ),
+        desk=runtime.desk().at(NOW),
     )
     return result.receipt_number
 
@@ -73,12 +66,7 @@ def drain(mailer: Any = None, at: timedelta = timedelta(0)) -> outbox_service.Dr
         outbox=runtime.outbox_store(),
         mailer=mailer or runtime.mailer(),
         jitter=lambda: 1.0,
-        desk=Desk(
-            settings=get_settings(),
-            deployment=get_deployment(),
-            staff=runtime.directory().staff,
-            now=NOW + at,
-        ),
+        desk=runtime.desk().at(NOW + at),
     )
 
 

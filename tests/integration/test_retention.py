@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import time
 from datetime import timedelta
@@ -14,7 +15,6 @@ from chalicelib import runtime
 from chalicelib.core import retention
 from chalicelib.core.actiontoken import link_for
 from chalicelib.core.lifecycle import Action
-from chalicelib.core.ports import Desk
 from chalicelib.core.roster import Expert
 from chalicelib.core.timefmt import iso
 from chalicelib.intake.service import submit_consultation
@@ -60,12 +60,7 @@ def submit(**overrides: Any) -> str:
         channel="api",
         idempotency_key="retention-test-1",
         client_id="203.0.113.7",
-        desk=Desk(
-            settings=get_settings(),
-            deployment=get_deployment(),
-            staff=runtime.directory().staff,
-            now=NOW,
-        ),
+        desk=runtime.desk().at(NOW),
     ).receipt_number
 
 
@@ -74,12 +69,7 @@ def drain(at: timedelta = timedelta(0)) -> outbox.DrainReport:
         outbox=runtime.outbox_store(),
         mailer=runtime.mailer(),
         jitter=lambda: 1.0,
-        desk=Desk(
-            settings=get_settings(),
-            deployment=get_deployment(),
-            staff=runtime.directory().staff,
-            now=NOW + at,
-        ),
+        desk=runtime.desk().at(NOW + at),
     )
 
 
@@ -148,9 +138,7 @@ def write_one_of_everything(aws: dict[str, Any]) -> str:
         note="",
         store=runtime.case_store(),
         roster=runtime.roster_store(),
-        desk=Desk(
-            settings=settings, deployment=get_deployment(), staff=runtime.directory().staff, now=NOW
-        ),
+        desk=dataclasses.replace(runtime.desk(), settings=settings).at(NOW),
     )
     # An inbound message that fails SES's verdicts: quarantined and recorded.
     spoofed = EmailMessage()
@@ -163,9 +151,7 @@ def write_one_of_everything(aws: dict[str, Any]) -> str:
         SesReceipt(message_id="ses-in-1", recipients=[], verdicts={"spam": "FAIL"}),
         store=runtime.case_store(),
         roster=runtime.roster_store(),
-        desk=Desk(
-            settings=settings, deployment=get_deployment(), staff=runtime.directory().staff, now=NOW
-        ),
+        desk=dataclasses.replace(runtime.desk(), settings=settings).at(NOW),
     )
     # The roster: one active, one inactive expert.
     runtime.roster_store().put(expert("advisor-r1"))
@@ -181,12 +167,7 @@ def write_one_of_everything(aws: dict[str, Any]) -> str:
     assert (
         digest.daily_digest(
             runtime.case_store(),
-            desk=Desk(
-                settings=settings,
-                deployment=runtime.directory().deployment,
-                staff=runtime.directory().staff,
-                now=NOW,
-            ),
+            desk=dataclasses.replace(runtime.desk(), settings=settings).at(NOW),
         ).enqueued
         > 0
     )

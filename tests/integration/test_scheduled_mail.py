@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
@@ -10,7 +11,6 @@ from typing import Any
 import pytest
 
 from chalicelib import runtime
-from chalicelib.core.ports import Desk
 from chalicelib.core.timefmt import iso
 from chalicelib.intake.service import submit_consultation
 from chalicelib.outbox import service as outbox_service
@@ -38,12 +38,7 @@ def submit(at: datetime = SUBMITTED, **overrides: Any) -> str:
         valid_payload(**overrides),
         store=runtime.case_store(),
         channel="api",
-        desk=Desk(
-            settings=get_settings(),
-            deployment=get_deployment(),
-            staff=runtime.directory().staff,
-            now=at,
-        ),
+        desk=runtime.desk().at(at),
     )
     return result.receipt_number
 
@@ -73,12 +68,7 @@ def drain(now: datetime) -> outbox_service.DrainReport:
         outbox=runtime.outbox_store(),
         mailer=runtime.mailer(),
         jitter=lambda: 1.0,
-        desk=Desk(
-            settings=get_settings(),
-            deployment=get_deployment(),
-            staff=runtime.directory().staff,
-            now=now,
-        ),
+        desk=runtime.desk().at(now),
     )
 
 
@@ -112,12 +102,7 @@ def test_digest_lists_open_cases_by_status_with_business_day_ages(
     friday = jst(2026, 11, 27)  # 08:00 in Japan, when the schedule fires
     report = digest.daily_digest(
         runtime.case_store(),
-        desk=Desk(
-            settings=get_settings(),
-            deployment=runtime.directory().deployment,
-            staff=runtime.directory().staff,
-            now=friday,
-        ),
+        desk=runtime.desk().at(friday),
     )
     assert (report.due, report.cases, report.enqueued) == (True, 2, 2)
     assert drain(friday).sent == 2
@@ -159,34 +144,19 @@ def test_digest_is_sent_once_a_day_and_not_on_holidays_or_weekends(
     holiday = jst(2026, 11, 23)  # 勤労感謝の日 (a Monday)
     assert digest.daily_digest(
         store,
-        desk=Desk(
-            settings=settings,
-            deployment=runtime.directory().deployment,
-            staff=runtime.directory().staff,
-            now=holiday,
-        ),
+        desk=dataclasses.replace(runtime.desk(), settings=settings).at(holiday),
     ) == digest.JobReport(due=False)
     assert (
         digest.daily_digest(
             store,
-            desk=Desk(
-                settings=settings,
-                deployment=runtime.directory().deployment,
-                staff=runtime.directory().staff,
-                now=jst(2026, 11, 21),
-            ),
+            desk=dataclasses.replace(runtime.desk(), settings=settings).at(jst(2026, 11, 21)),
         ).due
         is False
     )  # Saturday
     assert (
         digest.daily_digest(
             store,
-            desk=Desk(
-                settings=settings,
-                deployment=runtime.directory().deployment,
-                staff=runtime.directory().staff,
-                now=jst(2026, 12, 30),
-            ),
+            desk=dataclasses.replace(runtime.desk(), settings=settings).at(jst(2026, 12, 30)),
         ).due
         is False
     )  # closure
@@ -195,23 +165,15 @@ def test_digest_is_sent_once_a_day_and_not_on_holidays_or_weekends(
     assert (
         digest.daily_digest(
             store,
-            desk=Desk(
-                settings=settings,
-                deployment=runtime.directory().deployment,
-                staff=runtime.directory().staff,
-                now=tuesday,
-            ),
+            desk=dataclasses.replace(runtime.desk(), settings=settings).at(tuesday),
         ).enqueued
         == 2
     )
     assert (
         digest.daily_digest(
             store,
-            desk=Desk(
-                settings=settings,
-                deployment=runtime.directory().deployment,
-                staff=runtime.directory().staff,
-                now=tuesday + timedelta(hours=3),
+            desk=dataclasses.replace(runtime.desk(), settings=settings).at(
+                tuesday + timedelta(hours=3)
             ),
         ).enqueued
         == 0
@@ -220,11 +182,8 @@ def test_digest_is_sent_once_a_day_and_not_on_holidays_or_weekends(
     assert (
         digest.daily_digest(
             store,
-            desk=Desk(
-                settings=settings,
-                deployment=runtime.directory().deployment,
-                staff=runtime.directory().staff,
-                now=tuesday + timedelta(hours=5),
+            desk=dataclasses.replace(runtime.desk(), settings=settings).at(
+                tuesday + timedelta(hours=5)
             ),
         ).enqueued
         == 0
@@ -235,12 +194,7 @@ def test_digest_is_sent_once_a_day_and_not_on_holidays_or_weekends(
     assert (
         digest.daily_digest(
             store,
-            desk=Desk(
-                settings=settings,
-                deployment=runtime.directory().deployment,
-                staff=runtime.directory().staff,
-                now=jst(2026, 11, 25),
-            ),
+            desk=dataclasses.replace(runtime.desk(), settings=settings).at(jst(2026, 11, 25)),
         ).enqueued
         == 2
     )
@@ -264,12 +218,7 @@ def test_reminders_wait_for_business_days_not_calendar_days(
     assert (
         digest.idle_reminders(
             store,
-            desk=Desk(
-                settings=settings,
-                deployment=runtime.directory().deployment,
-                staff=runtime.directory().staff,
-                now=thursday,
-            ),
+            desk=dataclasses.replace(runtime.desk(), settings=settings).at(thursday),
         ).enqueued
         == 0
     )
@@ -277,12 +226,7 @@ def test_reminders_wait_for_business_days_not_calendar_days(
     friday = jst(2026, 11, 27)
     report = digest.idle_reminders(
         store,
-        desk=Desk(
-            settings=settings,
-            deployment=runtime.directory().deployment,
-            staff=runtime.directory().staff,
-            now=friday,
-        ),
+        desk=dataclasses.replace(runtime.desk(), settings=settings).at(friday),
     )
     assert (report.due, report.cases, report.enqueued) == (True, 2, 3)
     assert drain(friday).sent == 3
@@ -303,11 +247,8 @@ def test_reminders_wait_for_business_days_not_calendar_days(
     assert (
         digest.idle_reminders(
             store,
-            desk=Desk(
-                settings=settings,
-                deployment=runtime.directory().deployment,
-                staff=runtime.directory().staff,
-                now=friday + timedelta(hours=4),
+            desk=dataclasses.replace(runtime.desk(), settings=settings).at(
+                friday + timedelta(hours=4)
             ),
         ).enqueued
         == 0
@@ -315,12 +256,7 @@ def test_reminders_wait_for_business_days_not_calendar_days(
     assert (
         digest.idle_reminders(
             store,
-            desk=Desk(
-                settings=settings,
-                deployment=runtime.directory().deployment,
-                staff=runtime.directory().staff,
-                now=jst(2026, 11, 28),
-            ),
+            desk=dataclasses.replace(runtime.desk(), settings=settings).at(jst(2026, 11, 28)),
         ).due
         is False
     )
@@ -328,12 +264,7 @@ def test_reminders_wait_for_business_days_not_calendar_days(
     assert (
         digest.idle_reminders(
             store,
-            desk=Desk(
-                settings=settings,
-                deployment=runtime.directory().deployment,
-                staff=runtime.directory().staff,
-                now=jst(2026, 11, 30),
-            ),
+            desk=dataclasses.replace(runtime.desk(), settings=settings).at(jst(2026, 11, 30)),
         ).enqueued
         == 3
     )
@@ -343,12 +274,7 @@ def test_reminders_wait_for_business_days_not_calendar_days(
     assert (
         digest.idle_reminders(
             store,
-            desk=Desk(
-                settings=settings,
-                deployment=runtime.directory().deployment,
-                staff=runtime.directory().staff,
-                now=jst(2026, 12, 1),
-            ),
+            desk=dataclasses.replace(runtime.desk(), settings=settings).at(jst(2026, 12, 1)),
         ).enqueued
         == 2
     )
@@ -364,24 +290,14 @@ def test_reminder_threshold_is_configurable(
     assert (
         digest.idle_reminders(
             store,
-            desk=Desk(
-                settings=settings,
-                deployment=runtime.directory().deployment,
-                staff=runtime.directory().staff,
-                now=jst(2026, 11, 24),
-            ),
+            desk=dataclasses.replace(runtime.desk(), settings=settings).at(jst(2026, 11, 24)),
         ).enqueued
         == 0
     )  # 1 day
     assert (
         digest.idle_reminders(
             store,
-            desk=Desk(
-                settings=settings,
-                deployment=runtime.directory().deployment,
-                staff=runtime.directory().staff,
-                now=jst(2026, 11, 25),
-            ),
+            desk=dataclasses.replace(runtime.desk(), settings=settings).at(jst(2026, 11, 25)),
         ).enqueued
         == 2
     )  # 2 days
@@ -403,24 +319,14 @@ def test_monthly_summary_numbers_match_the_cases_submitted(
     assert (
         digest.monthly_summary(
             store,
-            desk=Desk(
-                settings=settings,
-                deployment=runtime.directory().deployment,
-                staff=runtime.directory().staff,
-                now=jst(2026, 11, 30),
-            ),
+            desk=dataclasses.replace(runtime.desk(), settings=settings).at(jst(2026, 11, 30)),
         ).cases
         == 1
     )  # October's
     first = jst(2026, 12, 1)
     report = digest.monthly_summary(
         store,
-        desk=Desk(
-            settings=settings,
-            deployment=runtime.directory().deployment,
-            staff=runtime.directory().staff,
-            now=first,
-        ),
+        desk=dataclasses.replace(runtime.desk(), settings=settings).at(first),
     )
     assert (report.due, report.cases, report.enqueued) == (True, 3, 1)
     assert drain(first).sent == 1 + 1  # and the October summary enqueued just above
@@ -450,11 +356,8 @@ def test_monthly_summary_numbers_match_the_cases_submitted(
     assert (
         digest.monthly_summary(
             store,
-            desk=Desk(
-                settings=settings,
-                deployment=runtime.directory().deployment,
-                staff=runtime.directory().staff,
-                now=first + timedelta(hours=2),
+            desk=dataclasses.replace(runtime.desk(), settings=settings).at(
+                first + timedelta(hours=2)
             ),
         ).enqueued
         == 0
@@ -462,12 +365,7 @@ def test_monthly_summary_numbers_match_the_cases_submitted(
     assert (
         digest.monthly_summary(
             store,
-            desk=Desk(
-                settings=settings,
-                deployment=runtime.directory().deployment,
-                staff=runtime.directory().staff,
-                now=jst(2026, 12, 2),
-            ),
+            desk=dataclasses.replace(runtime.desk(), settings=settings).at(jst(2026, 12, 2)),
         ).enqueued
         == 0
     )
@@ -478,12 +376,7 @@ def test_summary_goes_to_the_desk_when_no_manager_is_named(aws: dict[str, Any]) 
     submit()
     report = digest.monthly_summary(
         runtime.case_store(),
-        desk=Desk(
-            settings=get_settings(),
-            deployment=runtime.directory().deployment,
-            staff=runtime.directory().staff,
-            now=jst(2026, 12, 1),
-        ),
+        desk=runtime.desk().at(jst(2026, 12, 1)),
     )
     assert report.enqueued == 2  # staff-a and staff-b
 
@@ -493,24 +386,14 @@ def test_first_business_day_of_january_comes_after_the_closure(aws: dict[str, An
     assert (
         digest.monthly_summary(
             store,
-            desk=Desk(
-                settings=settings,
-                deployment=runtime.directory().deployment,
-                staff=runtime.directory().staff,
-                now=jst(2027, 1, 1),
-            ),
+            desk=dataclasses.replace(runtime.desk(), settings=settings).at(jst(2027, 1, 1)),
         ).due
         is False
     )
     assert (
         digest.monthly_summary(
             store,
-            desk=Desk(
-                settings=settings,
-                deployment=runtime.directory().deployment,
-                staff=runtime.directory().staff,
-                now=jst(2027, 1, 4),
-            ),
+            desk=dataclasses.replace(runtime.desk(), settings=settings).at(jst(2027, 1, 4)),
         ).due
         is True
     )
@@ -535,7 +418,7 @@ def test_mail_about_a_case_in_progress_says_how_many_consultations_remain(
     aws: dict[str, Any],
 ) -> None:
     from chalicelib.outbox.render import render
-    from chalicelib.runtime import get_deployment, get_settings
+    from chalicelib.runtime import get_settings
     from chalicelib.scheduled.mail import case_row
 
     row = case_row(

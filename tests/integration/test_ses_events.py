@@ -9,11 +9,10 @@ from typing import Any
 import pytest
 
 from chalicelib import runtime
-from chalicelib.core.ports import Desk
 from chalicelib.intake.service import submit_consultation
 from chalicelib.outbox import service as outbox_service
 from chalicelib.outbox.ses_events import ses_events
-from chalicelib.runtime import get_deployment, get_settings
+from chalicelib.runtime import get_settings
 from chalicelib.storage import keys
 from chalicelib.storage.dynamo import from_item, to_item
 from chalicelib.storage.mailer import SesMailer
@@ -48,12 +47,7 @@ def submit(**overrides: Any) -> str:
         valid_payload(**overrides),
         store=runtime.case_store(),
         channel="api",
-        desk=Desk(
-            settings=get_settings(),
-            deployment=get_deployment(),
-            staff=runtime.directory().staff,
-            now=NOW,
-        ),
+        desk=runtime.desk().at(NOW),
     ).receipt_number
 
 
@@ -62,12 +56,7 @@ def drain(ses: RecordingSes, at: timedelta = timedelta(0)) -> outbox_service.Dra
         outbox=runtime.outbox_store(),
         mailer=SesMailer(ses, "dx-desk-events"),
         jitter=lambda: 1.0,
-        desk=Desk(
-            settings=get_settings(),
-            deployment=get_deployment(),
-            staff=runtime.directory().staff,
-            now=NOW + at,
-        ),
+        desk=runtime.desk().at(NOW + at),
     )
 
 

@@ -228,14 +228,14 @@ def wait_for_outbox(moto: str) -> float:
         time.sleep(1.0)
 
 
-def stored_cases(moto: str) -> list[dict[str, Any]]:
-    """Every case in the local table (a test-only Scan: request paths never scan)."""
+def items_of_kind(moto: str, kind: str) -> list[dict[str, Any]]:
+    """Every item of one kind in the local table (a test-only Scan: request paths never scan)."""
     client = local_dynamodb(moto)
     items: list[dict[str, Any]] = []
     kwargs: dict[str, Any] = {
         "TableName": local_stage_env()["TABLE_NAME"],
-        "FilterExpression": "kind = :case",
-        "ExpressionAttributeValues": {":case": {"S": "case"}},
+        "FilterExpression": "kind = :kind",
+        "ExpressionAttributeValues": {":kind": {"S": kind}},
     }
     while True:
         page = client.scan(**kwargs)
@@ -243,6 +243,10 @@ def stored_cases(moto: str) -> list[dict[str, Any]]:
         if "LastEvaluatedKey" not in page:
             return items
         kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+
+def stored_cases(moto: str) -> list[dict[str, Any]]:
+    return items_of_kind(moto, "case")
 
 
 def percentile(values: list[float], fraction: float) -> float:
@@ -458,20 +462,7 @@ class RssSampler:
 
 
 def outbox_messages(moto: str) -> list[dict[str, Any]]:
-    """Every outgoing message in the local table (a test-only Scan)."""
-    client = local_dynamodb(moto)
-    items: list[dict[str, Any]] = []
-    kwargs: dict[str, Any] = {
-        "TableName": local_stage_env()["TABLE_NAME"],
-        "FilterExpression": "kind = :message",
-        "ExpressionAttributeValues": {":message": {"S": "message"}},
-    }
-    while True:
-        page = client.scan(**kwargs)
-        items += page["Items"]
-        if "LastEvaluatedKey" not in page:
-            return items
-        kwargs["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+    return items_of_kind(moto, "message")
 
 
 def wait_until_delivered(moto: str, deadline_seconds: float) -> bool:
