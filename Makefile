@@ -62,7 +62,7 @@ else
 	LOADTEST=1 $(BIN)/python -m pytest tests/load -q -s -k full_load
 endif
 
-## Every page (the form in each language, action links) at 1280 and 375 px and every mail,
+## Every page (the form in each language, action links, the report charts) at 1280 and 375 px and every mail,
 ## in build/gallery/index.html.
 ## Needs Chromium (bash tests/browser/install.sh); exits 1 when a check finds a problem.
 gallery: $(STAMP)

@@ -13,6 +13,7 @@ from collections.abc import Mapping
 from typing import Any, Protocol
 
 from chalicelib.core import report as report_rules
+from chalicelib.core import report_charts as report_charts_rules
 from chalicelib.core.deployment import Deployment
 
 
@@ -63,3 +64,27 @@ def monthly_csv(store: ReportStore, month: str, deployment: Deployment, now_epoc
     for case in cases:
         writer.writerow(report_rules.csv_row(case, labels))
     return out.getvalue()
+
+
+def report_charts(
+    store: ReportStore,
+    month: str,
+    deployment: Deployment | None,
+    now_epoch: int,
+    satisfaction: Mapping[str, tuple[int, int]] | None = None,
+) -> report_charts_rules.ReportCharts:
+    """The report's charts for the twelve months ending with `month`.
+
+    Reads each month's counters (one Query each) and its cases' milestone
+    stamps only (report_charts.LEAD_ATTRIBUTES: no personal data), for the
+    lead-time medians and 90th percentiles the counters cannot give.
+    `satisfaction` is {month: (top_two, responses)} from the survey, if any.
+    """
+    months = report_charts_rules.months_ending(month)
+    counters = {m: store.month_counters(m) for m in months}
+    cases = {
+        m: store.month_cases(m, report_charts_rules.LEAD_ATTRIBUTES, now_epoch) for m in months
+    }
+    return report_charts_rules.report_charts(
+        month, counters, cases, labels_of(deployment), satisfaction
+    )

@@ -218,6 +218,20 @@ def monthly_report(
     return MonthlyReport(month=month, counters=plain, body=body)
 
 
+def dimension_rows(
+    dimension: str,
+    counters: Mapping[str, int],
+    labels: Mapping[str, Mapping[str, LabelLike]] | None = None,
+) -> list[dict[str, Any]]:
+    """One dimension's rows as the month's report shows them, for any counters (e.g. a year's sum).
+
+    Every id the deployment knows (zeros included, in its order), then ids
+    only the counters know; labels fall back to the id.
+    """
+    known = _text_labels((labels or {}).get(dimension, {}))
+    return _count_rows(dimension, counters, list(known), known)
+
+
 # -- the anonymous CSV of a month's cases -------------------------------------
 
 # What the export reads of a case (a projection: nothing else is fetched).

@@ -24,6 +24,7 @@ from urllib.parse import urlsplit
 from chalicelib.core.settings import settings_from
 from chalicelib.intake.i18n import LANGUAGES
 from chalicelib.runtime import load_deployment
+from infra.gallery.charts import write_chart_pages
 from infra.gallery.checks import all_problems
 from infra.gallery.mails import (
     MAIL_BASE_URL,
@@ -139,7 +140,15 @@ def screenshots(
     return {label: taken[label] for label in ordered}, overflow
 
 
+def _goto_file(page: Page, path: Path) -> int:
+    """A page written into the gallery folder (the report charts): 200 once it has loaded."""
+    page.goto(path.as_uri())
+    return 200
+
+
 def _shown_path(url: str) -> str:
+    if url.startswith("file:"):
+        return "/".join(urlsplit(url).path.split("/")[-2:])  # charts/report.html
     path = urlsplit(url).path
     # Signed tokens stay out of the gallery's text.
     return "/actions/{token}" if path.startswith("/actions/") else path
@@ -251,6 +260,13 @@ def build(folder: Path, *, log: Callable[[str], object] = print) -> Gallery:
         pages += action_pages(page, receipt_on(pages, "form-done-ja"), settings, capture)
         page.context.close()
         seconds["pages"] = time.monotonic() - mark
+        mark = time.monotonic()
+        page = _new_page(browser, block=None)
+        for chart_page in write_chart_pages(folder, deployment):
+            status = _goto_file(page, folder / chart_page.file)
+            pages.append(capture(page, chart_page.name, "ja", chart_page.note, status))
+        page.context.close()
+        seconds["charts"] = time.monotonic() - mark
         mark = time.monotonic()
         shoot_mails(browser, folder, mails, rendered)
         seconds["mail screenshots"] = time.monotonic() - mark
