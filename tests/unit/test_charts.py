@@ -309,3 +309,42 @@ def test_one_month_of_data_shows_zeros_for_the_other_months() -> None:
     assert "該当する案件のない月" in matched.chart.description
     assert closed.drawing is None  # nothing closed yet: the sentence instead
     assert satisfaction.chart.table.rows[-1] == ("2026年11月", "1", "2", "50%")
+
+
+class FakeReportStore:
+    """Counters and cases by month, recording what was asked of it."""
+
+    def __init__(self, counters: dict[str, dict[str, int]], cases: dict[str, list[Any]]) -> None:
+        self.counters, self.cases = counters, cases
+        self.asked: list[tuple[str, str, tuple[str, ...]]] = []
+
+    def month_counters(self, month: str) -> dict[str, int]:
+        self.asked.append(("counters", month, ()))
+        return self.counters.get(month, {})
+
+    def month_cases(
+        self, month: str, attributes: tuple[str, ...], now_epoch: int
+    ) -> list[dict[str, Any]]:
+        self.asked.append(("cases", month, attributes))
+        return self.cases.get(month, [])
+
+
+def test_the_use_case_reads_twelve_months_and_only_milestone_stamps_of_cases() -> None:
+    from chalicelib.core import monthly
+
+    store = FakeReportStore(
+        {"2026-11": {"cases": 2, "category:data": 2, "requester_type:business": 2}},
+        {"2026-11": [a_case("DX-1", 2, 9), a_case("DX-2", 7, None)]},
+    )
+    found = monthly.report_charts(store, "2026-11", None, int(RECEIVED.timestamp()))
+    months = report_charts.months_ending("2026-11")
+    assert [m for kind, m, _ in store.asked if kind == "counters"] == list(months)
+    assert [m for kind, m, _ in store.asked if kind == "cases"] == list(months)
+    projections = {attributes for kind, _, attributes in store.asked if kind == "cases"}
+    assert projections == {report_charts.LEAD_ATTRIBUTES}
+    assert not {"name", "email", "phone", "organization", "message"} & set(
+        report_charts.LEAD_ATTRIBUTES
+    )
+    matched = next(v for v in found.charts if v.chart.id == "chart-lead-matched")
+    assert matched.chart.table.rows[-1] == ("2026年11月", "2", "2.5", "4")
+    assert found.period.ja == "2025年12月〜2026年11月（受付月）"
