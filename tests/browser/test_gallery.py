@@ -117,6 +117,17 @@ def test_every_action_link_page(gallery: Built) -> None:
     assert {pages[name]["path"] for name in shown} == {"/actions/{token}"}
 
 
+def test_the_report_charts_are_shown_with_data_and_without(gallery: Built) -> None:
+    pages = by_name(gallery.manifest["pages"])
+    charts = {name: page for name, page in pages.items() if page["group"] == "charts"}
+    assert set(charts) == {"charts-report", "charts-empty"}
+    assert {page["path"] for page in charts.values()} == {"charts/report.html", "charts/empty.html"}
+    assert "月別の相談件数" in charts["charts-report"]["main"]
+    assert "満足度アンケートの回答はまだありません。" in charts["charts-empty"]["main"]
+    for page in charts.values():
+        assert (gallery.folder / page["path"]).is_file()
+
+
 def test_every_mail_template_with_its_files(gallery: Built) -> None:
     mails = gallery.manifest["mails"]
     assert {mail["template"] for mail in mails} == set(mail_templates())
