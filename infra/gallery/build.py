@@ -141,8 +141,11 @@ def screenshots(
 
 
 def _goto_file(page: Page, path: Path) -> int:
-    """A page written into the gallery folder (the report charts): 200 once it has loaded."""
+    """A page written into the gallery folder (the report charts), read from disk: shown as
+    200 once it has loaded with its charts block (no server answers a file:// page)."""
     page.goto(path.as_uri())
+    if page.locator("section.report-charts").count() != 1:
+        raise GalleryError(f"{path}: the report charts did not render")
     return 200
 
 

@@ -9,9 +9,9 @@ from typing import Any
 
 from chalicelib import runtime
 from chalicelib.core import monthly, report_charts
+from tests.app.test_admin_cases import Clock
 from tests.app.test_admin_reports import (  # noqa: F401 (fixtures)
     MONTH,
-    Clock,
     Operations,
     clock,
     expected_counts,

@@ -13,7 +13,7 @@ import functools
 import http.server
 import threading
 from collections.abc import Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import pytest
 
@@ -31,6 +31,9 @@ from infra.gallery.charts import (
 from infra.local.dev import stage_environment
 from tests.browser.conftest import OpenPage
 from tests.browser.test_form_browser import assert_no_horizontal_scroll, run_axe, screenshot
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Dialog
 
 pytestmark = pytest.mark.browser
 
@@ -89,7 +92,12 @@ def test_chart_pages_pass_axe_and_fit_the_screen(
 ) -> None:
     page = open_page(viewport=WIDTHS[width])
     dialogs: list[str] = []
-    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+
+    def dialog_opened(dialog: Dialog) -> None:
+        dialogs.append(dialog.message)
+        dialog.dismiss()
+
+    page.on("dialog", dialog_opened)
     page.goto(pages[name])
     run_axe(page, axe_source, f"{name} ({width} px)")
     assert_no_horizontal_scroll(page, f"{name} ({width} px)")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import dataclasses
 import itertools
 import math
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -136,7 +137,7 @@ def test_a_chart_refuses_values_that_are_not_figures() -> None:
 # -- layouts ---------------------------------------------------------------------
 
 
-def column_chart(values: list[float | None], **extra: Any) -> Chart:
+def column_chart(values: Sequence[float | None], **extra: Any) -> Chart:
     months = report_charts.months_ending("2026-11", len(values))
     return Chart(
         id="c",
