@@ -9,10 +9,10 @@ Drawn for a phone first: the view box is VIEW_WIDTH units wide and the SVG
 scales to its box (width 100%), so at 375 px the text is about its nominal
 size and on a desktop the stylesheet caps the width (templates/charts/charts.css).
 
-Written here rather than with a chart library: the SVG chart packages on PyPI
-(pygal, leather) add scripts or tooltips, no <title>/<desc> with the figures and
-no paired table, and their text is not escaped by our templates; the geometry
-of a bar chart is a few lines.
+Written here rather than with a chart library: pygal links a tooltip script
+from a CDN by default and leather is made for exploratory charts; neither writes
+a <desc> with the figures or a paired table, and their text would bypass our
+templates' escaping. The geometry of a bar chart is a few lines.
 """
 
 from __future__ import annotations
