@@ -383,9 +383,11 @@ def lookup() -> Response:
             typed={k: fields.get(k, "") for k in ("receipt_number", "email")},
         )
     except RateLimited:
-        return _result(
+        limited = _result(
             429, lang, settings, 1, "lookup_limited_heading", "lookup_limited_text", contact=True
         )
+        limited.headers["Retry-After"] = "3600"  # the window is the hour
+        return limited
     except StoreBusy:
         return _result(503, lang, settings, 1, "busy_heading", "busy_text")
     return _result(200, lang, settings, 1, "lookup_done_heading", "lookup_done_text", contact=True)

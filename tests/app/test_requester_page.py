@@ -387,3 +387,120 @@ def test_a_post_from_another_site_is_refused(client: Any, opened: tuple[str, str
     )
     assert response.status_code == 403
     assert [e for e in events(receipt) if e["actor"] == "requester"] == []
+
+
+def lookup(client: Any, receipt: str, email: str, **headers: str) -> Any:
+    return client.http.post(
+        "/my/lookup",
+        headers={**FORM, **headers},
+        body=f"receipt_number={quote(receipt)}&email={quote(email)}&lang=ja",
+    )
+
+
+def test_the_lookup_answers_the_same_bytes_whether_or_not_the_pair_matches(
+    client: Any, mailbox: Any, opened: tuple[str, str]
+) -> None:
+    receipt, _ = opened
+    form = client.http.get("/my/lookup")
+    assert form.status_code == 200 and 'name="receipt_number"' in form.body.decode()
+    sent_before = len(mailbox())
+
+    # Typed as people type: full-width, lower case, an IME's long dash.
+    typed = (
+        receipt.lower()
+        .replace("-", "ー")
+        .translate(str.maketrans("0123456789", "０１２３４５６７８９"))
+    )
+    matching = lookup(client, typed, "ＲＥＱＵＥＳＴＥＲ-A@example.com")
+    wrong_address = lookup(client, receipt, "someone-else@example.com")
+    unknown_case = lookup(client, "DX-261126-048215", REQUESTER)
+    for answer in (wrong_address, unknown_case):
+        assert (answer.status_code, answer.body) == (matching.status_code, matching.body)
+        assert answer.headers == matching.headers
+    assert matching.status_code == 200
+    assert "一致するご相談があれば" in matching.body.decode()
+
+    sweep_once()
+    new = mailbox()[sent_before:]
+    assert [m["To"] for m in new] == [REQUESTER]  # only the match was mailed, to the case's address
+    path = re.findall(r"http://desk\.test(/my/\S+)", text_of(new[0]))[0]
+    assert client.http.get(path).status_code == 200
+    (sent,) = [e for e in events(receipt) if e["type"] == "requester_link_sent"]
+    assert (sent["actor"], sent["channel"]) == ("requester", "requester")
+
+
+def test_the_lookup_names_what_to_fix_without_saying_whether_anything_matched(
+    client: Any,
+) -> None:
+    answer = lookup(client, "12345", "not-an-address")
+    assert answer.status_code == 422
+    body = answer.body.decode()
+    assert "「受付番号」は DX-261126-048215 のような形で入力してください。" in body
+    assert "「メールアドレス」は dx-taro@example.jp のような形で入力してください。" in body
+    assert 'value="12345"' in body  # what was typed is kept
+
+
+def test_the_lookup_is_rate_limited_and_says_to_call_the_desk(
+    client: Any, mailbox: Any, opened: tuple[str, str]
+) -> None:
+    receipt, _ = opened
+    limit = get_settings().lookup_limit_per_hour
+    answers = [lookup(client, receipt, REQUESTER) for _ in range(limit + 1)]
+    assert [a.status_code for a in answers[:limit]] == [200] * limit
+    limited = answers[limit]
+    assert limited.status_code == 429
+    body = limited.body.decode()
+    assert "1時間ほどたってから" in body and "電話 000-000-0000" in body
+    # A different address from the same client is limited too (per client); nothing more is sent.
+    assert lookup(client, "DX-261126-048215", "other@example.com").status_code == 429
+    sweep_once()
+    assert len([e for e in events(receipt) if e["type"] == "requester_link_sent"]) == limit
+
+
+def test_no_link_is_mailed_for_a_case_kept_as_suspected_spam(client: Any, mailbox: Any) -> None:
+    held = client.http.post(
+        "/consultations",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(valid_payload(website="http://spam.example")),
+    )
+    assert held.status_code == 201 and held.json_body["status"] == "suspected_spam"
+    receipt = str(held.json_body["receipt_number"])
+    before = len(mailbox())
+    assert lookup(client, receipt, REQUESTER).status_code == 200
+    sweep_once()
+    assert len(mailbox()) == before
+
+
+def test_personal_data_requests_cover_the_requesters_additions_and_reason(
+    client: Any, mailbox: Any, opened: tuple[str, str], admin_headers: dict[str, str]
+) -> None:
+    receipt, path = opened
+    act = form_token(client.http.get(path).body.decode(), "add")
+    assert post(client, path + "/add", act=act, text="担当は総務課の相談者Aです").status_code == 200
+    act = form_token(client.http.get(path + "/withdraw").body.decode(), "withdraw")
+    assert post(client, path + "/withdraw", act=act, reason="相談者Aの都合").status_code == 200
+    counters = runtime.case_store().month_counters(case(receipt)["month"])
+
+    exported = client.http.post(
+        "/admin/requesters/export",
+        headers=admin_headers,
+        body=json.dumps({"email": REQUESTER}),
+    ).json_body
+    (entry,) = exported["cases"]
+    timeline = json.dumps(entry["timeline"], ensure_ascii=False)
+    assert "担当は総務課の相談者Aです" in timeline and "相談者Aの都合" in timeline
+
+    erased = client.http.post(
+        "/admin/requesters/erase",
+        headers=admin_headers,
+        body=json.dumps({"email": REQUESTER, "confirm": True}),
+    )
+    assert erased.status_code == 200, erased.body
+    left = json.dumps(runtime.case_store().case_items(receipt), ensure_ascii=False, default=str)
+    assert "総務課" not in left and "都合" not in left and REQUESTER not in left
+    kinds = {e["type"] for e in events(receipt)}
+    assert {"requester_addition", "action"} <= kinds  # what happened stays, without the words
+    # The statistics stay; the page link opens nothing any more (no address to match).
+    assert runtime.case_store().month_counters(case(receipt)["month"]) == counters
+    assert client.http.get(path).status_code == 404
+    assert lookup(client, receipt, REQUESTER).status_code == 200
