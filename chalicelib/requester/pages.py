@@ -10,8 +10,10 @@ from markupsafe import Markup
 
 from chalicelib.core.errors import FieldError
 from chalicelib.core.messages import FIELD_LABELS, message_in
+from chalicelib.core.receipt import JST
 from chalicelib.core.settings import Settings
 from chalicelib.core.text import ruby_base, ruby_html
+from chalicelib.core.timefmt import parse_iso
 from chalicelib.requester.i18n import (
     HTML_LANG,
     LANGUAGE_NAMES,
@@ -64,6 +66,18 @@ def day(value: date, lang: str) -> str:
     return f"{value.year}年{value.month}月{value.day}日（{weekday}）"
 
 
+def moment(value: str, lang: str) -> str:
+    """A stored timestamp in Japan time: 2026年11月26日 10:30 / 26 Nov 2026 10:30 (easy: with
+    readings)."""
+    local = parse_iso(value).astimezone(JST)
+    clock = f"{local:%H:%M}"
+    if lang == "en":
+        return f"{local.day} {MONTHS_EN[local.month - 1]} {local.year} {clock}"
+    if lang == "easy":
+        return f"{local.year}[年|ねん]{local.month}[月|がつ]{local.day}[日|にち] {clock}"
+    return f"{local.year}年{local.month}月{local.day}日 {clock}"
+
+
 class Words:
     """The page's words in one language: `t.key` for the body, `tp.key` for titles."""
 
@@ -73,6 +87,8 @@ class Words:
     def _raw(self, key: str, params: dict[str, Any]) -> str:
         if isinstance(params.get("status"), str) and params["status"] in STATUS_WORDS[self.lang]:
             params = {**params, "status": STATUS_WORDS[self.lang][params["status"]]}
+        if params.get("at"):
+            params = {**params, "at": moment(str(params["at"]), self.lang)}
         return UI[self.lang][key].format(**params) if params else UI[self.lang][key]
 
     def text(self, key: str, **params: Any) -> str:
@@ -93,6 +109,15 @@ class Words:
         if when is not None:
             raw = raw.format(date=day(when, self.lang))
         return shown(raw, self.lang)
+
+    def language_name(self, code: str) -> str:
+        """Each language by its own name; on a plain Japanese page with its reading."""
+        if self.lang == "easy" and code == "ja":
+            return shown("[日本語|にほんご]", self.lang)
+        return LANGUAGE_NAMES[code]
+
+    def when(self, value: str) -> str:
+        return shown(moment(value, self.lang), self.lang)
 
     def label(self, field: str) -> str:
         return shown(FIELD_LABELS[field].get(self.lang), self.lang)
@@ -124,7 +149,7 @@ def render(
             lang=lang,
             html_lang=HTML_LANG[lang],
             jp=lang != "en",
-            languages=[(code, LANGUAGE_NAMES[code]) for code in LANGUAGES if code != lang],
+            languages=[(code, words.language_name(code)) for code in LANGUAGES if code != lang],
             w=words,
             up="../" * depth,
             desk={"name": settings.desk_name, "contact": settings.desk_contact},

@@ -25,7 +25,6 @@ from chalicelib.core.errors import (
     VersionConflict,
 )
 from chalicelib.core.settings import Settings
-from chalicelib.core.timefmt import jst_display
 from chalicelib.http.request import check_origin, client_id, header, log_keys
 from chalicelib.requester import service
 from chalicelib.requester.i18n import language
@@ -145,7 +144,6 @@ def _show(
         max_message=MAX_MESSAGE,
         errors=errors or {},
         typed=typed,
-        jst=jst_display,
     )
 
 
@@ -220,7 +218,7 @@ def _already(token: str, lang: str, settings: Settings, exc: LinkAlreadyUsed) ->
         "already_heading",
         "already_text",
         token=token,
-        at=jst_display(at) if at else "",
+        at=at,
     )
 
 

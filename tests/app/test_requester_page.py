@@ -504,3 +504,43 @@ def test_personal_data_requests_cover_the_requesters_additions_and_reason(
     assert runtime.case_store().month_counters(case(receipt)["month"]) == counters
     assert client.http.get(path).status_code == 404
     assert lookup(client, receipt, REQUESTER).status_code == 200
+
+
+KANJI = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
+
+
+def bare_kanji(html: str, *allowed: str) -> list[str]:
+    """Kanji shown without a reading: the body outside <ruby>, minus the `allowed` texts
+    (the desk's own name and contact, which are deployment settings)."""
+    body = html.split("<body", 1)[1]
+    body = re.sub(r"<ruby>.*?</ruby>", "", body, flags=re.S)
+    body = re.sub(r"<[^>]+>", "", body)
+    for text in allowed:
+        body = body.replace(text, "")
+    return KANJI.findall(body)
+
+
+def test_plain_japanese_pages_give_a_reading_for_every_kanji(
+    client: Any, opened: tuple[str, str]
+) -> None:
+    _, path = opened
+    settings = get_settings()
+    desk = (settings.desk_name, settings.desk_contact)
+    pages = {
+        "page": client.http.get(path + "?lang=easy"),
+        "withdraw": client.http.get(path + "/withdraw?lang=easy"),
+        "lookup": client.http.get("/my/lookup?lang=easy"),
+    }
+    act = form_token(pages["page"].body.decode(), "add")
+    pages["error"] = post(client, path + "/add", act=act, text="", lang="easy")
+    pages["added"] = post(client, path + "/add", act=act, text="OK", lang="easy")
+    pages["again"] = post(client, path + "/add", act=act, text="OK", lang="easy")
+    pages["lookup_error"] = client.http.post(
+        "/my/lookup", headers=FORM, body="receipt_number=x&email=&lang=easy"
+    )
+    for name, page in pages.items():
+        html = page.body.decode()
+        assert "<ruby>" in html, name
+        assert bare_kanji(html, *desk) == [], name
+    # The check can fail: the Japanese page has kanji without readings.
+    assert bare_kanji(client.http.get(path + "?lang=ja").body.decode(), *desk)
