@@ -363,3 +363,46 @@ def test_the_new_mail_renders_in_every_language_without_raw_markup(
         assert "http://desk.test/my/a1.x" in mail.text
         if lang == "en":
             assert mail.text.lstrip().startswith("Dear 相談者A")
+
+
+class _Writes:
+    def __init__(self) -> None:
+        self.windows: list[list[str]] = []
+        self.sent: list[str] = []
+
+    def count_lookup(self, digests: list[str], hour: str, *, limit: int, expires_at: int) -> None:
+        self.windows.append(digests)
+
+    def send_page_link(self, receipt_number: str, **_: Any) -> None:
+        self.sent.append(receipt_number)
+
+    def add_to_case(self, receipt_number: str, **_: Any) -> None:
+        raise AssertionError("not used by the lookup")
+
+
+class _Cases:
+    def __init__(self, *cases: dict[str, Any]) -> None:
+        self.cases = {c["receipt_number"]: c for c in cases}
+
+    def get_case(self, receipt_number: str, now_epoch: int | None = None) -> Any:
+        return self.cases.get(receipt_number)
+
+
+def test_the_lookup_counts_every_try_per_address_and_per_client_before_reading_the_case() -> None:
+    case = a_case(receipt_number="DX-261130-123456")
+    held = a_case(receipt_number="DX-261130-123462", status="suspected_spam")
+    writes, store = _Writes(), _Cases(case, held)
+
+    def look(receipt: str, email: str, client: str | None) -> None:
+        service.lookup(receipt, email, client_id=client, store=store, writes=writes, desk=_desk())  # type: ignore[arg-type]
+
+    look("DX-261130-123456", "requester-a@example.com", "192.0.2.1")
+    look("DX-261130-123456", "someone@example.com", "192.0.2.1")
+    look("DX-261130-123456", "REQUESTER-A@example.com", "192.0.2.9")
+    look("DX-261130-123462", "requester-a@example.com", None)
+    assert writes.sent == ["DX-261130-123456", "DX-261130-123456"]  # matches only, never held
+    address_a, other, address_a_again, no_client = writes.windows
+    assert len(address_a) == 2 and len(no_client) == 1
+    assert address_a[0] == address_a_again[0] == no_client[0]  # the same address window
+    assert address_a[1] == other[1] != address_a_again[1]  # the client's window
+    assert address_a[0] != other[0]
