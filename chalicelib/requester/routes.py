@@ -118,7 +118,9 @@ def _show(
     *,
     errors: dict[str, str] | None = None,
     typed: str = "",
+    depth: int = 1,
 ) -> Response:
+    """The page; `depth` 2 when answering a POST to /my/<token>/add (links stay relative)."""
     settings = runtime.get_settings()
     desk = runtime.desk()
     try:
@@ -126,18 +128,20 @@ def _show(
             token, store=runtime.case_store(), roster=runtime.roster_store(), desk=desk
         )
     except TokenRefused as exc:
-        return _refused(exc, language(lang_choice), settings, 1)
+        return _refused(exc, language(lang_choice), settings, depth)
     except CaseNotFound:
-        return _result(404, language(lang_choice), settings, 1, "expired_heading", "expired_text")
+        return _result(
+            404, language(lang_choice), settings, depth, "expired_heading", "expired_text"
+        )
     except StoreBusy:
-        return _result(503, language(lang_choice), settings, 1, "busy_heading", "busy_text")
+        return _result(503, language(lang_choice), settings, depth, "busy_heading", "busy_text")
     lang = language(lang_choice, opened.view.language)
     return _page(
         "page",
         status,
         lang,
         settings,
-        1,
+        depth,
         token=token,
         view=opened.view,
         add_token=opened.action_token(desk, requesterlink.ADD) if opened.view.can_act else "",
@@ -182,6 +186,7 @@ def add_information(token: str) -> Response:
             422,
             errors={e.field: words.error(e) for e in exc.errors},
             typed=fields.get("text", ""),
+            depth=2,
         )
     except TokenRefused as exc:
         if exc.problem is TokenProblem.EXPIRED and fields.get("act"):

@@ -159,6 +159,35 @@ def _staff_of(case: dict[str, Any], desk: Desk) -> tuple[str, ...]:
     return (owner,) if isinstance(owner, str) and owner else desk.staff.notify_to
 
 
+def addition_messages(
+    case: dict[str, Any], text: str, staff: tuple[str, ...]
+) -> list[OutgoingMessage]:
+    """The staff's mail about an addition, one per address, answerable like other case mail."""
+    summary = {
+        key: case[key]
+        for key in ("receipt_number", "status", "name", "organization", "created_at")
+        if key in case
+    }
+    return [
+        OutgoingMessage(
+            template="requester_addition_staff",
+            to=(address,),
+            context={"case": summary, "text": text, "recipient": address, "replyable": True},
+        )
+        for address in staff
+    ]
+
+
+def page_link_message(case: dict[str, Any]) -> OutgoingMessage:
+    """The page link mailed again to the case's own address (the outbox signs the link)."""
+    keep = ("receipt_number", "name", "email", "language", "created_at", "expires_at")
+    return OutgoingMessage(
+        template="requester_page_link",
+        to=(str(case["email"]),),
+        context={"case": {key: case[key] for key in keep if key in case}, "requester_page": True},
+    )
+
+
 def add_information(
     token: str,
     action_token: str,
@@ -190,19 +219,7 @@ def add_information(
         "to_status": case["status"],
         "text": cleaned,
     }
-    summary = {
-        key: case[key]
-        for key in ("receipt_number", "status", "name", "organization", "created_at")
-        if key in case
-    }
-    messages = [
-        OutgoingMessage(
-            template="requester_addition_staff",
-            to=(address,),
-            context={"case": summary, "text": cleaned, "recipient": address, "replyable": True},
-        )
-        for address in _staff_of(case, desk)
-    ]
+    messages = addition_messages(case, cleaned, _staff_of(case, desk))
     writes.add_to_case(
         page.receipt_number,
         event=event,
@@ -357,25 +374,7 @@ def lookup(
             "actor": REQUESTER,
             "channel": REQUESTER,
         },
-        message=OutgoingMessage(
-            template="requester_page_link",
-            to=(stored,),
-            context={
-                "case": {
-                    key: case[key]
-                    for key in (
-                        "receipt_number",
-                        "name",
-                        "email",
-                        "language",
-                        "created_at",
-                        "expires_at",
-                    )
-                    if key in case
-                },
-                "requester_page": True,
-            },
-        ),
+        message=page_link_message(case),
         case_expires_at=int(case["expires_at"]),
         mail_expires_at=desk.settings.retention().mail_expiry(int(now.timestamp())),
     )

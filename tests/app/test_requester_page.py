@@ -544,3 +544,34 @@ def test_plain_japanese_pages_give_a_reading_for_every_kanji(
         assert bare_kanji(html, *desk) == [], name
     # The check can fail: the Japanese page has kanji without readings.
     assert bare_kanji(client.http.get(path + "?lang=ja").body.decode(), *desk)
+
+
+def test_every_link_and_form_on_the_pages_resolves_where_it_should(
+    client: Any, opened: tuple[str, str]
+) -> None:
+    from urllib.parse import urljoin, urlsplit
+
+    _, path = opened
+    act = form_token(client.http.get(path).body.decode(), "add")
+    answered = {
+        path: client.http.get(path),
+        path + "/withdraw": client.http.get(path + "/withdraw"),
+        "/my/lookup": client.http.get("/my/lookup"),
+        path + "/add": post(client, path + "/add", act=act, text=""),  # 422: the page again
+        path + "/add ": post(client, path + "/add", act=act, text="OK"),  # the result page
+    }
+    for where, response in answered.items():
+        html = response.body.decode()
+        base = "http://desk.test" + where.strip()
+        targets = re.findall(r'(?:href|action)="([^"#?]+)', html)
+        assert targets, where
+        for target in targets:
+            resolved = urlsplit(urljoin(base, target)).path
+            if resolved.endswith(".css"):
+                assert resolved == "/form/static/form.css", (where, target)
+                continue
+            assert resolved.startswith("/my/"), (where, target)
+            assert "/my/my/" not in resolved, (where, target)
+            if resolved.endswith("/add"):
+                continue  # POST only
+            assert client.http.get(resolved).status_code in (200, 409), (where, target)
