@@ -249,6 +249,26 @@ def test_words_put_the_status_and_the_date_in_the_pages_language() -> None:
     assert day(date(2026, 12, 3), "en") == "Thu 3 Dec 2026"
 
 
+def full_case(**overrides: Any) -> dict[str, Any]:
+    """A stored case with every attribute a Case needs."""
+    return {
+        **a_case(**overrides),
+        "month": "2026-11",
+        "channel": "api",
+        "version": 3,
+        "requester_type": "business",
+        "municipality": "24201",
+        "support_types": ["consultation"],
+        "category": "data",
+        "preferred_format": "online",
+        "privacy_notice_version": "2026-04",
+        "consented_at": "2026-11-30T01:00:00.000000Z",
+        "retention_class": "case",
+        "name": "相談者A",
+        "message": "相談です。",
+    }
+
+
 def _desk() -> Desk:
     staff = DeskStaff.from_addresses(("staff-a@dx-desk.example.jp",))
     return Desk(SETTINGS, DEPLOYMENT, staff, NOW)
@@ -290,22 +310,7 @@ def test_the_one_decision_tells_staff_and_every_expert_involved_when_the_request
             }
         )
 
-    full = {
-        **a_case(status="matching", asked_experts=["advisor-b"], declined_experts=["advisor-c"]),
-        "month": "2026-11",
-        "channel": "api",
-        "version": 3,
-        "requester_type": "business",
-        "municipality": "24201",
-        "support_types": ["consultation"],
-        "category": "data",
-        "preferred_format": "online",
-        "privacy_notice_version": "2026-04",
-        "consented_at": "2026-11-30T01:00:00.000000Z",
-        "retention_class": "case",
-        "name": "相談者A",
-        "message": "相談です。",
-    }
+    full = full_case(status="matching", asked_experts=["advisor-b"], declined_experts=["advisor-c"])
     roster = _Roster({e: expert(e) for e in ("advisor-b", "advisor-c")})
     decision = decide(
         Case.of(full),
@@ -406,3 +411,53 @@ def test_the_lookup_counts_every_try_per_address_and_per_client_before_reading_t
     assert address_a[0] == address_a_again[0] == no_client[0]  # the same address window
     assert address_a[1] == other[1] != address_a_again[1]  # the client's window
     assert address_a[0] != other[0]
+
+
+class _RacingStore:
+    """A case that staff change once between the requester's read and write."""
+
+    def __init__(self, case: dict[str, Any]) -> None:
+        self.case = case
+        self.writes: list[dict[str, Any]] = []
+        self.raced = False
+
+    def get_case(self, receipt_number: str, now_epoch: int | None = None) -> dict[str, Any]:
+        return self.case
+
+    def link_use(self, unique_id: str) -> None:
+        return None
+
+    def apply_change(self, case: dict[str, Any], **kw: Any) -> dict[str, Any]:
+        from chalicelib.core.errors import VersionConflict
+
+        if not self.raced:
+            self.raced = True
+            self.case = {**self.case, "version": self.case["version"] + 1, "owner": "staff-a@x.jp"}
+            raise VersionConflict()
+        assert case["version"] == self.case["version"]  # decided again on the fresh case
+        self.writes.append(kw)
+        return {**case, **kw["changes"]}
+
+
+def test_a_withdrawal_racing_a_staff_action_is_decided_again_on_the_fresh_case() -> None:
+    store = _RacingStore(full_case(status="hearing"))
+    case = store.case
+    page = requesterlink.page_token(
+        SETTINGS,
+        receipt_number=case["receipt_number"],
+        email=case["email"],
+        expires_at=case["expires_at"],
+    )
+    act = requesterlink.action_token(
+        SETTINGS,
+        receipt_number=case["receipt_number"],
+        email=case["email"],
+        action="withdraw",
+        now=NOW,
+    )
+    done = service.withdraw(page, act, "", store=store, roster=_Roster({}), desk=_desk())  # type: ignore[arg-type]
+    assert done.case["status"] == "withdrawn"
+    (write,) = store.writes
+    assert write["link_use"]["actor"] == "requester"
+    # The staff owner who took the case meanwhile is the one told.
+    assert [m.to for m in write["messages"]] == [("staff-a@x.jp",)]
