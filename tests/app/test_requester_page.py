@@ -575,3 +575,69 @@ def test_every_link_and_form_on_the_pages_resolves_where_it_should(
             if resolved.endswith("/add"):
                 continue  # POST only
             assert client.http.get(resolved).status_code in (200, 409), (where, target)
+
+
+def test_the_requester_follows_their_case_from_the_form_to_completion(
+    client: Any, mailbox: Any, roster: dict[str, str]
+) -> None:
+    """Only the requester's page and the staff's and expert's own links move the case."""
+    receipt = submit(client)
+    sweep_once()
+    path = page_path(mailbox, receipt)
+
+    def shown() -> str:
+        return str(client.http.get(path).body.decode())
+
+    assert "いまの状況は「受付」です。" in shown()
+    act = form_token(shown(), "add")
+    assert post(client, path + "/add", act=act, text="会議はオンライン希望です").status_code == 200
+    staff_press(client, receipt, Action.START_HEARING)
+    assert "いまの状況は「ご相談内容の確認」です。" in shown()
+    staff_press(client, receipt, Action.START_MATCHING)
+    expert_id = next(iter(roster))
+    staff_press(client, receipt, Action.ASK_EXPERT, expert_id)
+    assert "いまの状況は「専門家のご紹介」です。" in shown()
+    accept = link_for(
+        get_settings(),
+        action=Action.EXPERT_ACCEPTED,
+        receipt_number=receipt,
+        recipient=roster[expert_id],
+        now=runtime.now(),
+        expert_id=expert_id,
+    ).removeprefix("http://desk.test")
+    assert client.http.post(accept, headers=FORM, body="").status_code == 200
+    page = shown()
+    expert_name = next(str(e["label"]) for e in ROSTER if e["expert_id"] == expert_id)
+    assert "いまの状況は「ご相談中」です。" in page and expert_name in page
+    assert roster[expert_id] not in page  # the address is in the introduction mail, not here
+    session = link_for(
+        get_settings(),
+        action=Action.RECORD_SESSION,
+        receipt_number=receipt,
+        recipient=roster[expert_id],
+        now=runtime.now(),
+        expert_id=expert_id,
+        serial=1,
+    ).removeprefix("http://desk.test")
+    today = runtime.now().date().isoformat()
+    recorded = post(
+        client, session, session_date=today, session_format="online", report="助言しました"
+    )
+    assert recorded.status_code == 200, recorded.body.decode()
+    page = shown()
+    assert "残りは2回です。" in page and "助言しました" not in page  # no expert's report
+    staff_press(client, receipt, Action.CLOSE)
+    page = shown()
+    assert "いまの状況は「完了」です。" in page and "<form" not in page
+    history = page.split("これまでの経過", 1)[1]
+    for step in (
+        "ご相談内容の確認",
+        "専門家のご紹介",
+        "ご相談中",
+        "完了",
+        "会議はオンライン希望です",
+    ):
+        assert step in history
+    sweep_once()
+    (told,) = [m for m in mails(mailbox, STAFF_A, receipt) if "追記" in m["Subject"]]
+    assert "会議はオンライン希望です" in text_of(told)
