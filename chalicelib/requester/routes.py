@@ -29,7 +29,6 @@ from chalicelib.http.request import check_origin, client_id, header, log_keys
 from chalicelib.requester import service
 from chalicelib.requester.i18n import language
 from chalicelib.requester.pages import Words, headers, render
-from chalicelib.requester.view import requester_status
 
 log = logging.getLogger(__name__)
 
@@ -228,13 +227,11 @@ def _already(token: str, lang: str, settings: Settings, exc: LinkAlreadyUsed) ->
 
 
 def _not_open(token: str, lang: str, settings: Settings) -> Response:
-    case = None
+    """The case is no longer open: say where it stands now (nothing was changed)."""
     try:
-        page = requesterlink.read_page_token(token, settings, runtime.now())
-        case = runtime.case_store().get_case(page.receipt_number)
-    except (TokenRefused, StoreBusy):
-        pass
-    status = requester_status(case["status"]) if case else "ended"
+        status = service.status_now(token, store=runtime.case_store(), desk=runtime.desk())
+    except (TokenRefused, CaseNotFound, StoreBusy):
+        status = "ended"
     return _result(
         409,
         lang,

@@ -28,7 +28,7 @@ from chalicelib.core.privacy import requester_digest
 from chalicelib.core.receipt import is_valid_receipt_number
 from chalicelib.core.text import PHONE_SEPARATORS, TextError, normalize_long, normalize_short
 from chalicelib.core.timefmt import iso
-from chalicelib.requester.view import PageView, page_view
+from chalicelib.requester.view import PageView, page_view, requester_status
 
 # Statuses whose requester gets no mail from a lookup: kept apart, or discarded as spam.
 NO_MAIL = frozenset({Status.SUSPECTED_SPAM, Status.SPAM})
@@ -130,6 +130,12 @@ def open_page(token: str, *, store: CaseReader, roster: Roster, desk: Desk) -> O
         now=desk.now,
     )
     return OpenPage(page, case, view)
+
+
+def status_now(token: str, *, store: CaseChanges, desk: Desk) -> str:
+    """Where the page's case stands, in the requester's status words (requester/view.py)."""
+    _, case = _case_for(token, store, desk)
+    return requester_status(str(case["status"]))
 
 
 def clean_long(value: str, field: str, max_length: int, *, required: bool) -> str:
