@@ -641,3 +641,22 @@ def test_the_requester_follows_their_case_from_the_form_to_completion(
     sweep_once()
     (told,) = [m for m in mails(mailbox, STAFF_A, receipt) if "追記" in m["Subject"]]
     assert "会議はオンライン希望です" in text_of(told)
+
+
+def test_staff_see_the_requesters_addition_and_withdrawal_on_the_case_timeline(
+    client: Any, opened: tuple[str, str], staff_headers: dict[str, str]
+) -> None:
+    receipt, path = opened
+    act = form_token(client.http.get(path).body.decode(), "add")
+    assert post(client, path + "/add", act=act, text="補足です").status_code == 200
+    act = form_token(client.http.get(path + "/withdraw").body.decode(), "withdraw")
+    assert post(client, path + "/withdraw", act=act, reason="不要です").status_code == 200
+    view = client.http.get(f"/admin/cases/{receipt}", headers=staff_headers)
+    assert view.status_code == 200, view.body
+    timeline = view.json_body["timeline"]
+    mine = [
+        (e["type"], e.get("text") or e.get("note"))
+        for e in timeline
+        if e.get("actor") == "requester"
+    ]
+    assert mine == [("requester_addition", "補足です"), ("action", "不要です")]
