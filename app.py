@@ -24,6 +24,7 @@ from chalicelib.mailin.handler import bp as inbound_jobs_bp
 from chalicelib.openapi import bp as openapi_bp
 from chalicelib.outbox.handler import bp as outbox_jobs_bp
 from chalicelib.outbox.ses_events import bp as ses_events_bp
+from chalicelib.requester.routes import bp as requester_bp
 from chalicelib.scheduled.handler import bp as schedule_jobs_bp
 
 # configure_logs=False: Chalice's own logger (the traceback of a 500) goes through the
@@ -51,6 +52,7 @@ app.register_blueprint(outbox_jobs_bp)
 app.register_blueprint(inbound_jobs_bp)
 app.register_blueprint(schedule_jobs_bp)
 app.register_blueprint(ses_events_bp)
+app.register_blueprint(requester_bp)
 
 # Lambda's root logger stops at WARNING; the desk's own modules log ids at INFO.
 logging.getLogger("chalicelib").setLevel(logging.INFO)

@@ -358,6 +358,121 @@ def public_operations() -> list[Operation]:
     ]
 
 
+def requester_operations() -> list[Operation]:
+    """The requester's own page (chalicelib/requester): GET and HEAD show, POST acts once."""
+    tags = ("requester",)
+    shows = [
+        _page(200, "The page"),
+        _page(404, "Not a valid link, or not this case's requester"),
+        _page(410, "The link has expired (the case's retention ended)"),
+        _page(503, "Busy; nothing changed"),
+    ]
+    acts = [
+        _page(200, "Done"),
+        _page(403, "Posted from a foreign origin; nothing changed"),
+        _page(404, "Not a valid link or action token; nothing changed"),
+        _page(409, "Done before (said so), no longer open, or the page was open too long"),
+        _page(410, "The link has expired"),
+        _page(413, "Body too large; nothing changed"),
+        UNSUPPORTED,
+        _page(422, "The text needs fixing: the page again, what was typed kept"),
+        _page(503, "Busy; nothing changed"),
+    ]
+    act_form = {
+        "type": "object",
+        "properties": {"act": TEXT_SCHEMA, "lang": LANG["lang"], "text": TEXT_SCHEMA},
+        "additionalProperties": TEXT_SCHEMA,
+    }
+    withdraw_form = {
+        "type": "object",
+        "properties": {"act": TEXT_SCHEMA, "lang": LANG["lang"], "reason": TEXT_SCHEMA},
+        "additionalProperties": TEXT_SCHEMA,
+    }
+    lookup_form = {
+        "type": "object",
+        "properties": {"receipt_number": TEXT_SCHEMA, "email": TEXT_SCHEMA, "lang": LANG["lang"]},
+        "additionalProperties": TEXT_SCHEMA,
+    }
+    return [
+        *[
+            Operation(
+                "/my/{token}",
+                method,
+                "相談者のページ：状況を見る（何も変更しない） / The requester's page; changes nothing",
+                tags,
+                query_schema=LANG,
+                path_params=TOKEN_PARAM,
+                replies=tuple(shows),
+            )
+            for method in ("GET", "HEAD")
+        ],
+        Operation(
+            "/my/{token}/add",
+            "POST",
+            "相談者のページ：追記 / Add information to the case (once per action token)",
+            tags,
+            path_params=TOKEN_PARAM,
+            request=(Body(FORM, schema=act_form),),
+            replies=tuple(acts),
+        ),
+        *[
+            Operation(
+                "/my/{token}/withdraw",
+                method,
+                "相談者のページ：取下げの確認（何も変更しない） / Withdrawal confirmation; changes nothing",
+                tags,
+                query_schema=LANG,
+                path_params=TOKEN_PARAM,
+                replies=(*shows, _page(409, "The case can no longer be withdrawn")),
+            )
+            for method in ("GET", "HEAD")
+        ],
+        Operation(
+            "/my/{token}/withdraw",
+            "POST",
+            "相談者のページ：取下げ / Withdraw the case (once per action token)",
+            tags,
+            path_params=TOKEN_PARAM,
+            request=(Body(FORM, schema=withdraw_form),),
+            request_required=False,
+            replies=tuple(acts),
+        ),
+        *[
+            Operation(
+                "/my/lookup",
+                method,
+                "ページのリンクを受け取る：入力画面 / Get the page link again: the form",
+                tags,
+                query_schema=LANG,
+                replies=(_page(200, "The form"),),
+            )
+            for method in ("GET", "HEAD")
+        ],
+        Operation(
+            "/my/lookup",
+            "POST",
+            "ページのリンクを受け取る：受付番号とメールアドレスが一致すればメールで送る（一致しても"
+            "しなくても同じ答え） / Mail the page link if the pair matches; the same answer either way",
+            tags,
+            request=(Body(FORM, schema=lookup_form),),
+            replies=(
+                _page(200, "The same answer whether the pair matched or not"),
+                _page(403, "Posted from a foreign origin"),
+                _page(413, "Body too large"),
+                UNSUPPORTED,
+                _page(422, "The receipt number or address is not in a usable form"),
+                Reply(
+                    429,
+                    "Too many lookups from this client or for this address this hour",
+                    (Body(HTML, schema=TEXT_SCHEMA),),
+                    RETRY,
+                ),
+                _page(503, "Busy"),
+            ),
+        ),
+    ]
+
+
 def _admin_request(route: RouteDoc, content_types: list[str]) -> tuple[Body, ...]:
     if route.body is None and content_types == [JSON]:
         return ()
@@ -467,8 +582,10 @@ def _document(
     choices: tuple[tuple[str, tuple[str, ...]], ...],
 ) -> str:
     enums = dict(choices)
-    operations = public_operations() + admin_operations(
-        list(ROUTES), {key: list(types) for key, types in admin_types}
+    operations = (
+        public_operations()
+        + requester_operations()
+        + admin_operations(list(ROUTES), {key: list(types) for key, types in admin_types})
     )
     document = build_document(
         operations,

@@ -24,6 +24,7 @@ from chalicelib.storage.cases import CaseStore
 from chalicelib.storage.mailer import SesMailer
 from chalicelib.storage.outbox import OutboxStore
 from chalicelib.storage.privacy import PrivacyStore
+from chalicelib.storage.requester import RequesterStore
 from chalicelib.storage.roster import RosterStore
 
 if TYPE_CHECKING:
@@ -148,6 +149,11 @@ def privacy_store() -> PrivacyStore:
 def address_store() -> AddressStore:
     settings = get_settings()
     return AddressStore(dynamodb(), settings.table_name, settings.retention())
+
+
+def requester_store() -> RequesterStore:
+    settings = get_settings()
+    return RequesterStore(dynamodb(), settings.table_name, settings.retention())
 
 
 def mailer() -> SesMailer:

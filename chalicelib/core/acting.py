@@ -331,7 +331,51 @@ def _messages(
             )
             for address in _staff_recipients(written, desk)
         ]
+    if action is lifecycle.Action.WITHDRAW and link.channel == REQUESTER:
+        return requester_withdrawal_messages(link, written, roster=roster, desk=desk)
     return []
+
+
+# The requester acting on their own case from their page (chalicelib/requester).
+REQUESTER = "requester"
+
+
+def requester_withdrawal_messages(
+    act: Act, written: dict[str, Any], *, roster: Roster, desk: DeskStaff
+) -> list[OutgoingMessage]:
+    """The requester withdrew: the staff (with the reason they gave) and every expert
+    involved, asked or accepted, are told (the experts only the case number and the
+    problem as they saw it: no reason, no person)."""
+    involved = [*written.get("asked_experts", []), written.get("expert_id") or ""]
+    messages = [
+        OutgoingMessage(
+            template="requester_withdrew_staff",
+            to=(address,),
+            context={
+                "case": written,
+                "reason": act.note.strip()[:MAX_NOTE],
+                "recipient": address,
+                "replyable": True,
+            },
+        )
+        for address in _staff_recipients(written, desk)
+    ]
+    for expert_id in dict.fromkeys(e for e in involved if e):
+        expert = roster.get(expert_id)
+        if expert is None:
+            continue
+        messages.append(
+            OutgoingMessage(
+                template="requester_withdrew_expert",
+                to=(expert.contact_emails[0],),
+                context={
+                    "case": for_expert(written),
+                    "expert": {"display_name": expert.display_name},
+                    "accepted": expert_id == written.get("expert_id"),
+                },
+            )
+        )
+    return messages
 
 
 def _changes(

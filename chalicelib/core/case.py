@@ -333,7 +333,14 @@ def intake_messages(
     case: dict[str, Any], *, staff_notify_to: tuple[str, ...]
 ) -> list[OutgoingMessage]:
     """The automatic reply, and one staff notification per desk address (each with its own links)."""
-    messages = [OutgoingMessage(template="intake_ack", to=(case["email"],), context={"case": case})]
+    # requester_page: the outbox signs the link to the requester's own page into the reply.
+    messages = [
+        OutgoingMessage(
+            template="intake_ack",
+            to=(case["email"],),
+            context={"case": case, "requester_page": True},
+        )
+    ]
     for address in staff_notify_to:
         messages.append(
             OutgoingMessage(

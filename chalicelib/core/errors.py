@@ -145,3 +145,8 @@ class InvalidAdminInput(DeskError):
     def __init__(self, errors: list[FieldError]) -> None:
         super().__init__(f"{len(errors)} field error(s)")
         self.errors = errors
+
+
+class CaseNotOpen(DeskError):
+    """The requester's page acted on a case that is no longer open (closed, withdrawn, erased
+    meanwhile): nothing was written."""

@@ -76,6 +76,10 @@ FIELD_LABELS: dict[str, FieldLabel] = {
         "Privacy notice version",
         "[個人|こじん][情報|じょうほう]の [使|つか]い[方|かた]の [版|はん]",
     ),
+    # The requester's own page and lookup (chalicelib/requester).
+    "receipt_number": FieldLabel("受付番号", "Receipt number", "[受付|うけつけ][番号|ばんごう]"),
+    "addition": FieldLabel("追記する内容", "Information to add", "[書|か]き[足|た]す こと"),
+    "withdraw_reason": FieldLabel("取り下げの理由", "Reason for withdrawing", "やめる わけ"),
 }
 UNKNOWN_LABEL = FieldLabel("項目", "Field", "[項目|こうもく]")
 
@@ -145,6 +149,11 @@ MESSAGES: dict[str, Text] = {
         "「個人情報の取扱い」が新しくなりました。新しい内容を読み、もう一度同意のチェックを入れてください。",
         "The privacy notice has changed. Read the new version and tick the box again.",
         "「[個人|こじん][情報|じょうほう]の [使|つか]い[方|かた]」が [新|あたら]しく なりました。もう[一度|いちど] [読|よ]んで、チェックを [入|い]れて ください。",
+    ),
+    "invalid_receipt": Text(
+        "「{label}」は DX-261126-048215 のような形で入力してください。",
+        "Enter {label} in the form DX-261126-048215.",
+        "「{label}」は DX-261126-048215 のように [書|か]いて ください。",
     ),
     "unknown_field": Text(
         "この項目は受け付けていません。送る内容から外してください。",

@@ -134,6 +134,8 @@ class Settings(BaseSettings):
     # The monthly summary goes to the desk itself unless a manager is named.
     desk_manager_to: CommaSeparated = Field(default=(), validate_default=True)
     directory_cache_seconds: PositiveInt = 60
+    # The requester's lookup (/my/lookup): tries per client address and per mail address an hour.
+    lookup_limit_per_hour: PositiveInt = 5
 
     @classmethod
     def settings_customise_sources(

@@ -30,6 +30,7 @@ from chalicelib.core.lifecycle import ACTION_LABELS, Action
 from chalicelib.core.outbox import Claim
 from chalicelib.core.ports import Desk
 from chalicelib.core.replyaddress import reply_address
+from chalicelib.core.requesterlink import page_link_for_case
 from chalicelib.core.settings import Settings
 from chalicelib.core.timefmt import iso
 from chalicelib.outbox.deliverability import failure_notices, notice_candidates
@@ -182,6 +183,9 @@ def with_links(message: dict[str, Any], settings: Settings, now: datetime) -> di
         )
     if links:
         context["links"] = links
+    if context.get("requester_page") and isinstance(context.get("case"), dict):
+        # The requester's own page (core/requesterlink.py), signed for the case's address.
+        context["page_url"] = page_link_for_case(settings, context["case"])
     return context
 
 

@@ -40,6 +40,8 @@ from infra.gallery.pages import (
     all_form_pages,
     read_page,
     receipt_on,
+    requester_pages,
+    submission,
 )
 from infra.gallery.stack import running_stack
 from infra.local.dev import stage_environment
@@ -261,6 +263,13 @@ def build(folder: Path, *, log: Callable[[str], object] = print) -> Gallery:
         page = _new_page(browser, block="**/form/static/form.js")
         pages = all_form_pages(page, stack.api, settings, capture)
         pages += action_pages(page, receipt_on(pages, "form-done-ja"), settings, capture)
+        pages += requester_pages(
+            page,
+            receipt_on(pages, "form-done-easy"),
+            submission("easy", "done")["email"],
+            settings,
+            capture,
+        )
         page.context.close()
         seconds["pages"] = time.monotonic() - mark
         mark = time.monotonic()

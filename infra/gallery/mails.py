@@ -30,6 +30,7 @@ from chalicelib.core.timefmt import iso
 from chalicelib.outbox.deliverability import failure_notices
 from chalicelib.outbox.render import RenderedMail, render
 from chalicelib.outbox.service import with_links
+from chalicelib.requester.service import addition_messages, page_link_message
 from chalicelib.scheduled.mail import digest_messages, reminder_messages, summary_messages
 from chalicelib.templating import template_dir
 from infra.local.demo_roster import ROSTER
@@ -451,6 +452,69 @@ def _reply_samples(case: dict[str, Any], desk: DeskStaff) -> list[MailSample]:
     ]
 
 
+def _requester_samples(
+    case: dict[str, Any], desk: DeskStaff, settings: Settings, deployment: Deployment
+) -> list[MailSample]:
+    """The requester's side: the page link sent again (each language), an addition told to
+    the staff, and a withdrawal from the page told to the staff and the expert (`perform`)."""
+    receipt = str(case["receipt_number"])
+    samples = []
+    for lang, said in (("ja", ""), ("en", "（英語）"), ("easy", "（やさしい日本語）")):
+        message = page_link_message({**case, "language": lang})
+        name = "requester_page_link" + (f"-{lang}" if lang != "ja" else "")
+        samples.append(
+            MailSample(
+                name, message.template, f"相談者のページのリンク再送{said}", message, receipt
+            )
+        )
+    (addition, *_) = addition_messages(
+        case, "従業員は20名です。\n申請書は月に200件ほどあります。", desk.notify_to
+    )
+    samples.append(
+        MailSample(
+            "requester_addition_staff",
+            addition.template,
+            "相談者からの追記（事務局）",
+            addition,
+            receipt,
+        )
+    )
+    store = RecordingCase()
+    perform(
+        Act(
+            lifecycle.Action.WITHDRAW,
+            "requester",
+            "requester",
+            note="社内で対応できることになりました。",
+        ),
+        case,
+        store=store,
+        roster=DemoRoster(),
+        desk=Desk(
+            settings=settings, deployment=deployment, staff=desk, now=NOW + timedelta(days=9)
+        ),
+    )
+    samples.append(
+        MailSample(
+            "requester_withdrew_staff",
+            "requester_withdrew_staff",
+            "相談者の取下げ（事務局）",
+            _one(store.queued, "requester_withdrew_staff"),
+            receipt,
+        )
+    )
+    samples.append(
+        MailSample(
+            "requester_withdrew_expert",
+            "requester_withdrew_expert",
+            "相談者の取下げ（専門家）",
+            _one(store.queued, "requester_withdrew_expert"),
+            receipt,
+        )
+    )
+    return samples
+
+
 def mail_templates() -> list[str]:
     """Every mail template of templates/mail (those with a subject, text and HTML part)."""
     folder = template_dir() / "mail"
@@ -471,6 +535,7 @@ def mail_samples(settings: Settings, deployment: Deployment) -> list[MailSample]
         *walked,
         *_desk_samples(in_progress, desk, settings, deployment),
         *_reply_samples(received, desk),
+        *_requester_samples(in_progress, desk, settings, deployment),
     ]
     missing = sorted(set(mail_templates()) - {sample.template for sample in samples})
     if missing:

@@ -341,3 +341,62 @@ def action_pages(page: Page, receipt: str, settings: Settings, capture: Capture)
     _expect(page, status, 404, "案件が見つかりません")
     shot("not-found", "案件が見つからない（404）", status)
     return shots
+
+
+def requester_pages(
+    page: Page, receipt: str, address: str, settings: Settings, capture: Capture
+) -> list[Shot]:
+    """The requester's own page (its link signed as the automatic reply signs it), adding
+    information, the withdrawal step and the lookup, on a case the form stored."""
+    # Imported here: the words of the requester's pages.
+    from chalicelib.core.requesterlink import page_link
+    from chalicelib.requester.i18n import LANGUAGES as REQUESTER_LANGUAGES
+    from chalicelib.requester.i18n import UI as WORDS
+
+    url = page_link(
+        settings,
+        receipt_number=receipt,
+        email=address,
+        expires_at=int((datetime.now(UTC) + timedelta(days=30)).timestamp()),
+    )
+    api = url.split("/my/", 1)[0]
+    shots: list[Shot] = []
+
+    def shot(state: str, lang: str, note: str, status: int) -> None:
+        shots.append(capture(page, f"requester-{state}-{lang}", lang, note, status))
+
+    for lang in REQUESTER_LANGUAGES:
+        status = _goto(page, f"{url}?lang={lang}")
+        _expect(page, status, 200, receipt, WORDS[lang]["add_button"])
+        shot("page", lang, "相談者のページ（受付）", status)
+        status = _goto(page, f"{api}/my/lookup?lang={lang}")
+        _expect(page, status, 200, WORDS[lang]["lookup_button"])
+        shot("lookup", lang, "ページのリンクを受け取る", status)
+
+    _goto(page, f"{url}?lang=ja")
+    status = _press(page, "#add-heading ~ form button[type=submit]")
+    _expect(page, status, 422, "「追記する内容」を入力してください。")
+    shot("page-error", "ja", "空の追記（入力欄の横にメッセージ）", status)
+    page.fill("#field-text", "従業員は20名です。申請書は月に200件ほどあります。")
+    status = _press(page, "#add-heading ~ form button[type=submit]")
+    _expect(page, status, 200, WORDS["ja"]["added_heading"])
+    shot("added", "ja", "追記を受け付けた", status)
+
+    status = _goto(page, f"{url}/withdraw?lang=ja")
+    _expect(page, status, 200, WORDS["ja"]["withdraw_button"])
+    shot("withdraw", "ja", "取下げの確認", status)
+    page.fill("#field-reason", "社内で対応できることになりました。")
+    status = _press(page, "form button[type=submit]")
+    _expect(page, status, 200, WORDS["ja"]["withdrawn_heading"])
+    shot("withdrawn", "ja", "取下げを受け付けた", status)
+    status = _goto(page, f"{url}?lang=ja")
+    _expect(page, status, 200, "いまの状況は「取下げ」です。", "追記や取下げはできません")
+    shot("page-withdrawn", "ja", "取下げ後のページ（操作なし）", status)
+
+    _goto(page, f"{api}/my/lookup")
+    page.fill("#field-receipt_number", receipt)
+    page.fill("#field-email", address)
+    status = _press(page, "form button[type=submit]")
+    _expect(page, status, 200, WORDS["ja"]["lookup_done_heading"])
+    shot("lookup-done", "ja", "照会の答え（一致してもしなくても同じ）", status)
+    return shots

@@ -9,8 +9,10 @@ from urllib.parse import parse_qsl, urlencode
 
 MASK = "[token]"
 
-# Path prefixes whose next segment is always a secret (signed action links).
-_SECRET_SEGMENT_AFTER = frozenset({"actions"})
+# Path prefixes whose next segment is always a secret (signed action links, the
+# requester's page), but for the fixed pages named beside them.
+_SECRET_SEGMENT_AFTER = frozenset({"actions", "my"})
+_NOT_SECRET = frozenset({"lookup"})
 # Query parameters that carry secrets whatever their length.
 _SECRET_QUERY_NAMES = re.compile(r"token|signature|sig|key|secret", re.IGNORECASE)
 # A token's shape: long, URL-safe, with letters and digits. Receipt numbers
@@ -33,7 +35,9 @@ def mask_path(target: str) -> str:
     segments = path.split("/")
     masked = []
     for i, segment in enumerate(segments):
-        after_secret = i > 0 and segments[i - 1] in _SECRET_SEGMENT_AFTER and segment != ""
+        after_secret = (
+            i > 0 and segments[i - 1] in _SECRET_SEGMENT_AFTER and segment not in ("", *_NOT_SECRET)
+        )
         masked.append(MASK if after_secret or _looks_like_token(segment) else segment)
     result = "/".join(masked)
     if not sep:

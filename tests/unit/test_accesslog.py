@@ -26,6 +26,9 @@ def real_action_token() -> str:
 
 def test_an_action_link_token_is_masked_however_it_looks() -> None:
     assert mask_path("/actions/abc") == f"/actions/{MASK}"
+    # The requester's page and its actions; the lookup page is no secret.
+    assert mask_path("/my/abc/withdraw?lang=en") == f"/my/{MASK}/withdraw?lang=en"
+    assert mask_path("/my/lookup?lang=easy") == "/my/lookup?lang=easy"
     assert mask_path("/prod/actions/a1.k1.eyJ.xyz?x=1") == f"/prod/actions/{MASK}?x=1"
 
 
