@@ -102,7 +102,9 @@ class Settings(BaseSettings):
     # The right-hand side of Message-IDs: the domain of MAIL_FROM unless set.
     mail_domain: str = Field(default="", validate_default=True)
     allowed_origins: CommaSeparated = ()
-    max_body_bytes: PositiveInt = 32768
+    # The longest valid form, percent-encoded, is about 55 KB (4,000 four-byte characters
+    # at 12 bytes each); twice that lets an over-long message reach its field message.
+    max_body_bytes: PositiveInt = 131072
     replay_window_seconds: PositiveInt = 600
     idempotency_key_ttl_seconds: PositiveInt = 86400
     rate_limit_per_hour: PositiveInt = 20

@@ -610,3 +610,42 @@ def test_the_plain_japanese_confirm_page_shows_every_choice_with_its_reading(
     page = post(client, "/form/confirm", form_body(valid_payload(), lang="easy")).body.decode()
     assert "&lt;ruby&gt;" not in page
     assert "<ruby>研修<rp>（</rp><rt>けんしゅう</rt>" in page
+
+
+def test_a_form_at_every_limit_in_four_byte_characters_is_stored_not_refused_as_too_large(
+    client: Any, aws: dict[str, Any]
+) -> None:
+    """Percent-encoding turns one character into up to 12 bytes: the longest
+    message the desk accepts (4,000 emoji and rare kanji, lines ended CRLF as
+    a browser sends them) must fit the body limit with room to spare."""
+    from chalicelib.core.consultation import MAX_MESSAGE, MAX_NAME, MAX_ORGANIZATION
+
+    line = "𠮷😀" * 49 + "\r\n"  # 100 characters counted, CRLF as one
+    message = (line * (MAX_MESSAGE // 99 + 1))[:MAX_MESSAGE]
+    payload = valid_payload(
+        name="𠮷" * MAX_NAME, organization="😀" * MAX_ORGANIZATION, message=message
+    )
+    body = form_body(payload)
+    assert len(body) > 32_768  # what the old limit refused with a bare 413 page
+    confirm = post(client, "/form/confirm", body)
+    assert confirm.status_code == 200, confirm.body.decode()[:500]
+    done = post(
+        client,
+        "/form/submit",
+        urlencode([*hidden_fields(confirm.body.decode()), ("action", "send")]),
+    )
+    assert done.status_code == 200
+    case = runtime.case_store().get_case(receipt_on(done.body.decode()))
+    assert case is not None and case["name"] == "𠮷" * MAX_NAME
+
+
+def test_a_message_far_over_its_limit_gets_the_field_message_with_the_text_kept(
+    client: Any, aws: dict[str, Any]
+) -> None:
+    message = "紙の申請書を減らしたい。" * 750  # 9,000 characters, about 81 KB encoded
+    response = post(client, "/form/confirm", form_body(valid_payload(message=message)))
+    assert response.status_code == 422
+    page = response.body.decode()
+    assert 'id="error-message"' in page
+    assert message in html.unescape(page)  # nothing typed is lost
+    assert stored(aws) == []

@@ -148,7 +148,7 @@ def test_lists_are_comma_separated_and_empty_values_take_the_default(
     settings = get_settings()
     assert settings.allowed_origins == ("https://a.example.jp", "https://b.example.jp")
     assert settings.desk_name == "DX相談窓口"
-    assert settings.max_body_bytes == 32768
+    assert settings.max_body_bytes == 131072
     assert settings.deployment_file == DEFAULT_DEPLOYMENT_FILE
     monkeypatch.setenv("DEPLOYMENT_FILE", "/srv/desk/deployment.json")
     assert get_settings().deployment_file == Path("/srv/desk/deployment.json")
