@@ -25,6 +25,7 @@ from chalicelib.openapi import bp as openapi_bp
 from chalicelib.outbox.handler import bp as outbox_jobs_bp
 from chalicelib.outbox.ses_events import bp as ses_events_bp
 from chalicelib.scheduled.handler import bp as schedule_jobs_bp
+from chalicelib.survey.routes import bp as survey_bp
 
 # configure_logs=False: Chalice's own logger (the traceback of a 500) goes through the
 # root logger like the rest, so Lambda formats it too; chalicelib/logs.py has the rest.
@@ -51,6 +52,7 @@ app.register_blueprint(outbox_jobs_bp)
 app.register_blueprint(inbound_jobs_bp)
 app.register_blueprint(schedule_jobs_bp)
 app.register_blueprint(ses_events_bp)
+app.register_blueprint(survey_bp)
 
 # Lambda's root logger stops at WARNING; the desk's own modules log ids at INFO.
 logging.getLogger("chalicelib").setLevel(logging.INFO)

@@ -25,6 +25,7 @@ from chalicelib.storage.mailer import SesMailer
 from chalicelib.storage.outbox import OutboxStore
 from chalicelib.storage.privacy import PrivacyStore
 from chalicelib.storage.roster import RosterStore
+from chalicelib.storage.survey import SurveyStore
 
 if TYPE_CHECKING:
     from chalicelib.core.directory import Directory, DirectoryCache
@@ -148,6 +149,11 @@ def privacy_store() -> PrivacyStore:
 def address_store() -> AddressStore:
     settings = get_settings()
     return AddressStore(dynamodb(), settings.table_name, settings.retention())
+
+
+def survey_store() -> SurveyStore:
+    settings = get_settings()
+    return SurveyStore(dynamodb(), settings.table_name, settings.retention())
 
 
 def mailer() -> SesMailer:

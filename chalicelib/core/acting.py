@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from chalicelib.core import access, lifecycle
+from chalicelib.core import access, lifecycle, survey
 from chalicelib.core.case import Case, OutgoingMessage, Status, staff_intake_messages
 from chalicelib.core.deployment import Deployment
 from chalicelib.core.errors import SessionInputInvalid
@@ -470,6 +470,8 @@ def decide(
         if act.action is not None
         else []
     )
+    # Ending as 完了 / 他機関紹介: the closing mail to the requester, with the survey link.
+    messages += survey.closing_messages(record, {**record, **changes})
     return Decision(
         changes=changes,
         event=event,

@@ -31,6 +31,7 @@ from chalicelib.core.outbox import Claim
 from chalicelib.core.ports import Desk
 from chalicelib.core.replyaddress import reply_address
 from chalicelib.core.settings import Settings
+from chalicelib.core.survey import signed_links as survey_links
 from chalicelib.core.timefmt import iso
 from chalicelib.outbox.deliverability import failure_notices, notice_candidates
 from chalicelib.outbox.render import HeaderInjection, RenderError, build_mime, render
@@ -182,6 +183,8 @@ def with_links(message: dict[str, Any], settings: Settings, now: datetime) -> di
         )
     if links:
         context["links"] = links
+    # The requester's survey and follow-up links (core/survey.py), signed the same way.
+    context.update(survey_links(context, message["receipt_number"], settings, now))
     return context
 
 

@@ -55,6 +55,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "chalicelib.outbox",
             "chalicelib.admin",
             "chalicelib.scheduled",
+            "chalicelib.survey",
         ),
     ),
     ("top", ("app", "chalicelib.openapi")),
