@@ -366,3 +366,37 @@ def test_the_follow_up_setting_turns_it_off(
     monkeypatch.setenv("FOLLOWUP_ENABLED", "false")
     report = jobs.followups(runtime.survey_store(), desk(_followup_day(runtime.now(), 3)))
     assert not report.due and report.enqueued == 0
+
+
+def test_parallel_answers_store_exactly_one(client: Any, mailbox: Any, roster: None) -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    from chalicelib.survey.service import answer_survey
+
+    receipt, _, path = closed_with_link(mailbox)
+    token = path.removeprefix("/survey/")
+
+    def press(n: int) -> str:
+        form = {"satisfaction": str(1 + n % 5), "progress": "moved"}
+        try:
+            answer_survey(
+                token,
+                form,
+                store=runtime.survey_store(),
+                roster=runtime.roster_store(),
+                desk=desk(),
+            )
+        except rules.SurveyAnswered:
+            return "refused"
+        return "stored"
+
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        outcomes = list(pool.map(press, range(8)))
+    assert outcomes.count("stored") == 1, outcomes
+    assert month_counters()["survey:responses"] == 1
+    events = [
+        item
+        for item in runtime.case_store().case_items(receipt)
+        if item.get("type") == "survey_answered"
+    ]
+    assert len(events) == 1
