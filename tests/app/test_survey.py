@@ -3,8 +3,10 @@ one answer per case, the staff mail, the reminder and follow-up jobs, the report
 
 from __future__ import annotations
 
+import json
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
 
@@ -14,6 +16,7 @@ import pytest
 from chalicelib import runtime
 from chalicelib.core import survey as rules
 from chalicelib.core.acting import Act, perform
+from chalicelib.core.actiontoken import link_for
 from chalicelib.core.calendar import is_business_day, jst_date
 from chalicelib.core.case import month_of
 from chalicelib.core.lifecycle import Action
@@ -23,6 +26,7 @@ from chalicelib.intake.service import submit_consultation
 from chalicelib.outbox.handler import sweep_once
 from chalicelib.outbox.service import drain
 from chalicelib.scheduled import jobs
+from chalicelib.survey.service import answer_survey
 from infra.local.demo_roster import seed
 from tests.conftest import valid_payload
 
@@ -369,10 +373,6 @@ def test_the_follow_up_setting_turns_it_off(
 
 
 def test_parallel_answers_store_exactly_one(client: Any, mailbox: Any, roster: None) -> None:
-    from concurrent.futures import ThreadPoolExecutor
-
-    from chalicelib.survey.service import answer_survey
-
     receipt, _, path = closed_with_link(mailbox)
     token = path.removeprefix("/survey/")
 
@@ -400,3 +400,43 @@ def test_parallel_answers_store_exactly_one(client: Any, mailbox: Any, roster: N
         if item.get("type") == "survey_answered"
     ]
     assert len(events) == 1
+
+
+def test_from_the_form_to_the_report_through_links_only(
+    client: Any, mailbox: Any, roster: None, staff_headers: dict[str, str]
+) -> None:
+    address = f"walk-{uuid.uuid4().hex[:8]}@example.com"
+    submitted = client.http.post(
+        "/consultations",
+        headers={"Content-Type": "application/json"},
+        body=json.dumps(valid_payload(email=address)),
+    )
+    assert submitted.status_code == 201
+    receipt = submitted.json_body["receipt_number"]
+    sweep_once()
+    (notice,) = [m for m in mails_to(mailbox, STAFF_A) if receipt in m["Subject"]]
+    hearing = re.search(r"・ヒアリングを開始する\n\s+http://desk\.test(\S+)", text_of(notice))
+    assert hearing
+    assert client.http.post(hearing.group(1), headers=FORM, body="").status_code == 200
+    close = link_for(
+        runtime.get_settings(),
+        action=Action.CLOSE,
+        receipt_number=receipt,
+        recipient=STAFF_A,
+        now=runtime.now(),
+    ).removeprefix("http://desk.test")
+    assert client.http.post(close, headers=FORM, body="").status_code == 200
+    sweep_once()
+    (closing,) = [m for m in mails_to(mailbox, address) if "対応を終了しました" in m["Subject"]]
+    path = survey_path(closing)
+    assert client.http.post(path, headers=FORM, body=ANSWER).status_code == 200
+    assert (
+        client.http.post(path, headers=FORM, body="satisfaction=3&progress=not").status_code == 409
+    )
+    month = month_of(runtime.now())
+    figures = client.http.get(f"/admin/reports/monthly/{month}", headers=staff_headers).json_body[
+        "survey"
+    ]
+    assert (figures["invited"], figures["responses"], figures["satisfaction_rate"]) == (1, 1, 1.0)
+    csv = client.http.get(f"/admin/reports/monthly/{month}/survey.csv", headers=staff_headers)
+    assert "total,,全体,1,1,1.000,1,1.000,1,1.000" in csv.body.decode("utf-8-sig")
