@@ -18,7 +18,7 @@ from tests.browser.test_form_browser import (
     run_axe,
     screenshot,
 )
-from tests.conftest import valid_payload
+from tests.conftest import local_stage_env, valid_payload
 from tests.livestack import http as request
 
 if TYPE_CHECKING:
@@ -125,3 +125,78 @@ def test_answered_without_javascript_once_with_errors_first(
     page.locator("button[type=submit]").click()
     assert "すでにご回答いただいています" in page.locator("h1").inner_text()
     run_axe(page, axe_source, "survey answered before")
+
+
+def followup_urls(stack: LiveStack, survey: str) -> dict[str, str]:
+    """The follow-up links of the case `survey` belongs to, as the follow-up mail would carry
+    them. Three months cannot pass in a live stack: the test marks the follow-up sent on the
+    survey record (what the daily job does) and signs the links with the stage's key."""
+    import boto3
+
+    from chalicelib.core import survey as rules
+    from chalicelib.core.settings import settings_from
+    from chalicelib.runtime import now
+
+    env = {**local_stage_env(), "PUBLIC_BASE_URL": stack.api}
+    settings = settings_from(env)
+    claim = rules.read_token(survey.rsplit("/", 1)[1], settings, now(), followup=False)
+    dynamodb = boto3.client(
+        "dynamodb",
+        endpoint_url=stack.moto,
+        region_name="ap-northeast-1",
+        aws_access_key_id="testing",
+        aws_secret_access_key="testing",
+    )
+    dynamodb.update_item(
+        TableName=env["TABLE_NAME"],
+        Key={"pk": {"S": f"CASE#{claim.receipt_number}"}, "sk": {"S": "SURVEY"}},
+        UpdateExpression="SET followup_sent_at = :at",
+        ExpressionAttributeValues={":at": {"S": "2026-12-01T00:00:00.000000Z"}},
+    )
+    # Signed for the requester the survey mail went to (the claim holds only a digest).
+    address = next(
+        destination
+        for mail in stack.sent_mail()
+        if survey in mail.text
+        for destination in mail.destinations
+    )
+    return {
+        choice: rules.followup_url(settings, claim.receipt_number, address, choice, now())
+        for choice, _ in rules.FOLLOWUP
+    }
+
+
+@pytest.fixture(scope="module")
+def followup(live_stack: LiveStack) -> dict[str, str]:
+    return followup_urls(live_stack, referred_case_survey(live_stack))
+
+
+@pytest.mark.parametrize("lang", ["ja", "en", "easy"])
+@pytest.mark.parametrize("viewport", [DESKTOP, PHONE], ids=["1280", "375"])
+def test_the_follow_up_page_passes_axe_and_records_only_on_its_button(
+    followup: dict[str, str],
+    open_page: OpenPage,
+    axe_source: str,
+    lang: str,
+    viewport: dict[str, int],
+) -> None:
+    page = open_page(viewport=viewport)
+    page.goto(f"{followup['some']}?lang={lang}")
+    assert page.locator("form button[type=submit]").count() == 1
+    screenshot(page, f"followup-{lang}-{viewport['width']}")
+    run_axe(page, axe_source, f"follow-up {lang} {viewport['width']}")
+    if viewport["width"] < DESKTOP["width"]:
+        assert_no_horizontal_scroll(page, "follow-up")
+
+
+def test_the_follow_up_is_recorded_by_its_button_once(
+    live_stack: LiveStack, open_page: OpenPage
+) -> None:
+    links = followup_urls(live_stack, referred_case_survey(live_stack))
+    page = open_page(js=False)
+    page.goto(links["progressed"])
+    page.goto(links["same"])  # opening records nothing: both pages still offer their button
+    page.locator("button[type=submit]").click()
+    assert "ご回答ありがとうございました" in page.locator("h1").inner_text()
+    page.goto(links["progressed"])
+    assert "すでにご回答いただいています" in page.locator("h1").inner_text()
