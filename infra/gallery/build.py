@@ -39,6 +39,7 @@ from infra.gallery.pages import (
     all_form_pages,
     read_page,
     receipt_on,
+    survey_pages,
 )
 from infra.gallery.stack import running_stack
 from infra.local.dev import stage_environment
@@ -142,7 +143,10 @@ def screenshots(
 def _shown_path(url: str) -> str:
     path = urlsplit(url).path
     # Signed tokens stay out of the gallery's text.
-    return "/actions/{token}" if path.startswith("/actions/") else path
+    for prefix in ("/actions/", "/survey/", "/followup/"):
+        if path.startswith(prefix):
+            return prefix + "{token}"
+    return path
 
 
 def write_mail_files(folder: Path, samples: list[RenderedSample]) -> list[MailShot]:
@@ -249,6 +253,7 @@ def build(folder: Path, *, log: Callable[[str], object] = print) -> Gallery:
         page = _new_page(browser, block="**/form/static/form.js")
         pages = all_form_pages(page, stack.api, settings, capture)
         pages += action_pages(page, receipt_on(pages, "form-done-ja"), settings, capture)
+        pages += survey_pages(page, receipt_on(pages, "form-done-ja"), settings, capture)
         page.context.close()
         seconds["pages"] = time.monotonic() - mark
         mark = time.monotonic()
