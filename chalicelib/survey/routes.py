@@ -17,6 +17,7 @@ from chalicelib.core.settings import Settings
 from chalicelib.http.request import check_origin, header, log_keys
 from chalicelib.survey import i18n
 from chalicelib.survey.service import (
+    AnswerInvalid,
     SurveyView,
     answer_followup,
     answer_survey,
@@ -160,17 +161,14 @@ def post_survey(token: str) -> Response:
         if exc.same:
             return _message(settings, lang, 200, "thanks")
         return _message(settings, lang, 409, "answered")
-    except rules.SurveyInputInvalid as exc:
-        retry = open_survey(
-            token, store=runtime.survey_store(), roster=runtime.roster_store(), desk=runtime.desk()
-        )
-        lang = _lang(retry, posted=fields.get("lang"))
+    except AnswerInvalid as exc:
+        lang = _lang(exc.view, posted=fields.get("lang"))
         return _render(
             "survey",
             422,
             settings,
             lang,
-            view=retry,
+            view=exc.view,
             errors={name: text.get(lang) for name, text in exc.errors.items()},
             given=fields,
         )

@@ -47,6 +47,15 @@ class SurveyRecords(Protocol):
     ) -> None: ...
 
 
+class AnswerInvalid(Exception):
+    """An answer with fields to correct; carries the page to show again (nothing stored)."""
+
+    def __init__(self, view: SurveyView, errors: rules.SurveyInputInvalid) -> None:
+        super().__init__(str(errors))
+        self.view = view
+        self.errors = errors.errors
+
+
 @dataclass(frozen=True)
 class SurveyView:
     """What the survey page shows: no personal data beyond the receipt number."""
@@ -105,7 +114,7 @@ def answer_survey(
     roster: Roster,
     desk: Desk,
 ) -> SurveyView:
-    """Store the answer once. Raises TokenRefused, SurveyUnavailable, SurveyInputInvalid
+    """Store the answer once. Raises TokenRefused, SurveyUnavailable, AnswerInvalid
     (nothing stored; the page shows the errors with what was typed) or SurveyAnswered."""
     claim, case, survey = _load(token, store, desk, followup=False)
     view = _view(claim, case, survey, roster)
@@ -116,7 +125,10 @@ def answer_survey(
         except rules.SurveyInputInvalid:
             again = ""
         raise rules.SurveyAnswered(survey.get("answer_digest") == again)
-    answer = rules.parse_answer(form, [e for e, _ in view.experts])
+    try:
+        answer = rules.parse_answer(form, [e for e, _ in view.experts])
+    except rules.SurveyInputInvalid as exc:
+        raise AnswerInvalid(view, exc) from None
     at = iso(desk.now)
     settings = desk.settings
     store.answer(

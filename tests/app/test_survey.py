@@ -186,10 +186,12 @@ def test_an_incomplete_answer_shows_the_errors_and_keeps_the_comment(
     client: Any, mailbox: Any, roster: None
 ) -> None:
     receipt, _, path = closed_with_link(mailbox)
-    response = client.http.post(path, headers=FORM, body="comment=%E3%81%82%3Cb%3E")
+    response = client.http.post(path, headers=FORM, body="satisfaction=4&comment=%E3%81%82%3Cb%3E")
     assert response.status_code == 422
     html = response.body.decode()
-    assert "回答を確認してください" in html and 'href="#field-satisfaction"' in html
+    assert "回答を確認してください" in html and 'href="#field-progress"' in html
+    assert 'href="#field-satisfaction"' not in html
+    assert re.search(r'id="field-satisfaction-4"[^>]*value="4" checked', html)  # kept
     assert "あ&lt;b&gt;</textarea>" in html  # what was typed, escaped, not lost
     assert "answered_at" not in survey_record(receipt)
 
