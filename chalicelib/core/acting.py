@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
-from chalicelib.core import access, lifecycle, survey
+from chalicelib.core import access, lifecycle
 from chalicelib.core.case import Case, OutgoingMessage, Status, staff_intake_messages
 from chalicelib.core.deployment import Deployment
 from chalicelib.core.errors import SessionInputInvalid
@@ -24,6 +24,7 @@ from chalicelib.core.ports import CaseChanges, Desk
 from chalicelib.core.roster import Expert, MatchResult, suggest
 from chalicelib.core.settings import Settings
 from chalicelib.core.staff import DeskStaff
+from chalicelib.core.survey import closing_messages
 from chalicelib.core.timefmt import iso
 
 SESSION_FORMATS = {"online": "オンライン", "visit": "訪問・来所", "phone": "電話"}
@@ -471,7 +472,7 @@ def decide(
         else []
     )
     # Ending as 完了 / 他機関紹介: the closing mail to the requester, with the survey link.
-    messages += survey.closing_messages(record, {**record, **changes})
+    messages += closing_messages(record, {**record, **changes})
     return Decision(
         changes=changes,
         event=event,

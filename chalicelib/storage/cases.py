@@ -13,7 +13,7 @@ from botocore.exceptions import (
     ReadTimeoutError,
 )
 
-from chalicelib.core import retention, survey
+from chalicelib.core import retention
 from chalicelib.core.case import (
     KEY_ATTRIBUTES,
     IdempotencyClaim,
@@ -35,6 +35,7 @@ from chalicelib.core.errors import (
 )
 from chalicelib.core.lifecycle import HELD, OPEN
 from chalicelib.core.privacy import requester_digest
+from chalicelib.core.survey import opening as survey_opening
 from chalicelib.core.timefmt import parse_iso
 from chalicelib.storage import keys
 from chalicelib.storage.admin import audit_put
@@ -329,7 +330,7 @@ class CaseStore(TableStore):
         receipt = case["receipt_number"]
         tally = change_tally(case, {**case, **changes}, event["at"])
         # A case ending as 完了 / 他機関紹介 opens its survey in this same write (core/survey.py).
-        opened = survey.opening(case, {**case, **changes}, event["at"])
+        opened = survey_opening(case, {**case, **changes}, event["at"])
         counters = dict(tally.counters)
         for name, delta in (opened.counters if opened else {}).items():
             counters[name] = counters.get(name, 0) + delta
