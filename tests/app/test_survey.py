@@ -359,6 +359,12 @@ def test_the_follow_up_asks_once_three_months_on_and_records_only_on_post(
     assert client.http.post(found["少し進んだ"], headers=FORM, body="").status_code == 200
     assert client.http.post(found["変わらない"], headers=FORM, body="").status_code == 409
     assert survey_record(receipt)["followup_answer"] == "some"
+    (event,) = [
+        item
+        for item in runtime.case_store().case_items(receipt)
+        if item.get("type") == "followup_answered"
+    ]
+    assert event["followup"] == "some" and event["actor"] == "requester"
     month = month_of(runtime.now())
     body = client.http.get(f"/admin/reports/monthly/{month}", headers=staff_headers).json_body
     followup = body["survey"]["followup"]
