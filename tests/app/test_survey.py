@@ -448,3 +448,58 @@ def test_from_the_form_to_the_report_through_links_only(
     assert (figures["invited"], figures["responses"], figures["satisfaction_rate"]) == (1, 1, 1.0)
     csv = client.http.get(f"/admin/reports/monthly/{month}/survey.csv", headers=staff_headers)
     assert "total,,全体,1,1,1.000,1,1.000,1,1.000" in csv.body.decode("utf-8-sig")
+
+
+def test_a_parallel_double_press_of_one_answer_is_thanked_every_time(
+    client: Any, mailbox: Any, roster: None
+) -> None:
+    receipt, _, path = closed_with_link(mailbox)
+    token = path.removeprefix("/survey/")
+
+    def press(_: int) -> str:
+        try:
+            answer_survey(
+                token,
+                {"satisfaction": "4", "progress": "partly"},
+                store=runtime.survey_store(),
+                roster=runtime.roster_store(),
+                desk=desk(),
+            )
+        except rules.SurveyAnswered as exc:
+            return "same" if exc.same else "other"
+        return "stored"
+
+    with ThreadPoolExecutor(max_workers=6) as pool:
+        outcomes = list(pool.map(press, range(6)))
+    assert sorted(set(outcomes)) == ["same", "stored"] and outcomes.count("stored") == 1
+    assert survey_record(receipt)["satisfaction"] == 4
+
+
+def test_the_store_tells_a_repeated_answer_from_another(
+    client: Any, mailbox: Any, roster: None
+) -> None:
+    """The write's own condition (not the page's earlier read) decides: the second write of
+    one answer is told it is the same, a different one that it is not."""
+    receipt, _, _ = closed_with_link(mailbox)
+    case = runtime.case_store().get_case(receipt)
+    assert case is not None
+    record = survey_record(receipt)
+    answer = rules.Answer(5, "moved")
+
+    def write(given: rules.Answer) -> None:
+        runtime.survey_store().answer(
+            case,
+            given,
+            event=rules.answer_event(given, "2026-12-01T00:00:00.000000Z", uuid.uuid4().hex[:12]),
+            counters=rules.answer_counters(record, given),
+            messages=[],
+            mail_expires_at=2**31,
+        )
+
+    write(answer)
+    with pytest.raises(rules.SurveyAnswered) as same:
+        write(answer)
+    with pytest.raises(rules.SurveyAnswered) as other:
+        write(rules.Answer(1, "not"))
+    assert (same.value.same, other.value.same) == (True, False)
+    assert month_counters()["survey:responses"] == 1
