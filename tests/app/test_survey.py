@@ -26,6 +26,7 @@ from chalicelib.intake.service import submit_consultation
 from chalicelib.outbox.handler import sweep_once
 from chalicelib.outbox.service import drain
 from chalicelib.scheduled import jobs
+from chalicelib.scheduled.handler import run_daily
 from chalicelib.survey.service import answer_survey
 from infra.local.demo_roster import seed
 from tests.conftest import valid_payload
@@ -503,3 +504,12 @@ def test_the_store_tells_a_repeated_answer_from_another(
         write(rules.Answer(1, "not"))
     assert (same.value.same, other.value.same) == (True, False)
     assert month_counters()["survey:responses"] == 1
+
+
+def test_the_daily_scheduled_run_sends_the_reminder(
+    client: Any, mailbox: Any, roster: None
+) -> None:
+    closed_with_link(mailbox)
+    counts = run_daily(desk(_business_day_after(runtime.now(), 10)))
+    assert counts["survey_reminders_due"] == 1 and counts["survey_reminders_enqueued"] == 1
+    assert "followups_due" in counts
