@@ -147,6 +147,14 @@ def _by_dimension(name: str, category: str, experts: list[str]) -> dict[str, int
     return counters
 
 
+# What the requester's survey mail shows of the case (the outbox keeps no more than it needs).
+MAIL_FIELDS = ("receipt_number", "name", "language", "status", "outcome")
+
+
+def _mail_case(case: Mapping[str, Any]) -> dict[str, Any]:
+    return {name: case[name] for name in MAIL_FIELDS if case.get(name) is not None}
+
+
 def closing_messages(before: Mapping[str, Any], after: Mapping[str, Any]) -> list[OutgoingMessage]:
     """The closing mail to the requester, with the survey link (signed when it is sent)."""
     if not ends_surveyed(before, after):
@@ -156,7 +164,7 @@ def closing_messages(before: Mapping[str, Any], after: Mapping[str, Any]) -> lis
         OutgoingMessage(
             template="case_closed_requester",
             to=(address,),
-            context={"case": dict(after), "recipient": address, "survey_link": True},
+            context={"case": _mail_case(after), "recipient": address, "survey_link": True},
         )
     ]
 
@@ -436,7 +444,7 @@ def reminder_messages(case: Mapping[str, Any]) -> list[OutgoingMessage]:
         OutgoingMessage(
             template="survey_reminder",
             to=(address,),
-            context={"case": dict(case), "recipient": address, "survey_link": True},
+            context={"case": _mail_case(case), "recipient": address, "survey_link": True},
             message_id=f"survey-reminder-{case['receipt_number']}",
         )
     ]
@@ -448,7 +456,7 @@ def followup_messages(case: Mapping[str, Any]) -> list[OutgoingMessage]:
         OutgoingMessage(
             template="followup_request",
             to=(address,),
-            context={"case": dict(case), "recipient": address, "followup_links": True},
+            context={"case": _mail_case(case), "recipient": address, "followup_links": True},
             message_id=f"followup-{case['receipt_number']}",
         )
     ]
