@@ -207,3 +207,13 @@ def test_erasure_keeps_the_survey_choices_and_drops_the_comment_and_queues() -> 
     assert {"comment", "answer_digest", "gsi1pk", "gsi2pk"} <= set(rewrite.removed)
     exported = privacy.export_case(items, [])
     assert exported["survey"][0]["comment"] == "相談者Aです。助かりました"
+
+
+def test_the_survey_mail_carries_only_what_it_shows() -> None:
+    before = case(message="社内の申請書を減らしたい", phone="0590000000", name="相談者A")
+    (mail,) = survey.closing_messages(before, {**before, "status": "closed"})
+    assert mail.to == ("requester@example.com",) and mail.context["survey_link"] is True
+    assert set(mail.context["case"]) <= set(survey.MAIL_FIELDS)
+    assert mail.context["case"]["name"] == "相談者A"
+    (reminder,) = survey.reminder_messages({**before, "status": "closed"})
+    assert "message" not in reminder.context["case"] and "phone" not in reminder.context["case"]
