@@ -26,6 +26,7 @@ from chalicelib.outbox.handler import bp as outbox_jobs_bp
 from chalicelib.outbox.ses_events import bp as ses_events_bp
 from chalicelib.requester.routes import bp as requester_bp
 from chalicelib.scheduled.handler import bp as schedule_jobs_bp
+from chalicelib.survey.routes import bp as survey_bp
 
 # configure_logs=False: Chalice's own logger (the traceback of a 500) goes through the
 # root logger like the rest, so Lambda formats it too; chalicelib/logs.py has the rest.
@@ -53,6 +54,7 @@ app.register_blueprint(inbound_jobs_bp)
 app.register_blueprint(schedule_jobs_bp)
 app.register_blueprint(ses_events_bp)
 app.register_blueprint(requester_bp)
+app.register_blueprint(survey_bp)
 
 # Lambda's root logger stops at WARNING; the desk's own modules log ids at INFO.
 logging.getLogger("chalicelib").setLevel(logging.INFO)

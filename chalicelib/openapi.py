@@ -149,6 +149,9 @@ LANG = {"lang": {"type": "string", "enum": list(LANGUAGES)}}
 FRAMED = {"embed": {"type": "string", "enum": ["1"], "description": "1: the page is framed"}}
 TOKEN_PARAM = {"token": {"type": "string", "minLength": 1, "maxLength": 2048}}
 ACTION_FIELDS = ("note", "session_date", "session_format", "report")
+# The survey's fields (rating_<expert id> per expert consulted, optional).
+SURVEY_FIELDS = ("lang", "satisfaction", "progress", "comment")
+SURVEY_LANG = {"lang": {"type": "string", "enum": ["ja", "en", "easy"]}}
 
 
 def public_operations() -> list[Operation]:
@@ -355,6 +358,7 @@ def public_operations() -> list[Operation]:
                 _page(503, "Busy; nothing changed"),
             ),
         ),
+        *survey_operations(),
     ]
 
 
@@ -471,6 +475,70 @@ def requester_operations() -> list[Operation]:
             ),
         ),
     ]
+
+
+def survey_operations() -> list[Operation]:
+    """The requester's satisfaction survey and follow-up pages (chalicelib/survey)."""
+    tags = ("survey",)
+    shown = (
+        _page(404, "Not a valid survey link, not this requester's, or no such case"),
+        _page(410, "The link has expired"),
+        _page(503, "Busy; nothing changed"),
+    )
+    operations = []
+    for method in ("GET", "HEAD"):
+        operations += [
+            Operation(
+                "/survey/{token}",
+                method,
+                "満足度アンケート：回答画面（何も記録しない） / The satisfaction survey; records nothing",
+                tags,
+                path_params=TOKEN_PARAM,
+                query_schema=SURVEY_LANG,
+                replies=(_page(200, "The survey, or a thank-you once answered"), *shown),
+            ),
+            Operation(
+                "/followup/{token}",
+                method,
+                "フォローアップ：確認画面（何も記録しない） / The follow-up answer's confirmation; records nothing",
+                tags,
+                path_params=TOKEN_PARAM,
+                query_schema=SURVEY_LANG,
+                replies=(_page(200, "The answer the link carries, with the button"), *shown),
+            ),
+        ]
+    refused = (
+        _page(403, "Posted from a foreign origin, or too large; nothing stored"),
+        _page(409, "Answered before (a second answer is refused politely)"),
+        UNSUPPORTED,
+        *shown,
+    )
+    operations += [
+        Operation(
+            "/survey/{token}",
+            "POST",
+            "満足度アンケート：回答する（1回のみ） / Answer the survey (once)",
+            tags,
+            path_params=TOKEN_PARAM,
+            request=(Body(FORM, schema=_form_schema(SURVEY_FIELDS)),),
+            replies=(
+                _page(200, "Thank you (also for a double press of the same answer)"),
+                _page(422, "The survey again with each field's error, nothing lost"),
+                *refused,
+            ),
+        ),
+        Operation(
+            "/followup/{token}",
+            "POST",
+            "フォローアップ：回答する（1回のみ） / Record the follow-up answer the link carries (once)",
+            tags,
+            path_params=TOKEN_PARAM,
+            request=(Body(FORM, schema=_form_schema(("lang",))),),
+            request_required=False,
+            replies=(_page(200, "Thank you"), *refused),
+        ),
+    ]
+    return operations
 
 
 def _admin_request(route: RouteDoc, content_types: list[str]) -> tuple[Body, ...]:

@@ -26,6 +26,7 @@ from chalicelib.storage.outbox import OutboxStore
 from chalicelib.storage.privacy import PrivacyStore
 from chalicelib.storage.requester import RequesterStore
 from chalicelib.storage.roster import RosterStore
+from chalicelib.storage.survey import SurveyStore
 
 if TYPE_CHECKING:
     from chalicelib.core.directory import Directory, DirectoryCache
@@ -154,6 +155,11 @@ def address_store() -> AddressStore:
 def requester_store() -> RequesterStore:
     settings = get_settings()
     return RequesterStore(dynamodb(), settings.table_name, settings.retention())
+
+
+def survey_store() -> SurveyStore:
+    settings = get_settings()
+    return SurveyStore(dynamodb(), settings.table_name, settings.retention())
 
 
 def mailer() -> SesMailer:

@@ -24,6 +24,7 @@ from chalicelib.core.ports import CaseChanges, Desk
 from chalicelib.core.roster import Expert, MatchResult, suggest
 from chalicelib.core.settings import Settings
 from chalicelib.core.staff import DeskStaff
+from chalicelib.core.survey import closing_messages
 from chalicelib.core.timefmt import iso
 
 SESSION_FORMATS = {"online": "オンライン", "visit": "訪問・来所", "phone": "電話"}
@@ -514,6 +515,8 @@ def decide(
         if act.action is not None
         else []
     )
+    # Ending as 完了 / 他機関紹介: the closing mail to the requester, with the survey link.
+    messages += closing_messages(record, {**record, **changes})
     return Decision(
         changes=changes,
         event=event,

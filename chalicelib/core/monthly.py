@@ -47,6 +47,16 @@ def monthly_report(
     return report_rules.monthly_report(month, store.month_counters(month), labels_of(deployment))
 
 
+def survey_csv(report: report_rules.MonthlyReport) -> str:
+    """The month's survey figures as CSV (UTF-8 BOM, CRLF): counts and rates in total, by
+    category, by expert and for the follow-up; never an answer, a comment or a receipt number."""
+    out = io.StringIO()
+    out.write("\ufeff")  # Excel opens a UTF-8 file as UTF-8 only with a BOM.
+    writer = csv.writer(out, lineterminator="\r\n", quoting=csv.QUOTE_MINIMAL)
+    writer.writerows(report_rules.survey_csv_rows(report.month, report.body["survey"]))
+    return out.getvalue()
+
+
 def monthly_csv(store: ReportStore, month: str, deployment: Deployment, now_epoch: int) -> str:
     """The month's cases as CSV text: UTF-8 BOM, CRLF line ends, Japanese headers with ids.
 

@@ -98,6 +98,18 @@ MESSAGE_KEEPS = _COMMON | {
     "ses_message_id",
 }
 ASSIGNMENT_KEEPS = _COMMON | {"gsi1pk", "gsi1sk", "expert_id", "state", "status"}
+# A survey record (core/survey.py) keeps its anonymous choices; the free comment goes, and
+# so do its reminder and follow-up queue entries (an erased requester is never mailed).
+# Its counts live on in the month's statistics counters.
+SURVEY_KEEPS = _COMMON | {
+    "month",
+    "category",
+    "experts",
+    "outcome_status",
+    "progress",
+    "ratings",
+    "followup_answer",
+}
 
 # States in which a message may still be sent: erasure cancels them.
 UNSENT = frozenset({"PENDING", "SENDING"})
@@ -125,6 +137,8 @@ def item_part(item: dict[str, Any]) -> str:
         return "message"
     if sk.startswith("EXPERT#"):
         return "assignment"
+    if sk == "SURVEY":
+        return "survey"
     return "other"
 
 
@@ -140,6 +154,7 @@ def export_case(items: list[dict[str, Any]], inbound: list[dict[str, Any]]) -> d
         "event": [],
         "message": [],
         "assignment": [],
+        "survey": [],
         "other": [],
     }
     for item in items:
@@ -151,6 +166,8 @@ def export_case(items: list[dict[str, Any]], inbound: list[dict[str, Any]]) -> d
         "mail": sorted(parts["message"], key=lambda m: str(m.get("created_at", ""))),
         "assignments": parts["assignment"],
         "inbound": sorted(inbound, key=lambda m: str(m.get("at", ""))),
+        # The satisfaction survey: the requester's answers, comment included.
+        "survey": parts["survey"],
         "other": parts["other"],
     }
 
@@ -269,6 +286,8 @@ def plan_erasure(
             after, expect = _keep(item, EVENT_KEEPS), {}
         elif part == "assignment":
             after, expect = _keep(item, ASSIGNMENT_KEEPS), {}
+        elif part == "survey":
+            after, expect = _keep(item, SURVEY_KEEPS), {}
         else:
             after, expect = _keep(item, _COMMON), {}
         if after != item:

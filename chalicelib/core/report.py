@@ -23,6 +23,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
+from chalicelib.core import survey
 from chalicelib.core.case import (
     ENDED_FIELD,
     LEAD_BUCKETS,
@@ -97,6 +98,19 @@ BASIS = Text(
     "some are open. Category and support types are the desk's classification (changes after "
     "the hearing included). Lead times run from receipt; business days skip weekends, public "
     "holidays and the year-end closure. No personal data.",
+)
+
+
+SURVEY_BASIS = Text(
+    "アンケートは、その月に受け付けた案件のうち完了・他機関紹介となったものにお送りした数（送付数）と回答数です。"
+    "回答率＝回答数÷送付数、満足度＝「大変満足」「満足」の回答の割合、前進率＝「前進した」「一部前進した」の回答の割合。"
+    "フォローアップは完了から数か月後の問い合わせで、前進率＝「進んだ」「少し進んだ」の回答の割合。"
+    "自由記述と個人を特定する情報は含みません。",
+    "Surveys sent to the month's cases that ended as closed or referred, and their answers. "
+    "Response rate = answers / surveys sent; satisfaction = share of the top two answers; "
+    "progress rate = share of 'moved forward' and 'partly'. The follow-up asks closed cases "
+    "some months later; its rate is the share of 'moved on' and 'a little'. No comments, "
+    "no personal data.",
 )
 
 
@@ -214,6 +228,11 @@ def monthly_report(
         "counts": counts,
         "lead_times": {name: _lead(name, plain) for name in LEAD_TIMES},
         "basis": {"ja": BASIS.ja, "en": BASIS.en},
+        # The satisfaction survey and follow-up of the month's cases (counts only).
+        "survey": {
+            **survey.figures(plain, categories=given.get("category")),
+            "basis": {"ja": SURVEY_BASIS.ja, "en": SURVEY_BASIS.en},
+        },
     }
     return MonthlyReport(month=month, counters=plain, body=body)
 
@@ -350,3 +369,55 @@ def csv_row(
         values[f"days_to_{name}"] = f"{lead[0] / SECONDS_PER_DAY:.2f}" if lead else ""
         values[f"business_days_to_{name}"] = str(lead[1]) if lead else ""
     return [_safe(values[column]) for column, _ in CSV_COLUMNS]
+
+
+# -- the survey figures as CSV (counts only: no case, no answer, no comment) ----------
+
+SURVEY_CSV_COLUMNS: tuple[tuple[str, str], ...] = (
+    ("month", "受付月"),
+    ("dimension", "区分"),
+    ("id", "ID"),
+    ("label", "名称"),
+    ("invited", "送付数"),
+    ("responses", "回答数"),
+    ("response_rate", "回答率"),
+    ("satisfied", "満足の回答数"),
+    ("satisfaction_rate", "満足度"),
+    ("progressed", "前進の回答数"),
+    ("progress_rate", "前進率"),
+    ("rating_average", "専門家の評価の平均"),
+)
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, float):
+        return f"{value:.3f}"
+    return _safe(str(value))
+
+
+def survey_csv_rows(month: str, figures: Mapping[str, Any]) -> list[list[str]]:
+    """The header and one row per total, category and expert; then the follow-up."""
+    rows = [[f"{title} ({column})" for column, title in SURVEY_CSV_COLUMNS]]
+    total = {**figures, "id": "", "label": "全体"}
+    groups = [("total", total)]
+    groups += [("category", row) for row in figures["by_category"]]
+    groups += [("expert", row) for row in figures["by_expert"]]
+    for dimension, row in groups:
+        values = {"month": month, "dimension": dimension, **row}
+        rows.append([_cell(values.get(column)) for column, _ in SURVEY_CSV_COLUMNS])
+    followup = figures["followup"]
+    values = {
+        "month": month,
+        "dimension": "followup",
+        "id": "",
+        "label": "フォローアップ",
+        "invited": followup["sent"],
+        "responses": followup["answered"],
+        "response_rate": followup["response_rate"],
+        "progressed": followup["moved"],
+        "progress_rate": followup["moved_rate"],
+    }
+    rows.append([_cell(values.get(column)) for column, _ in SURVEY_CSV_COLUMNS])
+    return rows

@@ -138,6 +138,12 @@ class Settings(BaseSettings):
     directory_cache_seconds: PositiveInt = 60
     # The requester's lookup (/my/lookup): tries per client address and per mail address an hour.
     lookup_limit_per_hour: PositiveInt = 5
+    # The satisfaction survey (core/survey.py): its links' life, the one reminder's delay.
+    survey_link_ttl_days: PositiveInt = 60
+    survey_reminder_business_days: PositiveInt = 5
+    # The follow-up mail some months after 完了; FOLLOWUP_ENABLED=false turns it off.
+    followup_enabled: bool = True
+    followup_after_months: PositiveInt = 3
 
     @classmethod
     def settings_customise_sources(

@@ -32,6 +32,7 @@ from chalicelib.core.ports import Desk
 from chalicelib.core.replyaddress import reply_address
 from chalicelib.core.requesterlink import page_link_for_case
 from chalicelib.core.settings import Settings
+from chalicelib.core.survey import signed_links as survey_links
 from chalicelib.core.timefmt import iso
 from chalicelib.outbox.deliverability import failure_notices, notice_candidates
 from chalicelib.outbox.render import HeaderInjection, RenderError, build_mime, render
@@ -186,6 +187,8 @@ def with_links(message: dict[str, Any], settings: Settings, now: datetime) -> di
     if context.get("requester_page") and isinstance(context.get("case"), dict):
         # The requester's own page (core/requesterlink.py), signed for the case's address.
         context["page_url"] = page_link_for_case(settings, context["case"])
+    # The requester's survey and follow-up links (core/survey.py), signed the same way.
+    context.update(survey_links(context, message["receipt_number"], settings, now))
     return context
 
 

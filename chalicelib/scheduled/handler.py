@@ -45,5 +45,15 @@ def run_daily(desk: Desk) -> dict[str, int]:
         counts[f"{name}_due"] = int(report.due)
         counts[f"{name}_cases"] = report.cases
         counts[f"{name}_enqueued"] = report.enqueued
+    # The satisfaction survey's one reminder and the follow-up (core/survey.py).
+    survey_store = runtime.survey_store()
+    for name, survey_job in (
+        ("survey_reminders", digest.survey_reminders),
+        ("followups", digest.followups),
+    ):
+        report = survey_job(survey_store, desk)
+        counts[f"{name}_due"] = int(report.due)
+        counts[f"{name}_cases"] = report.cases
+        counts[f"{name}_enqueued"] = report.enqueued
     log.info("daily mail: %s", counts)
     return counts

@@ -8,18 +8,20 @@ message only if its id is new, so a retried or repeated job sends nothing twice.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, time, timedelta
 from typing import Any, Protocol
 
 from chalicelib.core import monthly as reports
+from chalicelib.core import survey as surveys
 from chalicelib.core.calendar import (
     first_business_day,
     is_business_day,
     jst_date,
     previous_month,
 )
-from chalicelib.core.case import OutgoingMessage
+from chalicelib.core.case import OutgoingMessage, Status
 from chalicelib.core.ports import Desk
+from chalicelib.core.receipt import JST
 from chalicelib.core.settings import Settings
 from chalicelib.core.timefmt import iso
 from chalicelib.scheduled import mail as digest
@@ -124,3 +126,100 @@ def monthly_summary(
     receipt, messages = digest.summary_messages(month, counters, to=to)
     enqueued = store.enqueue(messages, receipt, iso(now), _expires_at(settings, now))
     return JobReport(due=True, cases=report.total, enqueued=enqueued)
+
+
+class SurveyQueue(Protocol):
+    def get_case(
+        self, receipt_number: str, now_epoch: int | None = None
+    ) -> dict[str, Any] | None: ...
+
+    def pending_surveys(self, ended_before: str, now_epoch: int) -> list[dict[str, Any]]: ...
+
+    def due_followups(self, low: str, high: str, now_epoch: int) -> list[dict[str, Any]]: ...
+
+    def dequeue(
+        self,
+        survey: dict[str, Any],
+        *,
+        queue: str,
+        messages: list[OutgoingMessage],
+        at: str,
+        mail_expires_at: int,
+        counters: dict[str, int] | None = None,
+    ) -> bool: ...
+
+
+def _day_start(day: date) -> str:
+    """The stored timestamp of 00:00 Japan time on `day`."""
+    return iso(datetime.combine(day, time(0), tzinfo=JST))
+
+
+def _askable(case: dict[str, Any] | None, statuses: frozenset[Status]) -> bool:
+    """A requester who can still be asked: the case is live, not erased, ended as surveyed."""
+    return bool(
+        case
+        and case.get("email")
+        and not case.get("anonymised_at")
+        and str(case.get("status")) in statuses
+    )
+
+
+def survey_reminders(store: SurveyQueue, desk: Desk) -> JobReport:
+    """One reminder of an unanswered survey, SURVEY_REMINDER_BUSINESS_DAYS business days after
+    the case ended (business days only). Each survey leaves the queue with its reminder in
+    one write, so a repeated run sends nothing twice; an erased or withdrawn case leaves it
+    without a mail."""
+    settings, now = desk.settings, desk.now
+    today = jst_date(now)
+    if not is_business_day(today):
+        return JobReport(due=False)
+    cutoff = surveys.reminder_cutoff(today, settings.survey_reminder_business_days)
+    now_epoch = int(now.timestamp())
+    reminded = enqueued = 0
+    for survey in store.pending_surveys(_day_start(cutoff + timedelta(days=1)), now_epoch):
+        case = store.get_case(str(survey["receipt_number"]), now_epoch)
+        messages = (
+            surveys.reminder_messages(case)
+            if case is not None and _askable(case, surveys.SURVEYED)
+            else []
+        )
+        if store.dequeue(
+            survey,
+            queue="reminder",
+            messages=messages,
+            at=iso(now),
+            mail_expires_at=_expires_at(settings, now),
+        ):
+            reminded += bool(messages)
+            enqueued += len(messages)
+    return JobReport(due=True, cases=reminded, enqueued=enqueued)
+
+
+def followups(store: SurveyQueue, desk: Desk) -> JobReport:
+    """The one follow-up mail FOLLOWUP_AFTER_MONTHS after 完了 (off with FOLLOWUP_ENABLED=false):
+    for cases closed on the due day or up to FOLLOWUP_GRACE_DAYS before it (a missed run
+    catches up; nobody closed long ago is mailed when the setting is switched on)."""
+    settings, now = desk.settings, desk.now
+    today = jst_date(now)
+    if not settings.followup_enabled or not is_business_day(today):
+        return JobReport(due=False)
+    first, last = surveys.followup_window(today, settings.followup_after_months)
+    now_epoch = int(now.timestamp())
+    sent = enqueued = 0
+    for survey in store.due_followups(
+        _day_start(first), _day_start(last + timedelta(days=1)), now_epoch
+    ):
+        case = store.get_case(str(survey["receipt_number"]), now_epoch)
+        askable = case is not None and _askable(case, surveys.FOLLOWED_UP)
+        messages = surveys.followup_messages(case) if case is not None and askable else []
+        if store.dequeue(
+            survey,
+            queue="followup",
+            messages=messages,
+            at=iso(now),
+            mail_expires_at=_expires_at(settings, now),
+            counters={"followup:sent": 1} if messages else None,
+        ):
+            sent += bool(messages)
+            enqueued += len(messages)
+    return JobReport(due=True, cases=sent, enqueued=enqueued)

@@ -11,6 +11,7 @@ import hashlib
 from datetime import date
 from typing import Any
 
+from chalicelib.core import survey
 from chalicelib.core.calendar import business_days_between, jst_date
 from chalicelib.core.case import STATUS_LABELS, OutgoingMessage, Status
 from chalicelib.core.deskmail import desk_receipt_number
@@ -212,6 +213,8 @@ def summary_context(month: str, counters: dict[str, int]) -> dict[str, Any]:
         "total": counters.get("cases", 0),
         "breakdown": breakdown,
         "leads": leads,
+        # The satisfaction survey and follow-up (counts and rates, no comments).
+        "survey": survey.figures(counters),
     }
 
 

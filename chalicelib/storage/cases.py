@@ -35,6 +35,7 @@ from chalicelib.core.errors import (
 )
 from chalicelib.core.lifecycle import HELD, OPEN
 from chalicelib.core.privacy import requester_digest
+from chalicelib.core.survey import opening as survey_opening
 from chalicelib.core.timefmt import parse_iso
 from chalicelib.storage import keys
 from chalicelib.storage.admin import audit_put
@@ -73,6 +74,14 @@ def _message_item(
         "retention_class": "mail",
         "expires_at": expires_at,
     }
+
+
+def survey_item(receipt: str, item: dict[str, Any]) -> dict[str, Any]:
+    """A survey record with its keys: pending a reminder, and (完了) a follow-up."""
+    indexes = keys.survey_pending_index(item["ended_at"], receipt)
+    if item.get("followup_due"):
+        indexes |= keys.followup_pending_index(item["ended_at"], receipt)
+    return {**keys.survey_key(receipt), **indexes, **item}
 
 
 # Case list pages: items evaluated per Query, and Queries per page at most.
@@ -320,6 +329,11 @@ class CaseStore(TableStore):
         """
         receipt = case["receipt_number"]
         tally = change_tally(case, {**case, **changes}, event["at"])
+        # A case ending as 完了 / 他機関紹介 opens its survey in this same write (core/survey.py).
+        opened = survey_opening(case, {**case, **changes}, event["at"])
+        counters = dict(tally.counters)
+        for name, delta in (opened.counters if opened else {}).items():
+            counters[name] = counters.get(name, 0) + delta
         changes = {**changes, **tally.stamps}
         new_case = {
             **case,
@@ -443,8 +457,20 @@ class CaseStore(TableStore):
                 }
             )
             kinds.append("inbound")
-        if tally.counters:
-            items.append(self._counter_update(case["month"], tally.counters, event["at"]))
+        if opened is not None:
+            items.append(
+                {
+                    "Put": {
+                        "TableName": self._table,
+                        "Item": to_item(survey_item(receipt, opened.item)),
+                        # A case ends once (no status leads out of 完了 / 他機関紹介).
+                        "ConditionExpression": "attribute_not_exists(pk)",
+                    }
+                }
+            )
+            kinds.append("survey")
+        if counters:
+            items.append(self._counter_update(case["month"], counters, event["at"]))
             kinds.append("counter")
         if audit is not None:
             if audit_expires is None:

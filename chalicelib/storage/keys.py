@@ -24,8 +24,15 @@ table or a Query on an index; nothing on a request path scans.
 | undeliverable address | ADDRESS#<sha256 of address>| ADDRESS           |                                        |                                       |
 | SES event record    | SESEVENT#<sha256 of event id>| SESEVENT           |                                        |                                       |
 | requester's case    | REQUESTER#<requester digest> | CASE#<receipt>     |                                        |                                       |
+| survey record       | CASE#<receipt>             | SURVEY               | SURVEY#PENDING / <ended>#<receipt> (*) | FOLLOWUP#PENDING / <ended>#<receipt> (**) |
 
-(*) only while the mail is PENDING or SENDING: the outbox index is sparse.
+(*) only while the mail is PENDING or SENDING: the outbox index is sparse; on a
+survey record, only until it is answered or reminded once.
+(**) only on a 完了 case's survey record until the follow-up is sent (sparse).
+
+A survey record (core/survey.py) is written in the transaction that ends a case as
+完了 or 他機関紹介: it lives under the case (the free comment is erased with the case);
+the anonymous counts of its answers go to the month's statistics counters.
 
 An address is marked undeliverable (permanent bounce, complaint) under the
 SHA-256 of its lowercased form: the address never appears in a key, and the
@@ -73,6 +80,8 @@ Access patterns:
 - a requester's cases (export, erasure): Query pk=REQUESTER#<requester digest>,
   then Query each pk=CASE#<receipt>; the inbound mail that changed a case:
   BatchGetItem pk=INBOUND#<SES id> for the ids its timeline names
+- unanswered surveys to remind: Query gsi1 pk=SURVEY#PENDING, sk <= the cut-off day;
+  closed cases due a follow-up: Query gsi2 pk=FOLLOWUP#PENDING, sk in the due window
 - mail due to be sent, and claims that outlived their lease: Query gsi2
   pk=OUTBOX, sk <= now. One partition is ample for a desk's volume
   (thousands of mails a month); shard it if that ever grows by 100x.
@@ -225,3 +234,22 @@ def requester_case_key(digest: str, receipt_number: str) -> dict[str, str]:
     """One case of one requester (`digest`: core/privacy.py requester_digest); written with
     the case, deleted on erasure."""
     return {"pk": requester_partition(digest), "sk": f"CASE#{receipt_number}"}
+
+
+SURVEY_PENDING_PARTITION = "SURVEY#PENDING"
+FOLLOWUP_PENDING_PARTITION = "FOLLOWUP#PENDING"
+
+
+def survey_key(receipt_number: str) -> dict[str, str]:
+    """A case's survey record (under the case: erased and expired with it)."""
+    return {"pk": f"CASE#{receipt_number}", "sk": "SURVEY"}
+
+
+def survey_pending_index(ended_at: str, receipt_number: str) -> dict[str, str]:
+    """Sparse gsi1 entry of a survey not yet answered nor reminded."""
+    return {"gsi1pk": SURVEY_PENDING_PARTITION, "gsi1sk": f"{ended_at}#{receipt_number}"}
+
+
+def followup_pending_index(ended_at: str, receipt_number: str) -> dict[str, str]:
+    """Sparse gsi2 entry of a closed case whose follow-up is not yet sent."""
+    return {"gsi2pk": FOLLOWUP_PENDING_PARTITION, "gsi2sk": f"{ended_at}#{receipt_number}"}

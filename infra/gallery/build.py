@@ -42,6 +42,7 @@ from infra.gallery.pages import (
     receipt_on,
     requester_pages,
     submission,
+    survey_pages,
 )
 from infra.gallery.stack import running_stack
 from infra.local.dev import stage_environment
@@ -156,7 +157,10 @@ def _shown_path(url: str) -> str:
         return "/".join(urlsplit(url).path.split("/")[-2:])  # charts/report.html
     path = urlsplit(url).path
     # Signed tokens stay out of the gallery's text.
-    return "/actions/{token}" if path.startswith("/actions/") else path
+    for prefix in ("/actions/", "/survey/", "/followup/"):
+        if path.startswith(prefix):
+            return prefix + "{token}"
+    return path
 
 
 def write_mail_files(folder: Path, samples: list[RenderedSample]) -> list[MailShot]:
@@ -270,6 +274,7 @@ def build(folder: Path, *, log: Callable[[str], object] = print) -> Gallery:
             settings,
             capture,
         )
+        pages += survey_pages(page, receipt_on(pages, "form-done-ja"), settings, capture)
         page.context.close()
         seconds["pages"] = time.monotonic() - mark
         mark = time.monotonic()

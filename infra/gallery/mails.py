@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
-from chalicelib.core import lifecycle
+from chalicelib.core import lifecycle, survey
 from chalicelib.core.acting import Act, perform, session_record
 from chalicelib.core.calendar import jst_date
 from chalicelib.core.case import OutgoingMessage, Status, new_case, staff_intake_messages
@@ -406,6 +406,18 @@ MONTH_COUNTERS = {
     "lead:matched:business_days": 83,
     "lead:closed:count": 11,
     "lead:closed:business_days": 236,
+    "survey:invited": 15,
+    "survey:invited:category:workstyle": 6,
+    "survey:invited:expert:advisor-a": 4,
+    "survey:responses": 9,
+    "survey:responses:category:workstyle": 4,
+    "survey:responses:expert:advisor-a": 3,
+    "survey:satisfied": 7,
+    "survey:satisfied:category:workstyle": 3,
+    "survey:satisfied:expert:advisor-a": 3,
+    "survey:progressed": 6,
+    "survey:progressed:category:workstyle": 3,
+    "survey:progressed:expert:advisor-a": 2,
 }
 
 
@@ -515,6 +527,65 @@ def _requester_samples(
     return samples
 
 
+def _survey_samples(case: dict[str, Any], desk: DeskStaff) -> list[MailSample]:
+    """The requester's closing mail with the survey link (each language, and a referral), the
+    one reminder, the follow-up and the answer as staff read it (core/survey.py)."""
+    receipt = str(case["receipt_number"])
+    closed = {**case, "status": Status.CLOSED.value}
+    samples = []
+    for lang, said in (("ja", ""), ("en", "（英語）"), ("easy", "（やさしい日本語）")):
+        (closing,) = survey.closing_messages(case, {**closed, "language": lang})
+        name = "case_closed_requester" + ("" if lang == "ja" else f"-{lang}")
+        samples.append(
+            MailSample(
+                name,
+                "case_closed_requester",
+                f"完了のお知らせとアンケート{said}",
+                closing,
+                receipt,
+            )
+        )
+    referred = {**case, "status": Status.REFERRED.value, "outcome": "よろず支援拠点"}
+    (referral,) = survey.closing_messages(case, referred)
+    samples.append(
+        MailSample(
+            "case_closed_requester-referred",
+            "case_closed_requester",
+            "他機関のご案内とアンケート",
+            referral,
+            receipt,
+        )
+    )
+    (reminder,) = survey.reminder_messages(closed)
+    samples.append(
+        MailSample(
+            "survey_reminder", "survey_reminder", "アンケートの再依頼（1回のみ）", reminder, receipt
+        )
+    )
+    (followup,) = survey.followup_messages(closed)
+    samples.append(
+        MailSample(
+            "followup_request", "followup_request", "3か月後のフォローアップ", followup, receipt
+        )
+    )
+    answer = survey.Answer(2, "partly", "日程の調整に時間がかかりました。", {})
+    if case.get("expert_id"):
+        answer = dataclasses.replace(answer, ratings={str(case["expert_id"]): 4})
+    (staff,) = survey.staff_messages(
+        closed, {"experts": [case.get("expert_id")]}, answer, desk.notify_to
+    )
+    samples.append(
+        MailSample(
+            "survey_answer_staff",
+            "survey_answer_staff",
+            "アンケートの回答（事務局、ご意見あり）",
+            staff,
+            receipt,
+        )
+    )
+    return samples
+
+
 def mail_templates() -> list[str]:
     """Every mail template of templates/mail (those with a subject, text and HTML part)."""
     folder = template_dir() / "mail"
@@ -536,6 +607,7 @@ def mail_samples(settings: Settings, deployment: Deployment) -> list[MailSample]
         *_desk_samples(in_progress, desk, settings, deployment),
         *_reply_samples(received, desk),
         *_requester_samples(in_progress, desk, settings, deployment),
+        *_survey_samples(in_progress, desk),
     ]
     missing = sorted(set(mail_templates()) - {sample.template for sample in samples})
     if missing:

@@ -400,3 +400,43 @@ def requester_pages(
     _expect(page, status, 200, WORDS["ja"]["lookup_done_heading"])
     shot("lookup-done", "ja", "照会の答え（一致してもしなくても同じ）", status)
     return shots
+
+
+def survey_pages(page: Page, receipt: str, settings: Settings, capture: Capture) -> list[Shot]:
+    """The requester's satisfaction survey (chalicelib/survey) on the case the action pages
+    left in progress: closed by a staff link, then the survey in each language, its errors,
+    the thanks and the polite refusal of a second answer."""
+    from chalicelib.core import survey
+
+    staff = settings.staff_notify_to[0]
+    shots: list[Shot] = []
+    close = link_for(
+        settings,
+        action=lifecycle.Action.CLOSE,
+        receipt_number=receipt,
+        recipient=staff,
+        now=datetime.now(UTC),
+    )
+    _goto(page, close)
+    _expect(page, _press(page, "form button[type=submit]"), 200, "を実行しました")
+    requester = submission("ja", "done")["email"]
+    url = survey.survey_url(settings, receipt, requester, datetime.now(UTC))
+    headings = {"ja": "ご相談についてのアンケート", "en": "A short survey", "easy": "アンケート"}
+    for lang in ("ja", "en", "easy"):
+        status = _goto(page, f"{url}?lang={lang}")
+        _expect(page, status, 200, headings[lang])
+        shots.append(capture(page, f"survey-{lang}", lang, "満足度アンケート", status))
+    _goto(page, url)
+    status = _press(page, "form button[type=submit]")
+    _expect(page, status, 422, "回答を確認してください")
+    shots.append(capture(page, "survey-errors", "ja", "未回答の項目があるとき（422）", status))
+    page.check("#field-satisfaction-4")
+    page.check("#field-progress")
+    page.fill("#field-comment", "日程の調整が早く、助かりました。")
+    status = _press(page, "form button[type=submit]")
+    _expect(page, status, 200, "ご回答ありがとうございました")
+    shots.append(capture(page, "survey-thanks", "ja", "回答を受け付けた", status))
+    status = _goto(page, url)
+    _expect(page, status, 200, "すでにご回答いただいています")
+    shots.append(capture(page, "survey-answered", "ja", "回答済みのリンクを開いた", status))
+    return shots

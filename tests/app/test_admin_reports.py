@@ -321,13 +321,15 @@ def test_the_months_report_matches_the_cases_submitted_with_no_scan(
     assert response.status_code == 200, response.body
     assert response.headers["Cache-Control"] == "no-store"
     assert not any(op == "Scan" for op, _ in ops.calls)
-    # The figures come from the month's counter shards: one Query, no case is read.
+    # The figures come from the month's counter shards: one Query, no case is read (the
+    # survey's figures by expert read the named experts' display names, nothing else).
     reads = [
         (op, target)
         for op, target in ops.calls
         if not target.startswith(("table:TOKEN#", "table:REFERENCE"))
     ]
-    assert reads == [("Query", f"table:STATS#{MONTH}")]
+    assert reads[0] == ("Query", f"table:STATS#{MONTH}")
+    assert all(op == "GetItem" and target.startswith("table:EXPERT#") for op, target in reads[1:])
 
     report = response.json_body
     assert report["month"] == MONTH and report["month_label"] == "2026年11月"

@@ -193,7 +193,11 @@ def outcome(receipt: str, before: dict[str, int], mails_before: set[str]) -> dic
         "event": {k: last.get(k) for k in ("action", "from_status", "to_status", "outcome")},
         "counters": moved,
         "mail": sorted(
-            (str(item["template"]), tuple(item["to"]))
+            # Each channel's case has its own requester: named by role, not address.
+            (
+                str(item["template"]),
+                tuple("requester" if to == case.get("email") else to for to in item["to"]),
+            )
             for item in new_mail
             if item["template"] != "reply_result"  # the mail channel's own answer
         ),

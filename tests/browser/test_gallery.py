@@ -128,6 +128,21 @@ def test_the_report_charts_are_shown_with_data_and_without(gallery: Built) -> No
         assert (gallery.folder / page["path"]).is_file()
 
 
+def test_every_survey_page(gallery: Built) -> None:
+    pages = by_name(gallery.manifest["pages"])
+    shown = {name: page["status"] for name, page in pages.items() if page["group"] == "survey"}
+    assert shown == {
+        "survey-ja": 200,
+        "survey-en": 200,
+        "survey-easy": 200,
+        "survey-errors": 422,
+        "survey-thanks": 200,
+        "survey-answered": 200,
+    }
+    assert (pages["survey-en"]["html_lang"], pages["survey-easy"]["html_lang"]) == ("en", "ja")
+    assert {pages[name]["path"] for name in shown} == {"/survey/{token}"}
+
+
 def test_every_mail_template_with_its_files(gallery: Built) -> None:
     mails = gallery.manifest["mails"]
     assert {mail["template"] for mail in mails} == set(mail_templates())

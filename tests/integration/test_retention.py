@@ -50,6 +50,7 @@ EXPECTED_CLASS = {
     "audit": retention.AUDIT,
     "staff": retention.REFERENCE,
     "taxonomy": retention.REFERENCE,
+    "survey": retention.CASE,
 }
 
 
@@ -209,6 +210,17 @@ def write_one_of_everything(aws: dict[str, Any]) -> str:
         now=NOW,
         settings=settings,
     )
+    # The case ends as 完了: its survey record (core/survey.py) and the closing mail.
+    for action in (Action.START_HEARING, Action.CLOSE):
+        act_by_link(
+            link_for(
+                settings, action=action, receipt_number=receipt, recipient=STAFF_A, now=NOW
+            ).rpartition("/")[2],
+            note="",
+            store=runtime.case_store(),
+            roster=runtime.roster_store(),
+            desk=dataclasses.replace(runtime.desk(), settings=settings).at(NOW),
+        )
     return receipt
 
 

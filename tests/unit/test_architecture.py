@@ -56,6 +56,7 @@ LAYERS: tuple[tuple[str, tuple[str, ...]], ...] = (
             "chalicelib.admin",
             "chalicelib.scheduled",
             "chalicelib.requester",
+            "chalicelib.survey",
         ),
     ),
     ("top", ("app", "chalicelib.openapi")),

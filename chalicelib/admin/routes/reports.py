@@ -31,6 +31,7 @@ class MonthlyReportOut(BaseModel):
     counts: dict[str, Any]
     lead_times: dict[str, Any]
     basis: dict[str, str]
+    survey: dict[str, Any]
 
 
 def _month(value: str) -> str:
@@ -56,9 +57,9 @@ def _month(value: str) -> str:
     role="staff",
     summary=(
         "A month's figures (cases received that month): counts by requester type, category, "
-        "support type, municipality, format, channel, outcome and current status, and lead "
+        "support type, municipality, format, channel, outcome and current status, lead "
         "times from receipt to first contact, matching and closing (averages and a histogram "
-        "in business days)"
+        "in business days), and the satisfaction survey's figures"
     ),
     response=MonthlyReportOut,
 )
@@ -68,7 +69,47 @@ def monthly_report(actor: Actor, month: str) -> Response:
     report = reports.monthly_report(
         runtime.case_store(), _month(month), runtime.directory().deployment
     )
+    _name_experts(report.body["survey"]["by_expert"])
     return ok(report.body)
+
+
+def _name_experts(rows: list[dict[str, Any]]) -> None:
+    """Label the survey's rows by expert with their display names (the roster is read only
+    when the month has such rows; an expert no longer on it keeps its id)."""
+    roster = runtime.roster_store()
+    for row in rows:
+        expert = roster.get(str(row["id"]))
+        if expert is not None:
+            row["label"] = expert.display_name
+
+
+@admin_route(
+    bp,
+    "/admin/reports/monthly/{month}/survey.csv",
+    method="GET",
+    role="staff",
+    summary=(
+        "The month's satisfaction survey and follow-up figures as CSV: surveys sent, answers, "
+        "response rate, satisfaction (top two answers) and progress rate, in total, by "
+        "category and by expert; counts only (no answers, comments or personal data)"
+    ),
+)
+def monthly_survey_csv(actor: Actor, month: str) -> Response:
+    from chalicelib.core import monthly as reports
+
+    checked = _month(month)
+    report = reports.monthly_report(runtime.case_store(), checked, runtime.directory().deployment)
+    _name_experts(report.body["survey"]["by_expert"])
+    text = reports.survey_csv(report)
+    return Response(
+        body=text,
+        status_code=200,
+        headers={
+            **ADMIN_HEADERS,
+            "Content-Type": "text/csv; charset=utf-8",
+            "Content-Disposition": f'attachment; filename="dx-desk-survey-{checked}.csv"',
+        },
+    )
 
 
 @admin_route(
