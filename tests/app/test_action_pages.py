@@ -265,7 +265,7 @@ BRANCHES: dict[str, Branch] = {
         403,
         NOTHING_CHANGED,
         "BodyTooLarge",
-        body="note=" + "x" * 40_000,
+        body="note=" + "x" * 140_000,  # over MAX_BODY_BYTES (128 KiB)
     ),
     "post: expired": Branch(
         "POST", lambda c: expired(c.received), 410, NOTHING_CHANGED, "TokenRefused"

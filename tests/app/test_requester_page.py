@@ -16,6 +16,7 @@ from chalicelib import runtime
 from chalicelib.core import requesterlink
 from chalicelib.core.actiontoken import link_for
 from chalicelib.core.lifecycle import Action
+from chalicelib.core.receipt import JST
 from chalicelib.outbox.handler import sweep_once
 from chalicelib.runtime import get_settings
 from infra.local.demo_roster import ROSTER, seed
@@ -193,11 +194,12 @@ def test_an_empty_or_too_long_addition_is_refused_and_what_was_typed_is_kept(
     body = long.body.decode()
     assert "4000文字以内" in body and "a" * 4001 in body
     # Beyond the body limit: said plainly, never "not from this page".
-    huge = post(client, path + "/add", act=act, text="あ" * 4000)
+    huge = post(client, path + "/add", act=act, text="あ" * 15_000)  # ~135 KB encoded
     assert huge.status_code == 413 and "長すぎます" in huge.body.decode()
     assert [e for e in events(receipt) if e["type"] == "requester_addition"] == []
-    # The token was not used up by a refusal.
-    assert post(client, path + "/add", act=act, text="OK").status_code == 200
+    # The token was not used up by a refusal, and the longest addition (4,000 Japanese
+    # characters, ~36 KB percent-encoded) fits the body limit.
+    assert post(client, path + "/add", act=act, text="あ" * 4000).status_code == 200
 
 
 @pytest.fixture
@@ -578,9 +580,10 @@ def test_every_link_and_form_on_the_pages_resolves_where_it_should(
 
 
 def test_the_requester_follows_their_case_from_the_form_to_completion(
-    client: Any, mailbox: Any, roster: dict[str, str]
+    client: Any, mailbox: Any, roster: dict[str, str], staff_headers: dict[str, str]
 ) -> None:
-    """Only the requester's page and the staff's and expert's own links move the case."""
+    """Only the requester's page and the staff's and expert's own links move the case; the
+    requester answers the survey the closing mail brings, once, and the report counts it."""
     receipt = submit(client)
     sweep_once()
     path = page_path(mailbox, receipt)
@@ -641,6 +644,25 @@ def test_the_requester_follows_their_case_from_the_form_to_completion(
     sweep_once()
     (told,) = [m for m in mails(mailbox, STAFF_A, receipt) if "追記" in m["Subject"]]
     assert "会議はオンライン希望です" in text_of(told)
+
+    # The closing mail carries the survey; answered once, a second answer is refused politely.
+    (closing,) = [
+        m for m in mails(mailbox, REQUESTER, receipt) if "対応を終了しました" in m["Subject"]
+    ]
+    (survey,) = set(re.findall(r"http://desk\.test(/survey/\S+)", text_of(closing)))
+    assert "<form" in client.http.get(survey).body.decode()
+    answer = {"satisfaction": "4", "progress": "moved", "comment": "助かりました"}
+    answered = post(client, survey, **answer, **{f"rating_{expert_id}": "5"})
+    assert answered.status_code == 200, answered.body.decode()
+    again = post(client, survey, satisfaction="2", progress="not")
+    assert again.status_code == 409 and "すでにご回答" in again.body.decode()
+    month = runtime.now().astimezone(JST).strftime("%Y-%m")
+    report = client.http.get(f"/admin/reports/monthly/{month}", headers=staff_headers)
+    figures = report.json_body["survey"]
+    assert (figures["invited"], figures["responses"], figures["satisfaction_rate"]) == (1, 1, 1.0)
+    csv = client.http.get(f"/admin/reports/monthly/{month}/survey.csv", headers=staff_headers)
+    text = csv.body.decode("utf-8-sig")
+    assert "total,,全体,1,1,1.000" in text and "助かりました" not in text and receipt not in text
 
 
 def test_staff_see_the_requesters_addition_and_withdrawal_on_the_case_timeline(

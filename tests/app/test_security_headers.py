@@ -127,7 +127,7 @@ RECIPES: dict[tuple[str, str], dict[str, Recipe]] = {
             "/form/confirm", lambda: form_body(valid_payload(), form_token="v1.local1.1.é.x")
         ),
         "foreign origin": post_form("/form/confirm", valid_form(), Origin="https://evil.example"),
-        "too large": post_form("/form/confirm", lambda: "message=" + "x" * 40_000),
+        "too large": post_form("/form/confirm", lambda: "message=" + "x" * 140_000),
         "unreadable": post_form("/form/confirm", lambda: "%ff%fe=%ff"),
     },
     ("/form/submit", "POST"): {
