@@ -145,3 +145,8 @@ class InvalidAdminInput(DeskError):
     def __init__(self, errors: list[FieldError]) -> None:
         super().__init__(f"{len(errors)} field error(s)")
         self.errors = errors
+
+
+class ChoicesChanged(DeskError):
+    """The intake write's check on the stored taxonomy failed: a chosen category or
+    support type is not active there (or the taxonomy moved on). Nothing was written."""
