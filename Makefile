@@ -48,6 +48,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 ## Figures for cold start, AWS calls and latency against a reference handler; the cost of reading settings.
+## BENCH_PYTHONS='/path/to/py312-venv/bin/python ...' also measures the cold start under those
+## interpreters (virtualenvs with requirements.txt, chalice and boto3 installed).
 bench: $(STAMP) $(SES_EMULATOR)
 	$(BIN)/python -m tests.bench.bench_intake
 	$(BIN)/python -m tests.bench.bench_settings
