@@ -48,6 +48,8 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 ## Figures for cold start, AWS calls and latency against a reference handler; the cost of reading settings.
+## BENCH_PYTHONS='/path/to/py312-venv/bin/python ...' also measures the cold start under those
+## interpreters (virtualenvs with requirements.txt, chalice and boto3 installed).
 bench: $(STAMP) $(SES_EMULATOR)
 	$(BIN)/python -m tests.bench.bench_intake
 	$(BIN)/python -m tests.bench.bench_settings
@@ -68,7 +70,9 @@ endif
 gallery: $(STAMP)
 	$(BIN)/python -m infra.gallery $(OUT)/gallery
 
-## The deployable SAM template and zip in build/ (offline but for PyPI wheels).
+## The deployable SAM template and zip in build/ (offline but for PyPI wheels). The functions'
+## runtime is this virtualenv's Python; from Python 3.12+ the API function gets SnapStart:
+## `make package VENV=.venv-py312 PYTHON=python3.12` (infra/DEPLOY.md "SnapStart").
 package: $(STAMP)
 	rm -rf $(OUT) chalicelib/templates
 	cp -r templates chalicelib/templates
@@ -76,6 +80,7 @@ package: $(STAMP)
 	  --stage $(STAGE) --merge-template infra/resources.yaml $(OUT); \
 	  status=$$?; rm -rf chalicelib/templates; exit $$status
 	$(BIN)/python -m infra.precompile $(OUT)/deployment.zip $(OUT)/sam.yaml
+	$(BIN)/python -m infra.snapstart $(OUT)/sam.yaml
 
 ## Deploy STAGE as the stack dx-desk-$(STAGE): package, upload, create or update.
 ## Needs AWS credentials and an S3 bucket for the artefacts; the first deploy

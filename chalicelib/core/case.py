@@ -395,3 +395,23 @@ def _staff_links_only_for_actors(
 def staff_intake_messages(case: dict[str, Any], desk: DeskStaff) -> list[OutgoingMessage]:
     """What a new case sends: the automatic reply and the desk's notifications."""
     return _staff_links_only_for_actors(intake_messages(case, staff_notify_to=desk.notify_to), desk)
+
+
+# The desk's new-case notices are addressed when they are sent, not when the case is
+# stored: a submission writes one fan-out message, and the outbox turns it into one
+# notice per staff member it reads at that moment (outbox/service.py `send`). So the
+# intake reads nothing before its one write, not even after a cold start.
+STAFF_FANOUT = "intake_staff_fanout"
+
+
+def intake_fanout_messages(case: dict[str, Any]) -> list[OutgoingMessage]:
+    """What a new case stores: the automatic reply and the fan-out of the desk's notices."""
+    return [
+        OutgoingMessage(template="intake_ack", to=(case["email"],), context={"case": case}),
+        OutgoingMessage(template=STAFF_FANOUT, to=(), context={"case": case}),
+    ]
+
+
+def staff_notices(case: dict[str, Any], desk: DeskStaff) -> list[OutgoingMessage]:
+    """A fan-out's notices: one per staff member told of new cases (links only for actors)."""
+    return [m for m in staff_intake_messages(case, desk) if m.template == "intake_staff"]

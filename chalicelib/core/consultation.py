@@ -8,7 +8,7 @@ and support types are the current taxonomy's active entries (core/directory.py).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Annotated, Any, Literal
 
 from pydantic import (
@@ -24,7 +24,7 @@ from pydantic import (
 )
 from pydantic_core import PydanticCustomError
 
-from chalicelib.core import text
+from chalicelib.core import choices, text
 from chalicelib.core.deployment import Deployment
 from chalicelib.core.errors import FieldError, InvalidSubmission
 from chalicelib.core.messages import MESSAGES, field_error
@@ -154,7 +154,7 @@ class ConsultationCreate(BaseModel):
     @classmethod
     def _unique_support_types(cls, value: list[str], info: ValidationInfo) -> list[str]:
         offered = _deployment(info).active_support_types()
-        if any(item not in offered for item in value):
+        if any(not _offered(item, offered, info) for item in value):
             raise PydanticCustomError("invalid_choice", "invalid_choice")
         return list(dict.fromkeys(value))
 
@@ -168,7 +168,7 @@ class ConsultationCreate(BaseModel):
     @field_validator("category")
     @classmethod
     def _known_category(cls, value: str, info: ValidationInfo) -> str:
-        if value not in _deployment(info).active_categories():
+        if not _offered(value, _deployment(info).active_categories(), info):
             raise PydanticCustomError("invalid_choice", "invalid_choice")
         return value
 
@@ -195,6 +195,15 @@ def _deployment(info: ValidationInfo) -> Deployment:
     return deployment
 
 
+def _offered(value: str, active: Mapping[str, object], info: ValidationInfo) -> bool:
+    """Whether `value` is an active category or support type. With `taxonomy_in_store` in
+    the context, the caller does not hold the stored taxonomy and its write checks the ids
+    against it (core/choices.py): here only their shape counts."""
+    if (info.context or {}).get("taxonomy_in_store"):
+        return choices.well_formed(value)
+    return value in active
+
+
 # pydantic's error types → our message codes (custom errors carry our codes already).
 _PYDANTIC_CODES = {
     "missing": "missing",
@@ -206,10 +215,16 @@ _PYDANTIC_CODES = {
 }
 
 
-def parse_consultation(data: Any, deployment: Deployment) -> ConsultationCreate:
-    """Validate a decoded body; raises InvalidSubmission naming every field at fault."""
+def parse_consultation(
+    data: Any, deployment: Deployment, *, taxonomy_in_store: bool = False
+) -> ConsultationCreate:
+    """Validate a decoded body; raises InvalidSubmission naming every field at fault.
+
+    `taxonomy_in_store`: `deployment` does not carry the stored taxonomy, and the write
+    that follows checks the chosen category and support types against it."""
+    context = {"deployment": deployment, "taxonomy_in_store": taxonomy_in_store}
     try:
-        return ConsultationCreate.model_validate(data, context={"deployment": deployment})
+        return ConsultationCreate.model_validate(data, context=context)
     except ValidationError as exc:
         raise InvalidSubmission(_field_errors(exc)) from None
 

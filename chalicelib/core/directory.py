@@ -160,6 +160,11 @@ class DirectoryCache:
         self._held = (directory, now + self._ttl)
         return directory
 
+    def peek(self) -> Directory | None:
+        """The copy held, if it is still fresh; never reads (the intake path, core/choices.py)."""
+        held = self._held
+        return held[0] if held is not None and self._clock() < held[1] else None
+
     def forget(self) -> None:
         self._held = None
 

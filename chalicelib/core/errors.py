@@ -150,3 +150,8 @@ class InvalidAdminInput(DeskError):
 class CaseNotOpen(DeskError):
     """The requester's page acted on a case that is no longer open (closed, withdrawn, erased
     meanwhile): nothing was written."""
+
+
+class ChoicesChanged(DeskError):
+    """The intake write's check on the stored taxonomy failed: a chosen category or
+    support type is not active there (or the taxonomy moved on). Nothing was written."""

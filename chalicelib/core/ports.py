@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
@@ -27,6 +28,25 @@ class Desk:
     def at(self, now: datetime) -> Desk:
         """The same desk at another moment (scheduled runs, tests of time)."""
         return dataclasses.replace(self, now=now)
+
+
+@dataclass(frozen=True)
+class IntakeDesk:
+    """What a submission is handed (runtime.intake_desk()), built without reading the table:
+    the settings, the deployment, and now. The desk's staff are not needed (the outbox
+    addresses the notices when it sends them).
+
+    `taxonomy_applied`: the deployment carries the stored taxonomy (this process held a
+    fresh directory); otherwise it is the deployment file's, and the intake write checks the
+    chosen ids against the stored taxonomy itself. `reread` reads the taxonomy now in force
+    (one Query): the deployment with it applied, and its version. Only a failed check calls it.
+    """
+
+    settings: Settings
+    deployment: Deployment
+    now: datetime
+    taxonomy_applied: bool
+    reread: Callable[[], tuple[Deployment, int]]
 
 
 class CaseChanges(Protocol):

@@ -1,5 +1,5 @@
-"""Settings: every environment variable the desk reads, declared once as a pydantic-settings
-model, parsed once per environment and failing fast by name (pure: the runtime hands in the
+"""Settings: every environment variable the desk reads, declared once as a pydantic model,
+parsed once per environment and failing fast by name (pure: the runtime hands in the
 environment and the SSM reader)."""
 
 from __future__ import annotations
@@ -13,19 +13,14 @@ from typing import Annotated
 
 from pydantic import (
     AliasGenerator,
+    BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     PositiveInt,
     ValidationError,
     ValidationInfo,
     field_validator,
-)
-from pydantic_settings import (
-    BaseSettings,
-    EnvSettingsSource,
-    NoDecode,
-    PydanticBaseSettingsSource,
-    SettingsConfigDict,
 )
 
 from chalicelib.core.errors import ConfigError
@@ -60,37 +55,24 @@ def _signing_keys(value: object) -> object:
     return _parse_signing_keys(value) if isinstance(value, str) else value
 
 
-# NoDecode: a list setting is comma-separated text, not the JSON pydantic-settings expects.
-CommaSeparated = Annotated[tuple[str, ...], NoDecode, BeforeValidator(_comma_separated)]
-SigningKeys = Annotated[tuple[tuple[str, bytes], ...], NoDecode, BeforeValidator(_signing_keys)]
+# A list setting is comma-separated text (blanks dropped), not JSON.
+CommaSeparated = Annotated[tuple[str, ...], BeforeValidator(_comma_separated)]
+SigningKeys = Annotated[tuple[tuple[str, bytes], ...], BeforeValidator(_signing_keys)]
 
 
-class _GivenEnvironment(EnvSettingsSource):
-    """pydantic-settings' environment source over the mapping it is handed instead of
-    os.environ: the runtime decides which environment counts (and core reads nothing itself)."""
-
-    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
-        self._environ = environ
-        super().__init__(settings_cls)
-
-    # The hook EnvSettingsSource reads its variables through (its .env subclass overrides it
-    # too); test_settings_read_only_the_mapping_they_are_given fails if it stops being used.
-    def _load_env_vars(self) -> Mapping[str, str | None]:
-        return {
-            name: value
-            for name, value in self._environ.items()
-            if not (self.env_ignore_empty and value == "")
-        }
-
-
-class Settings(BaseSettings):
+class Settings(BaseModel):
     """One field per environment variable: the field name upper-cased is the variable's name
-    (README "Configuration"); no default means required. An empty value counts as unset."""
+    (README "Configuration"); no default means required. An empty value counts as unset.
 
-    model_config = SettingsConfigDict(
+    A plain pydantic model read through `settings_from`, not pydantic-settings: the
+    environment is a flat mapping of strings, which pydantic validates as it is, and
+    pydantic-settings' sources (dotenv, secrets directories, CLI, asyncio) would cost the
+    API function about 40 ms of every cold start for nothing it uses (docs/design.md).
+    """
+
+    model_config = ConfigDict(
+        # Only the upper-cased names are read (like the variables, case-sensitive).
         alias_generator=AliasGenerator(validation_alias=str.upper),
-        case_sensitive=True,
-        env_ignore_empty=True,
         frozen=True,
     )
 
@@ -144,19 +126,6 @@ class Settings(BaseSettings):
     # The follow-up mail some months after 完了; FOLLOWUP_ENABLED=false turns it off.
     followup_enabled: bool = True
     followup_after_months: PositiveInt = 3
-
-    @classmethod
-    def settings_customise_sources(
-        cls,
-        settings_cls: type[BaseSettings],
-        init_settings: PydanticBaseSettingsSource,
-        env_settings: PydanticBaseSettingsSource,
-        dotenv_settings: PydanticBaseSettingsSource,
-        file_secret_settings: PydanticBaseSettingsSource,
-    ) -> tuple[PydanticBaseSettingsSource, ...]:
-        # Settings(...) takes only its arguments: never os.environ, a .env file or a secrets
-        # directory behind the caller's back. settings_from() is how the environment is read.
-        return (init_settings,)
 
     @field_validator("mail_domain")
     @classmethod
@@ -303,11 +272,10 @@ def settings_from(environ: Mapping[str, str]) -> Settings:
 
 @lru_cache(maxsize=16)
 def _settings_for(values: tuple[str | None, ...]) -> Settings:
-    environ = {
-        name: value for name, value in zip(VARIABLES, values, strict=True) if value is not None
-    }
+    # Unset and empty variables alike take the default.
+    environ = {name: value for name, value in zip(VARIABLES, values, strict=True) if value}
     try:
-        return Settings.model_validate(_GivenEnvironment(Settings, environ)())
+        return Settings.model_validate(environ)
     except ValidationError as exc:
         problems = _named_problems(exc)
     # Raised outside the except block: the validation error shows each input (signing keys

@@ -27,7 +27,7 @@ Source = Literal["stored", "environment"]
 class StaffMember(BaseModel):
     """One desk staff member, as stored under REFERENCE / STAFF#<staff_id>."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     staff_id: Annotated[str, Field(pattern=STAFF_ID_PATTERN)]
     # A role label such as "職員A": what mail and lists show instead of a name.

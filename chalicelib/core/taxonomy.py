@@ -56,7 +56,7 @@ def one_line(max_length: int) -> AfterValidator:
 class Entry(BaseModel):
     """One category or support type."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
 
     id: TaxonomyId
     ja: Annotated[str, one_line(MAX_JA)]
@@ -67,7 +67,7 @@ class Entry(BaseModel):
 class Taxonomy(BaseModel):
     """The desk's categories and support types, with the version they were stored at."""
 
-    model_config = ConfigDict(frozen=True, extra="ignore")
+    model_config = ConfigDict(frozen=True, extra="ignore", defer_build=True)
 
     categories: Annotated[list[Entry], Field(max_length=MAX_ENTRIES)]
     support_types: Annotated[list[Entry], Field(max_length=MAX_ENTRIES)]

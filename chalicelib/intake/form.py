@@ -56,7 +56,14 @@ def _deployment() -> Deployment:
 
 
 def _page(
-    template: str, *, status: int, lang: str, embed: bool, settings: Settings, **context: Any
+    template: str,
+    *,
+    status: int,
+    lang: str,
+    embed: bool,
+    settings: Settings,
+    deployment: Deployment | None = None,
+    **context: Any,
 ) -> Response:
     # Imported here: Jinja2 is not needed by the JSON intake path, whose cold
     # start this keeps short.
@@ -67,7 +74,7 @@ def _page(
         lang=lang,
         embed=embed,
         settings=settings,
-        deployment=_deployment(),
+        deployment=deployment or _deployment(),
         **context,
     )
     headers: dict[str, str | list[str]] = dict(security_headers(settings))
@@ -197,16 +204,24 @@ def _confirm_page(
 
 
 def _done_page(
-    settings: Settings, lang: str, embed: bool, receipt_number: str, *, held: bool
+    settings: Settings,
+    lang: str,
+    embed: bool,
+    receipt_number: str,
+    *,
+    held: bool,
+    deployment: Deployment,
 ) -> Response:
     """完了: only ever for a case that is stored. A held case (suspected spam) says
-    honestly that the mail follows once staff have looked at it."""
+    honestly that the mail follows once staff have looked at it. `deployment`: the
+    submission's (the page lists no choices, so it need not read the taxonomy)."""
     return _page(
         "done",
         status=200,
         lang=lang,
         embed=embed,
         settings=settings,
+        deployment=deployment,
         receipt_number=receipt_number,
         held=held,
         step="done",
@@ -329,8 +344,12 @@ def form_submit() -> Response:
     if control.get("action") == "back":
         return _input_page(settings, lang, embed, values=fields, token=token)
     check = _check_token(token, settings)
+    # Read from nothing: the one DynamoDB call of a stored submission is its write.
+    desk = runtime.intake_desk()
     try:
-        consultation = parse_consultation(fields, _deployment())
+        consultation = parse_consultation(
+            fields, desk.deployment, taxonomy_in_store=not desk.taxonomy_applied
+        )
     except InvalidSubmission as exc:
         return _input_page(
             settings, lang, embed, values=fields, errors=exc.errors, token=token, status=422
@@ -360,12 +379,17 @@ def form_submit() -> Response:
         result = submit_consultation(
             fields,
             store=runtime.case_store(),
-            desk=runtime.desk(),
+            desk=desk,
             channel="form",
             client_id=client_id(bp.current_request),
             form_token=token,
             held=formtoken.honeypot_filled(honeypot),
             language=lang,
+        )
+    except InvalidSubmission as exc:
+        # A choice the stored taxonomy no longer offers (it changed after the form was shown).
+        return _input_page(
+            settings, lang, embed, values=fields, errors=exc.errors, token=token, status=422
         )
     except FormTokenUsed:
         return again("token_used", 409)
@@ -387,6 +411,7 @@ def form_submit() -> Response:
         embed,
         result.receipt_number,
         held=result.status == Status.SUSPECTED_SPAM.value,
+        deployment=desk.deployment,
     )
 
 

@@ -65,14 +65,15 @@ def create_consultation() -> Response:
         0 < len(key) <= MAX_IDEMPOTENCY_KEY and key.isascii() and key.isprintable()
     ):
         raise MalformedBody()
-    # The directory is cached per process: a warm request reads nothing here.
-    desk = runtime.desk()
+    # Read from nothing: the one DynamoDB call of an intake is its write (core/choices.py).
+    desk = runtime.intake_desk()
     channel, form_token = "api", None
     if token is not None:
         check = formtoken.check(token if isinstance(token, str) else None, settings, desk.now)
         if check.verdict is formtoken.Verdict.TOO_FAST:
-            # Validation first: an invalid submission hears what to fix, whatever the timing.
-            parse_consultation(data, desk.deployment)
+            # Validation first: an invalid submission hears what to fix, whatever the timing
+            # (against the directory: nothing is stored on this path).
+            parse_consultation(data, runtime.directory().deployment)
             log.info("intake: sent %ss after rendering, asked to confirm again", check.age_seconds)
             return _confirm_again("too_fast", settings, cors, lang)
         if check.verdict is formtoken.Verdict.OK:

@@ -11,9 +11,15 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from chalicelib.core import case as case_rules
+from chalicelib.core.choices import ChoiceCheck
 from chalicelib.core.consultation import parse_consultation
-from chalicelib.core.errors import DuplicateSubmission, ReceiptNumberTaken, StoreBusy
-from chalicelib.core.ports import Desk
+from chalicelib.core.errors import (
+    ChoicesChanged,
+    DuplicateSubmission,
+    ReceiptNumberTaken,
+    StoreBusy,
+)
+from chalicelib.core.ports import Desk, IntakeDesk
 from chalicelib.core.receipt import new_receipt_number
 
 # A drawn receipt number that exists already is drawn again; conflicts with a
@@ -32,6 +38,7 @@ class CaseWriter(Protocol):
         rate: case_rules.RateWindow | None,
         now_epoch: int,
         mail_expires_at: int,
+        choices: ChoiceCheck | None = None,
     ) -> None: ...
 
 
@@ -50,7 +57,7 @@ def submit_consultation(
     data: Any,
     *,
     store: CaseWriter,
-    desk: Desk,
+    desk: IntakeDesk | Desk,
     channel: str,
     idempotency_key: str | None = None,
     client_id: str | None = None,
@@ -60,9 +67,14 @@ def submit_consultation(
     held: bool = False,
     language: str = "ja",
 ) -> SubmitResult:
-    """Validate, then store the case with its mail in one write.
+    """Validate, then store the case with its mail in one write, reading nothing first.
 
-    `desk` carries the current taxonomy (its deployment), the desk's list and now.
+    `desk`: an IntakeDesk (the routes) or a Desk; both carry the settings, the deployment
+    and now. With an IntakeDesk the write also checks the chosen category and support
+    types against the stored taxonomy (core/choices.py); only when that check fails is
+    the taxonomy read, to name the field at fault (InvalidSubmission) or, when the ids
+    are valid after all, to write again on the version read. A Desk's deployment
+    carries the taxonomy already; the desk's staff are addressed when the mail is sent.
 
     `form_token`: the form's render token, claimed in the same write so that
     one rendered form stores one case (FormTokenUsed for a different second
@@ -74,8 +86,17 @@ def submit_consultation(
     or StoreBusy. A repeat of an earlier submission returns the first receipt
     number and the status it was stored with.
     """
-    settings, deployment, now, staff = desk.settings, desk.deployment, desk.now, desk.staff
-    consultation = parse_consultation(data, deployment)
+    settings, deployment, now = desk.settings, desk.deployment, desk.now
+    in_store = isinstance(desk, IntakeDesk) and not desk.taxonomy_applied
+    consultation = parse_consultation(data, deployment, taxonomy_in_store=in_store)
+    choices = None
+    if isinstance(desk, IntakeDesk):
+        choices = ChoiceCheck.of(
+            consultation.category,
+            consultation.support_types,
+            active_categories=desk.deployment.active_categories(),
+            active_support_types=desk.deployment.active_support_types(),
+        )
     raw_name = data.get("name") if isinstance(data.get("name"), str) else None
     fingerprint = case_rules.fingerprint(consultation)
     now_epoch = int(now.timestamp())
@@ -131,7 +152,7 @@ def submit_consultation(
             language=language,
         )
         # A held case mails nobody until staff release it (the release sends these).
-        messages = [] if held else case_rules.staff_intake_messages(case, staff)
+        messages = [] if held else case_rules.intake_fanout_messages(case)
         try:
             store.create_case(
                 case,
@@ -141,7 +162,18 @@ def submit_consultation(
                 rate=rate,
                 now_epoch=now_epoch,
                 mail_expires_at=settings.retention().mail_expiry(now_epoch),
+                choices=choices,
             )
+        except ChoicesChanged:
+            if not isinstance(desk, IntakeDesk) or choices is None or attempt == MAX_ATTEMPTS - 1:
+                raise StoreBusy("taxonomy check failed after retries") from None
+            # Read the taxonomy in force and validate against it: InvalidSubmission names
+            # the field; if the ids are valid (the taxonomy just changed, or its item predates
+            # the active-id attributes), write again on the version that was read.
+            fresh, version = desk.reread()
+            parse_consultation(data, fresh)
+            choices = choices.at_version(version)
+            continue
         except DuplicateSubmission as dup:
             return SubmitResult(dup.receipt_number, dup.status, True)
         except ReceiptNumberTaken:

@@ -39,15 +39,15 @@ def outbox_stream(event: dict[str, Any], context: Any) -> dict[str, int]:
     # Imported here, not at module level: the API function never needs the
     # renderer, and Jinja2 would lengthen its cold start.
     from chalicelib import runtime
-    from chalicelib.outbox.service import deliver
+    from chalicelib.outbox.service import send
 
     outcomes: dict[str, int] = {}
     desk = runtime.desk()
     for message in _new_messages(event):
-        outcome = deliver(
+        for outcome in send(
             message, outbox=runtime.outbox_store(), mailer=runtime.mailer(), desk=desk
-        )
-        outcomes[outcome] = outcomes.get(outcome, 0) + 1
+        ):
+            outcomes[outcome] = outcomes.get(outcome, 0) + 1
     log.info("outbox stream: %s", outcomes)
     return outcomes
 

@@ -17,8 +17,9 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+from chalicelib.core import case as case_rules
 from chalicelib.core.actiontoken import link_for
-from chalicelib.core.case import OutgoingMessage
+from chalicelib.core.case import STAFF_FANOUT, OutgoingMessage
 from chalicelib.core.deskmail import is_desk_receipt
 from chalicelib.core.errors import (
     ConfigError,
@@ -61,6 +62,9 @@ class Outbox(Protocol):
         notices: list[OutgoingMessage] | None = None,
     ) -> bool: ...
     def mark_unknown(self, message: dict[str, Any], now: str, event: dict[str, Any]) -> bool: ...
+    def expand(
+        self, fanout: dict[str, Any], messages: list[OutgoingMessage]
+    ) -> list[dict[str, Any]] | None: ...
     def undeliverable(self, addresses: list[str], now_epoch: int) -> set[str]: ...
 
 
@@ -75,6 +79,7 @@ class DrainReport:
     failed: int = 0
     unknown: int = 0
     skipped: int = 0
+    expanded: int = 0
     outcomes: list[str] = field(default_factory=list)
 
 
@@ -363,6 +368,36 @@ def deliver(
     return "sent"
 
 
+def send(
+    message: dict[str, Any],
+    *,
+    outbox: Outbox,
+    mailer: Mailer,
+    desk: Desk,
+    jitter: Callable[[], float] = random.random,
+) -> list[str]:
+    """Deliver one message; a staff fan-out (core/case.py STAFF_FANOUT) first becomes one
+    notice per staff member the desk has now, each then delivered here like any message
+    (a crash in between leaves them PENDING for the stream and the sweep)."""
+    if message.get("template") != STAFF_FANOUT:
+        return [deliver(message, outbox=outbox, mailer=mailer, desk=desk, jitter=jitter)]
+    case = _context_case(message)
+    notices = case_rules.staff_notices(case, desk.staff) if case is not None else []
+    stored = outbox.expand(message, notices)
+    if stored is None:
+        return ["skipped"]
+    log.info(
+        "outbox: %s expanded to %s notices",
+        message["message_id"],
+        len(stored),
+        extra=_keys(message, "expanded"),
+    )
+    outcomes = ["expanded"]
+    for notice in stored:
+        outcomes.append(deliver(notice, outbox=outbox, mailer=mailer, desk=desk, jitter=jitter))
+    return outcomes
+
+
 def drain(
     *,
     outbox: Outbox,
@@ -382,7 +417,7 @@ def drain(
                 report.unknown += 1
                 report.outcomes.append("unknown")
             continue
-        outcome = deliver(message, outbox=outbox, mailer=mailer, desk=desk, jitter=jitter)
-        report.outcomes.append(outcome)
-        setattr(report, outcome, getattr(report, outcome) + 1)
+        for outcome in send(message, outbox=outbox, mailer=mailer, desk=desk, jitter=jitter):
+            report.outcomes.append(outcome)
+            setattr(report, outcome, getattr(report, outcome) + 1)
     return report

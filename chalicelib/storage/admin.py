@@ -55,6 +55,23 @@ def _plain_record(item: dict[str, Any]) -> dict[str, Any]:
     return {name: value for name, value in item.items() if name not in KEY_ATTRIBUTES}
 
 
+# The active ids of each kind, kept beside the entries on the taxonomy item so that the
+# intake transaction can check a submission's choices with `contains` (storage/cases.py).
+ACTIVE_ID_ATTRIBUTES = {
+    "categories": "active_category_ids",
+    "support_types": "active_support_type_ids",
+}
+
+
+def active_id_attributes(taxonomy: dict[str, Any]) -> dict[str, list[str]]:
+    return {
+        attribute: [
+            str(entry["id"]) for entry in taxonomy.get(kind) or [] if entry.get("active", True)
+        ]
+        for kind, attribute in ACTIVE_ID_ATTRIBUTES.items()
+    }
+
+
 class AdminStore:
     def __init__(self, client: DynamoDBClient, table_name: str) -> None:
         self._client = client
@@ -199,6 +216,7 @@ class AdminStore:
             "kind": "taxonomy",
             "retention_class": "reference",
             **taxonomy,
+            **active_id_attributes(taxonomy),
             "version": expected_version + 1,
         }
         if expected_version == 0:

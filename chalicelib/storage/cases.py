@@ -22,8 +22,10 @@ from chalicelib.core.case import (
     Status,
     change_tally,
 )
+from chalicelib.core.choices import ChoiceCheck
 from chalicelib.core.errors import (
     AlreadyProcessed,
+    ChoicesChanged,
     DuplicateSubmission,
     FormTokenUsed,
     IdempotencyKeyReused,
@@ -38,7 +40,7 @@ from chalicelib.core.privacy import requester_digest
 from chalicelib.core.survey import opening as survey_opening
 from chalicelib.core.timefmt import parse_iso
 from chalicelib.storage import keys
-from chalicelib.storage.admin import audit_put
+from chalicelib.storage.admin import ACTIVE_ID_ATTRIBUTES, audit_put
 from chalicelib.storage.dynamo import (
     TableStore,
     error_code,
@@ -114,12 +116,16 @@ class CaseStore(TableStore):
         rate: RateWindow | None,
         now_epoch: int,
         mail_expires_at: int,
+        choices: ChoiceCheck | None = None,
     ) -> None:
         """Write everything a submission creates in ONE TransactWriteItems.
 
+        `choices`: a condition on the stored taxonomy in the same transaction, so the
+        chosen category and support types are checked against it without a read.
+
         Raises DuplicateSubmission (with the first receipt number),
-        IdempotencyKeyReused, RateLimited, ReceiptNumberTaken or StoreBusy;
-        in every one of those cases nothing was written.
+        IdempotencyKeyReused, RateLimited, ReceiptNumberTaken, ChoicesChanged or
+        StoreBusy; in every one of those cases nothing was written.
         """
         receipt = case["receipt_number"]
         created = case["created_at"]
@@ -245,6 +251,10 @@ class CaseStore(TableStore):
             )
             kinds.append("rate")
 
+        if choices is not None:
+            items.append(self._choice_check(choices))
+            kinds.append("taxonomy")
+
         try:
             self._client.transact_write_items(TransactItems=items)
         except ClientError as exc:
@@ -256,6 +266,42 @@ class CaseStore(TableStore):
             # The write may or may not have happened: "send again" is the right answer
             # either way, since a resend of the same submission returns its first receipt.
             raise StoreBusy("timeout") from exc
+
+    def _choice_check(self, check: ChoiceCheck) -> dict[str, Any]:
+        """A ConditionCheck on the taxonomy item (core/choices.py says what it holds to)."""
+        names: dict[str, str] = {}
+        check_values: dict[str, Any] = {}
+        if check.version is not None:
+            # Still the taxonomy the ids were validated against after a fresh read.
+            if check.version == 0:
+                condition = "attribute_not_exists(pk)"
+            else:
+                condition, check_values = "version = :version", {"version": check.version}
+        else:
+            names = {
+                "#categories": ACTIVE_ID_ATTRIBUTES["categories"],
+                "#support": ACTIVE_ID_ATTRIBUTES["support_types"],
+            }
+            check_values["category"] = check.category
+            # The category and every support type are active in the stored taxonomy...
+            clauses = ["contains(#categories, :category)"]
+            for i, kind in enumerate(check.support_types):
+                check_values[f"support{i}"] = kind
+                clauses.append(f"contains(#support, :support{i})")
+            condition = " AND ".join(clauses)
+            if check.deployment_allows:
+                # ...or none is stored and the deployment file's lists, which allow them, apply.
+                condition = f"attribute_not_exists(pk) OR ({condition})"
+        entry: dict[str, Any] = {
+            "TableName": self._table,
+            "Key": to_item(keys.taxonomy_key()),
+            "ConditionExpression": condition,
+        }
+        if names:
+            entry["ExpressionAttributeNames"] = names
+        if check_values:
+            entry["ExpressionAttributeValues"] = values(**check_values)
+        return {"ConditionCheck": entry}
 
     @staticmethod
     def _raise_cancelled(
@@ -283,6 +329,9 @@ class CaseStore(TableStore):
             if code not in ("None", None):
                 failed.setdefault(code, []).append({"kind": kind})
         conditional = {entry["kind"] for entry in failed.get("ConditionalCheckFailed", [])}
+        if "taxonomy" in conditional:
+            # An invalid choice is refused whatever else failed with it.
+            raise ChoicesChanged() from exc
         if "form" in conditional:
             raise FormTokenUsed() from exc
         if "rate" in conditional:

@@ -138,6 +138,41 @@ class OutboxStore(TableStore):
             notices=notices,
         )
 
+    def expand(
+        self, fanout: dict[str, Any], messages: list[OutgoingMessage]
+    ) -> list[dict[str, Any]] | None:
+        """Replace a PENDING fan-out by `messages`, PENDING and due, in one transaction.
+
+        Returns the messages as stored, or None when another sender expanded it first.
+        Nothing was sent for a fan-out, so no claim or lease is needed: the delete's
+        condition alone makes one expansion win.
+        """
+        at, expires_at = fanout["created_at"], int(fanout["expires_at"])
+        stored = [
+            _message_item(fanout["receipt_number"], message, at, expires_at) for message in messages
+        ]
+        try:
+            self._client.transact_write_items(
+                TransactItems=[
+                    {
+                        "Delete": {
+                            "TableName": self._table,
+                            "Key": self._key(fanout),
+                            # Not yet expanded by another sender.
+                            "ConditionExpression": "#state = :pending",
+                            "ExpressionAttributeNames": {"#state": "state"},
+                            "ExpressionAttributeValues": values(pending="PENDING"),
+                        }
+                    },
+                    *({"Put": {"TableName": self._table, "Item": to_item(m)}} for m in stored),
+                ]
+            )
+        except ClientError as exc:
+            if error_code(exc) == "TransactionCanceledException":
+                return None
+            raise
+        return stored
+
     def mark_unknown(self, message: dict[str, Any], now: str, event: dict[str, Any]) -> bool:
         """SENDING whose lease ran out → UNKNOWN, with a timeline event; never resent."""
         try:

@@ -118,7 +118,7 @@ def test_an_unexpected_failure_is_a_documented_500_that_reveals_nothing(
     def broken() -> Any:
         raise RuntimeError("secret detail of the failure")
 
-    monkeypatch.setattr(runtime, "directory", broken)
+    monkeypatch.setattr(runtime, "intake_desk", broken)
     response = client.http.post(
         "/consultations",
         headers={"Content-Type": "application/json"},

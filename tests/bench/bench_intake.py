@@ -1,7 +1,9 @@
 """Bench POST /consultations against a one-PutItem Chalice reference: cold start, AWS calls, warm latency."""
 
-# Run as `python -m tests.bench.bench_intake` (`make bench`); add `--importtime`
-# for a per-package breakdown of `import app`. Both apps are invoked the same
+# Run as `python -m tests.bench.bench_intake` (`make bench`); it ends with a
+# per-package breakdown of `import app` (`--no-importtime` skips it), and with
+# `--python INTERPRETER` (or BENCH_PYTHONS) it measures the cold start under
+# other Pythons too. Both apps are invoked the same
 # way, as Lambda does: a Lambda-proxy event passed to the Chalice app object.
 # They talk over HTTP to one moto server started in this process, and every
 # measured request finds the desk table empty (see EmptyTable).
@@ -161,13 +163,14 @@ class ColdRun:
     wall_ms: float
     modules_at_import: int
     modules_at_first_request: list[str]
+    calls: dict[str, int]
 
 
-def cold_start(which: str, body: str, env: dict[str, str]) -> ColdRun:
+def cold_start(which: str, body: str, env: dict[str, str], python: str = sys.executable) -> ColdRun:
     """One fresh process: import the handler and send its first request."""
     started = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, str(CHILD), which, body],
+        [python, str(CHILD), which, body],
         env=env,
         cwd=ROOT,
         capture_output=True,
@@ -188,23 +191,28 @@ def cold_start(which: str, body: str, env: dict[str, str]) -> ColdRun:
         wall_ms=wall_ms,
         modules_at_import=result["modules_at_import"],
         modules_at_first_request=result["modules_at_first_request"],
+        calls=result["calls"],
     )
 
 
 def cold_starts(
-    payloads: Payloads, empty: EmptyTable, runs: int, env: dict[str, str]
+    payloads: Payloads,
+    empty: EmptyTable,
+    runs: int,
+    env: dict[str, str],
+    python: str = sys.executable,
 ) -> dict[str, list[ColdRun]]:
     # One discarded pair: writes the bytecode cache and warms the page cache.
     for which in (OURS, REFERENCE):
         empty()
-        cold_start(which, payloads.body(ascii_only=True), env)
+        cold_start(which, payloads.body(ascii_only=True), env, python)
     results: dict[str, list[ColdRun]] = {OURS: [], REFERENCE: []}
     for i in range(runs):
         # Alternate, and swap the order every round, so both share the noise.
         order = (OURS, REFERENCE) if i % 2 == 0 else (REFERENCE, OURS)
         for which in order:
             empty()
-            results[which].append(cold_start(which, payloads.body(ascii_only=True), env))
+            results[which].append(cold_start(which, payloads.body(ascii_only=True), env, python))
     return results
 
 
@@ -270,6 +278,10 @@ class AwsProbe:
             self.seconds += time.perf_counter() - started
 
 
+def dynamodb_total(calls: Counter[str] | dict[str, int]) -> int:
+    return sum(n for key, n in calls.items() if key.startswith("dynamodb."))
+
+
 def describe_calls(calls: Counter[str]) -> str:
     dynamodb = sum(n for key, n in calls.items() if key.startswith("dynamodb."))
     ses = sum(n for key, n in calls.items() if key.split(".")[0] in ("ses", "sesv2"))
@@ -306,6 +318,8 @@ class Warm:
     total_ms: list[float] = field(default_factory=list)
     without_http_ms: list[float] = field(default_factory=list)
     outside_aws_ms: list[float] = field(default_factory=list)
+    # Requests by how many DynamoDB calls each made.
+    dynamodb_calls: Counter[int] = field(default_factory=Counter)
 
 
 def warm_latency(
@@ -330,6 +344,7 @@ def warm_latency(
             results[name].total_ms.append(elapsed)
             results[name].without_http_ms.append(elapsed - probe.http_seconds * 1000)
             results[name].outside_aws_ms.append(elapsed - probe.seconds * 1000)
+            results[name].dynamodb_calls[dynamodb_total(probe.calls)] += 1
     return results
 
 
@@ -382,6 +397,56 @@ def import_profile(env: dict[str, str], top: int = 8) -> Iterator[str]:
         yield f"    {name:<40} {us / 1000:6.1f} ms"
 
 
+# --- other interpreters --------------------------------------------------------------
+
+
+def python_version(python: str) -> str:
+    return subprocess.run(
+        [python, "-c", "import platform; print(platform.python_version())"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def python_usable(python: str) -> bool:
+    """Whether `python` runs and has the app's dependencies (else it is named and skipped)."""
+    probe = subprocess.run(
+        [python, "-c", "import boto3, chalice, pydantic, email_validator"],
+        capture_output=True,
+        check=False,
+    )
+    if probe.returncode != 0:
+        print(f"(e) skipped {python}: not runnable or without the app's dependencies")
+    return probe.returncode == 0
+
+
+def report_other_pythons(
+    here: dict[str, list[ColdRun]], others: dict[str, dict[str, list[ColdRun]]]
+) -> None:
+    print(f"(e) cold start by Python version: medians of {len(here[OURS])} alternated runs each")
+    print(
+        f"  {'python':<10} {'import app':>11} {'import ref':>11} {'ratio':>7} "
+        f"{'import+first':>13} {'ref':>8} {'ratio':>7}  range of the ratio"
+    )
+    for python, cold in [(sys.executable, here), *others.items()]:
+
+        def median(figure: Callable[[ColdRun], float], which: str, runs: Any = cold) -> float:
+            return p50([figure(r) for r in runs[which]])
+
+        imports = median(lambda r: r.import_ms, OURS), median(lambda r: r.import_ms, REFERENCE)
+        totals = median(lambda r: r.total_ms, OURS), median(lambda r: r.total_ms, REFERENCE)
+        paired = sorted(
+            ratio(o.total_ms, r.total_ms) for o, r in zip(cold[OURS], cold[REFERENCE], strict=True)
+        )
+        print(
+            f"  {python_version(python):<10} {imports[0]:9.1f}ms {imports[1]:9.1f}ms "
+            f"{ratio(*imports):6.2f}x {totals[0]:11.1f}ms {totals[1]:6.1f}ms "
+            f"{ratio(*totals):6.2f}x  {paired[0]:.2f}x to {paired[-1]:.2f}x"
+        )
+    print()
+
+
 # --- report -----------------------------------------------------------------------
 
 
@@ -424,6 +489,10 @@ def report_cold(cold: dict[str, list[ColdRun]]) -> tuple[float, bool]:
         "(noise on this machine)"
     )
     for which in (OURS, REFERENCE):
+        seen = Counter(describe_calls(Counter(run.calls)) for run in cold[which])
+        for described, runs in sorted(seen.items()):
+            print(f"  {which}: first request in a fresh process: {described} ({runs} runs)")
+    for which in (OURS, REFERENCE):
         last = cold[which][-1]
         lazy = last.modules_at_first_request
         packages = ", ".join(sorted({name.split(".")[0] for name in lazy})) or "none"
@@ -435,11 +504,31 @@ def report_cold(cold: dict[str, list[ColdRun]]) -> tuple[float, bool]:
     return cold_ratio, met
 
 
-def report_calls(first: AwsProbe, warm: AwsProbe, reference: AwsProbe) -> bool:
-    met = calls_ok(first.calls) and calls_ok(warm.calls)
+def report_calls(
+    first: AwsProbe,
+    warm: AwsProbe,
+    reference: AwsProbe,
+    cold: dict[str, list[ColdRun]],
+    later: Warm,
+) -> bool:
+    cold_ok = all(calls_ok(Counter(run.calls)) for run in cold[OURS])
+    later_ok = max(later.dynamodb_calls, default=0) <= MAX_DYNAMODB_CALLS
+    met = calls_ok(first.calls) and calls_ok(warm.calls) and cold_ok and later_ok
     print("(b) AWS calls on the intake path (botocore before-call / before-send)")
-    print(f"  first request: {describe_calls(first.calls)}; HTTP attempts {first.attempts.total()}")
-    print(f"  warm request:  {describe_calls(warm.calls)}; HTTP attempts {warm.attempts.total()}")
+    print(
+        f"  first request in each of the {len(cold[OURS])} fresh processes of (a): "
+        f"{'all within target' if cold_ok else 'NOT all within target'} (listed in (a))"
+    )
+    print(
+        f"  first request after runtime.reset() in this process: {describe_calls(first.calls)}; "
+        f"HTTP attempts {first.attempts.total()}"
+    )
+    print(f"  a later request: {describe_calls(warm.calls)}; HTTP attempts {warm.attempts.total()}")
+    spread = ", ".join(
+        f"{n} call{'s' if n != 1 else ''}: {count}"
+        for n, count in sorted(later.dynamodb_calls.items())
+    )
+    print(f"  the {later.dynamodb_calls.total()} requests of (c), by DynamoDB calls each: {spread}")
     print(f"  reference:     {describe_calls(reference.calls)}")
     print(
         f"  TARGET {verdict(met)}: at most {MAX_DYNAMODB_CALLS} DynamoDB call "
@@ -473,7 +562,17 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=COLD_RUNS, help="cold starts per handler")
     parser.add_argument("--requests", type=int, default=WARM_REQUESTS, help="warm requests each")
-    parser.add_argument("--importtime", action="store_true", help="per-package `import app` cost")
+    parser.add_argument(
+        "--no-importtime", action="store_true", help="skip the per-package `import app` profile"
+    )
+    parser.add_argument(
+        "--python",
+        action="append",
+        default=[],
+        metavar="INTERPRETER",
+        help="also measure the cold start under this interpreter (a venv with the app's "
+        "dependencies, e.g. Python 3.12 or 3.13); repeatable; also BENCH_PYTHONS",
+    )
     parser.add_argument(
         "--no-local",
         action="store_true",
@@ -521,6 +620,13 @@ def run(args: argparse.Namespace, env: dict[str, str], children: dict[str, str])
 
     # (a) cold start, in fresh processes.
     cold = cold_starts(payloads, empty, args.runs, children)
+    # (e) the same under other Pythons (the Lambda runtimes SnapStart needs).
+    pythons = [*args.python, *os.environ.get("BENCH_PYTHONS", "").split()]
+    others = {
+        python: cold_starts(payloads, empty, args.runs, children, python)
+        for python in pythons
+        if python_usable(python)
+    }
 
     # (b) and (c): both handlers in this process, with fresh clients.
     import app as ours_app
@@ -558,9 +664,11 @@ def run(args: argparse.Namespace, env: dict[str, str], children: dict[str, str])
     print(versions())
     print()
     cold_ratio, cold_met = report_cold(cold)
-    calls_met = report_calls(first, warm_request, reference)
+    calls_met = report_calls(first, warm_request, reference, cold, warm[OURS])
     warm_ratio, warm_met = report_warm(warm, args.requests)
-    if args.importtime:
+    if others:
+        report_other_pythons(cold, others)
+    if not args.no_importtime:
         print("import profile (python -X importtime, one run each; inflated by the profiling)")
         for line in import_profile(children):
             print(line)

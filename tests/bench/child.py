@@ -68,10 +68,12 @@ def proxy_event(body: str, *, source_ip: str = SOURCE_IP) -> dict[str, Any]:
 
 
 class HttpClock:
-    """Time spent waiting for HTTP answers (botocore before-send to before-parse)."""
+    """Time spent waiting for HTTP answers (botocore before-send to before-parse), and the
+    AWS calls made (before-call, by service.operation)."""
 
     def __init__(self) -> None:
         self.seconds = 0.0
+        self.calls: dict[str, int] = {}
         self._sent: float | None = None
 
     def install(self) -> None:
@@ -79,7 +81,17 @@ class HttpClock:
         # creates boto3's default one) registers these handlers.
         from botocore.handlers import BUILTIN_HANDLERS
 
-        BUILTIN_HANDLERS.extend([("before-send", self._send), ("before-parse", self._answered)])
+        BUILTIN_HANDLERS.extend(
+            [
+                ("before-send", self._send),
+                ("before-parse", self._answered),
+                ("before-call", self._call),
+            ]
+        )
+
+    def _call(self, model: Any, **_: Any) -> None:
+        name = f"{model.service_model.service_name}.{model.name}"
+        self.calls[name] = self.calls.get(name, 0) + 1
 
     def _send(self, **_: Any) -> None:
         self._sent = time.perf_counter()
@@ -113,6 +125,7 @@ def main() -> None:
                 "first_request_ms": first_request * 1000,
                 "total_ms": (t_import - T0 + first_request) * 1000,
                 "http_ms": clock.seconds * 1000,
+                "calls": clock.calls,
                 "status": response["statusCode"],
                 "body": response["body"] if response["statusCode"] >= 300 else "",
                 "modules_at_import": len(modules_after_import) - modules_before,

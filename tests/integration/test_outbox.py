@@ -288,12 +288,13 @@ def test_stream_records_drive_the_sender(aws: dict[str, Any], mailbox: Any) -> N
             StreamArn=stream_arn, ShardId=shard["ShardId"], ShardIteratorType="TRIM_HORIZON"
         )["ShardIterator"]
         records += streams.get_records(ShardIterator=iterator)["Records"]
-    assert len(records) >= 4  # case, two mails, counter (and the idempotency record)
+    assert len(records) >= 4  # case, the reply, the staff fan-out, counter (and more)
     outcomes = outbox_stream({"Records": records}, None)
-    assert outcomes == {"sent": 3}
+    # The fan-out became one notice per staff address, sent in the same invocation.
+    assert outcomes == {"expanded": 1, "sent": 3}
     assert all(receipt in m["Subject"] for m in mailbox())
     # The same batch delivered again (Lambda retries) sends nothing more.
-    assert outbox_stream({"Records": records}, None) == {"skipped": 3}
+    assert outbox_stream({"Records": records}, None) == {"skipped": 2}
     assert len(mailbox()) == 3
 
 
@@ -344,7 +345,7 @@ def test_a_broken_template_keeps_the_mail_waiting(
 ) -> None:
     from chalicelib.core import case as case_rules
 
-    original = case_rules.intake_messages
+    original = case_rules.intake_fanout_messages
 
     def with_unknown_template(*args: Any, **kwargs: Any) -> Any:
         messages = original(*args, **kwargs)
@@ -353,7 +354,7 @@ def test_a_broken_template_keeps_the_mail_waiting(
             for m in messages[:1]
         ] + messages[1:]
 
-    monkeypatch.setattr(case_rules, "intake_messages", with_unknown_template)
+    monkeypatch.setattr(case_rules, "intake_fanout_messages", with_unknown_template)
     receipt = submit()
     report = drain()
     assert report.retried == 1 and report.sent == 2

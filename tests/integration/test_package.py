@@ -615,3 +615,33 @@ def test_make_deploy_without_an_artefact_bucket_stops_before_anything_runs() -> 
     assert result.returncode != 0
     assert "DEPLOY_BUCKET" in result.stdout + result.stderr
     assert "chalice" not in result.stdout
+
+
+def test_a_python_312_package_gets_snapstart_and_still_passes_cfn_lint(
+    package: Path, tmp_path: Path
+) -> None:
+    """Packaged from Python 3.11 the runtime has no SnapStart and the template is left alone;
+    the same template on python3.12 gets SnapStart on the API function, API Gateway calling
+    its alias, and cfn-lint accepts it."""
+    import yaml
+
+    from infra import snapstart
+
+    packaged = (package / "sam.yaml").read_text(encoding="utf-8")
+    assert "SnapStart" not in packaged and "python3.11" in packaged
+    on_312 = tmp_path / "sam.yaml"
+    on_312.write_text(packaged.replace("Runtime: python3.11", "Runtime: python3.12"), "utf-8")
+    assert snapstart.main([str(on_312)]) == 0
+    template = yaml.safe_load(on_312.read_text(encoding="utf-8"))
+    api = template["Resources"]["APIHandler"]["Properties"]
+    assert api["SnapStart"] == {"ApplyOn": "PublishedVersions"}
+    assert api["AutoPublishAlias"] == "live"
+    text = on_312.read_text(encoding="utf-8")
+    assert "${APIHandler.Arn}" not in text and "${APIHandlerAliaslive}" in text
+    result = subprocess.run(
+        [str(ROOT / ".venv" / "bin" / "cfn-lint"), str(on_312)],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
