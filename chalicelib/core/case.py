@@ -329,18 +329,19 @@ class OutgoingMessage:
 INTAKE_STAFF_ACTIONS = ("take", "start_hearing", "refer", "mark_spam")
 
 
+def intake_ack_message(case: dict[str, Any]) -> OutgoingMessage:
+    """The automatic reply to the requester."""
+    # requester_page: the outbox signs the link to the requester's own page into the reply.
+    return OutgoingMessage(
+        template="intake_ack", to=(case["email"],), context={"case": case, "requester_page": True}
+    )
+
+
 def intake_messages(
     case: dict[str, Any], *, staff_notify_to: tuple[str, ...]
 ) -> list[OutgoingMessage]:
     """The automatic reply, and one staff notification per desk address (each with its own links)."""
-    # requester_page: the outbox signs the link to the requester's own page into the reply.
-    messages = [
-        OutgoingMessage(
-            template="intake_ack",
-            to=(case["email"],),
-            context={"case": case, "requester_page": True},
-        )
-    ]
+    messages = [intake_ack_message(case)]
     for address in staff_notify_to:
         messages.append(
             OutgoingMessage(
@@ -407,7 +408,7 @@ STAFF_FANOUT = "intake_staff_fanout"
 def intake_fanout_messages(case: dict[str, Any]) -> list[OutgoingMessage]:
     """What a new case stores: the automatic reply and the fan-out of the desk's notices."""
     return [
-        OutgoingMessage(template="intake_ack", to=(case["email"],), context={"case": case}),
+        intake_ack_message(case),
         OutgoingMessage(template=STAFF_FANOUT, to=(), context={"case": case}),
     ]
 
