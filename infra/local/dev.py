@@ -227,8 +227,8 @@ def register_local_admin(local: LocalAdmin) -> None:
     """Store the token's digest with role admin, audited as a bootstrap (as after a deploy)."""
     from chalicelib import runtime
     from chalicelib.admin.access import bootstrap_token
-    from chalicelib.admin.roster import audit_expiry
     from chalicelib.core.errors import VersionConflict
+    from chalicelib.core.roster_admin import audit_expiry
     from chalicelib.runtime import get_settings
 
     now = runtime.now()
