@@ -21,6 +21,7 @@ from chalicelib.core.settings import ParameterUnavailable, Settings, forget_para
 from chalicelib.storage.addresses import AddressStore
 from chalicelib.storage.admin import AdminStore
 from chalicelib.storage.cases import CaseStore
+from chalicelib.storage.console import ConsoleStore
 from chalicelib.storage.mailer import SesMailer
 from chalicelib.storage.outbox import OutboxStore
 from chalicelib.storage.privacy import PrivacyStore
@@ -148,6 +149,11 @@ def privacy_store() -> PrivacyStore:
 def address_store() -> AddressStore:
     settings = get_settings()
     return AddressStore(dynamodb(), settings.table_name, settings.retention())
+
+
+def console_store() -> ConsoleStore:
+    settings = get_settings()
+    return ConsoleStore(dynamodb(), settings.table_name, settings.retention())
 
 
 def mailer() -> SesMailer:

@@ -134,6 +134,11 @@ class Settings(BaseSettings):
     # The monthly summary goes to the desk itself unless a manager is named.
     desk_manager_to: CommaSeparated = Field(default=(), validate_default=True)
     directory_cache_seconds: PositiveInt = 60
+    # The console (/console/): sign-in links, sessions, sign-in mails per address and hour.
+    console_link_minutes: PositiveInt = 15
+    console_idle_minutes: PositiveInt = 30
+    console_session_hours: PositiveInt = 8
+    console_signin_per_hour: PositiveInt = 5
 
     @classmethod
     def settings_customise_sources(

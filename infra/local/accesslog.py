@@ -9,8 +9,8 @@ from urllib.parse import parse_qsl, urlencode
 
 MASK = "[token]"
 
-# Path prefixes whose next segment is always a secret (signed action links).
-_SECRET_SEGMENT_AFTER = frozenset({"actions"})
+# Path prefixes whose next segment is always a secret (signed action links, console sign-in links).
+_SECRET_SEGMENT_AFTER = frozenset({"actions", "signin"})
 # Query parameters that carry secrets whatever their length.
 _SECRET_QUERY_NAMES = re.compile(r"token|signature|sig|key|secret", re.IGNORECASE)
 # A token's shape: long, URL-safe, with letters and digits. Receipt numbers

@@ -43,6 +43,8 @@ class StaffIn(BaseModel):
     notify: bool = True
     may_act_by_email: bool = True
     active: bool = True
+    # The console role (signed in by mail at /console/): admin edits, staff reads.
+    role: Literal["admin", "staff"] = "staff"
 
 
 class StaffOut(BaseModel):

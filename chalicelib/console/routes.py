@@ -1,0 +1,8 @@
+"""The console's routes, all on one blueprint (console/web.py): importing this registers them."""
+
+from __future__ import annotations
+
+from chalicelib.console import signin
+from chalicelib.console.web import PAGES, bp
+
+__all__ = ["PAGES", "bp", "signin"]
