@@ -109,7 +109,7 @@ class Ctx:
 
     def query(self, name: str, default: str = "") -> str:
         params = self.request.query_params
-        if params is None:
+        if params is None or name not in params:
             return default
         values = params.getlist(name)
         return str(values[-1]) if values else default
