@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.console import roster, signin
+from chalicelib.console import roster, rostercsv, signin
 from chalicelib.console.web import PAGES, bp
 
-__all__ = ["PAGES", "bp", "roster", "signin"]
+__all__ = ["PAGES", "bp", "roster", "rostercsv", "signin"]

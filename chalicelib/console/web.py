@@ -36,7 +36,9 @@ bp = Blueprint(__name__)
 
 FORM = "application/x-www-form-urlencoded"
 MULTIPART = "multipart/form-data"
-MAX_FORM_BYTES = 1_048_576  # an uploaded roster CSV of a few hundred rows fits easily
+# An uploaded roster CSV of a few hundred rows fits easily, and so does its text posted
+# back urlencoded (up to nine bytes a Japanese character) by the apply form.
+MAX_FORM_BYTES = 4 * 1_048_576
 
 ROLE_LABELS = {"admin": "管理者 / admin", "staff": "職員 / staff"}
 # What a page says after a redirect (`?done=<key>`): fixed texts, never an echo of input.

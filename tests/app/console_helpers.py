@@ -12,6 +12,27 @@ from chalicelib.outbox.handler import sweep_once
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 ADMIN_ADDRESS = "console-admin@dx-desk.example.jp"
 STAFF_ADDRESS = "console-staff@dx-desk.example.jp"
+# Two experts as the admin API registers them (fictitious).
+EXPERT: dict[str, Any] = {
+    "expert_id": "advisor-t1",
+    "kind": "advisor",
+    "display_name": "アドバイザーT",
+    "categories": ["data", "technology"],
+    "support_types": ["consultation"],
+    "areas": [],
+    "online_ok": True,
+    "contact_emails": ["advisor-t1@example.com"],
+    "capacity": 2,
+    "conflict_notes": "サンプル商事の顧問",
+    "conflicts": ["サンプル商事"],
+}
+PARTNER: dict[str, Any] = {
+    **EXPERT,
+    "expert_id": "partner-t2",
+    "kind": "partner",
+    "display_name": "パートナーT",
+    "contact_emails": ["partner-t2@example.com"],
+}
 LINK = re.compile(r"http://desk\.test/console/signin/([A-Za-z0-9_-]+)")
 
 
@@ -24,6 +45,12 @@ def add_members(client: Any, admin_headers: dict[str, str]) -> None:
         body = {"staff_id": staff_id, "display_name": name, "email": address, "role": role}
         response = client.http.post("/admin/staff", headers=admin_headers, body=json.dumps(body))
         assert response.status_code == 201, response.body
+
+
+def add_experts(client: Any, admin_headers: dict[str, str]) -> None:
+    for expert in (EXPERT, PARTNER):
+        created = client.http.post("/admin/experts", headers=admin_headers, body=json.dumps(expert))
+        assert created.status_code == 201, created.body
 
 
 def cookie_of(response: Any, name: str) -> str | None:

@@ -2,29 +2,14 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any
-
-import pytest
 
 from chalicelib import runtime
 from tests.app.console_helpers import (
-    ADMIN_ADDRESS,
-    STAFF_ADDRESS,
-    add_members,
+    EXPERT,
     html,
     post_form,
-    sign_in,
 )
-from tests.app.test_admin_experts import EXPERT
-
-PARTNER = {
-    **EXPERT,
-    "expert_id": "partner-t2",
-    "kind": "partner",
-    "display_name": "パートナーT",
-    "contact_emails": ["partner-t2@example.com"],
-}
 
 
 def form_of(expert: dict[str, Any], csrf: str, **changes: Any) -> dict[str, Any]:
@@ -44,24 +29,6 @@ def form_of(expert: dict[str, Any], csrf: str, **changes: Any) -> dict[str, Any]
         "conflict_notes": fields.get("conflict_notes") or "",
         "conflicts": "\n".join(fields["conflicts"]),
     }
-
-
-@pytest.fixture
-def roster(client: Any, admin_headers: dict[str, str]) -> None:
-    add_members(client, admin_headers)
-    for expert in (EXPERT, PARTNER):
-        created = client.http.post("/admin/experts", headers=admin_headers, body=json.dumps(expert))
-        assert created.status_code == 201
-
-
-@pytest.fixture
-def admin(client: Any, roster: None, mailbox: Any) -> tuple[str, str]:
-    return sign_in(client, mailbox, ADMIN_ADDRESS)
-
-
-@pytest.fixture
-def staff(client: Any, roster: None, mailbox: Any) -> tuple[str, str]:
-    return sign_in(client, mailbox, STAFF_ADDRESS)
 
 
 def stored(expert_id: str) -> Any:
