@@ -21,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import runtime
 from chalicelib.admin.auth import ROUTES, RouteDoc
-from chalicelib.admin.cases import ADMIN_ACTIONS
 from chalicelib.admin.routes.access import AUDIT_TARGETS
+from chalicelib.core.case_admin import ADMIN_ACTIONS
 from chalicelib.core.consultation import ConsultationCreate, ConsultationReceipt
 from chalicelib.core.deployment import Deployment
 from chalicelib.http.errors import json_response
