@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from chalicelib.console import audit, roster, rostercsv, signin
+from chalicelib.console import audit, cases, roster, rostercsv, signin
 from chalicelib.console.web import PAGES, bp
 
-__all__ = ["PAGES", "audit", "bp", "roster", "rostercsv", "signin"]
+__all__ = ["PAGES", "audit", "bp", "cases", "roster", "rostercsv", "signin"]

@@ -50,6 +50,7 @@ NOTICES = {
     "deactivated": "無効にしました。 / Deactivated.",
     "applied": "CSVの内容を反映しました。 / The CSV was applied.",
     "cancelled": "取り込みを取り消しました。何も変更されていません。 / Import cancelled.",
+    "acted": "操作を実行しました。経過に記録されています。 / Done: see the timeline.",
 }
 
 
