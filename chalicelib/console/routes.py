@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from chalicelib.console import audit, cases, roster, rostercsv, signin
+from chalicelib.console import audit, cases, privacy, reference, roster, rostercsv, signin
 from chalicelib.console.web import PAGES, bp
 
-__all__ = ["PAGES", "audit", "bp", "cases", "roster", "rostercsv", "signin"]
+__all__ = [
+    "PAGES",
+    "audit",
+    "bp",
+    "cases",
+    "privacy",
+    "reference",
+    "roster",
+    "rostercsv",
+    "signin",
+]
