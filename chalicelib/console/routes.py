@@ -2,7 +2,16 @@
 
 from __future__ import annotations
 
-from chalicelib.console import audit, cases, privacy, reference, roster, rostercsv, signin
+from chalicelib.console import (
+    audit,
+    cases,
+    privacy,
+    reference,
+    report,
+    roster,
+    rostercsv,
+    signin,
+)
 from chalicelib.console.web import PAGES, bp
 
 __all__ = [
@@ -12,6 +21,7 @@ __all__ = [
     "cases",
     "privacy",
     "reference",
+    "report",
     "roster",
     "rostercsv",
     "signin",
