@@ -203,3 +203,56 @@ def test_a_staff_session_is_refused_the_roster_edit(
     expect(page.get_by_role("heading", level=1)).to_contain_text("権限がありません")
     check_page(page, "refused", axe_source)
     assert page.goto(f"{live_stack.api}/console/import").status == 403  # type: ignore[union-attr]
+
+
+def test_every_other_console_page_passes_axe_at_both_widths(
+    live_stack: LiveStack, open_page: OpenPage, axe_source: str
+) -> None:
+    import json
+    import uuid
+
+    from tests.conftest import valid_payload
+    from tests.livestack import http
+
+    status, _, body = http(
+        "POST",
+        f"{live_stack.api}/consultations",
+        json.dumps(valid_payload(message=f"画面確認用の相談です。{uuid.uuid4().hex}")).encode(),
+        {"Content-Type": "application/json"},
+    )
+    assert status == 201, body
+    receipt = json.loads(body)["receipt_number"]
+
+    page = open_page(viewport=DESKTOP)
+    sign_in(page, live_stack, ADMIN, None)
+    for path, step in (
+        ("/console/cases", "cases"),
+        (f"/console/cases/{receipt}", "case"),
+        ("/console/staff", "staff list"),
+        ("/console/taxonomy", "taxonomy"),
+        ("/console/report", "report"),
+        ("/console/privacy", "personal-data requests"),
+    ):
+        page.goto(f"{live_stack.api}{path}")
+        check_page(page, step, axe_source)
+
+    # A case action from its page, as the mail link would do it.
+    page.goto(f"{live_stack.api}/console/cases/{receipt}")
+    page.get_by_role("group", name="ヒアリングを開始する").get_by_label("メモ（任意）").fill(
+        "電話で確認"
+    )
+    page.get_by_role("button", name="ヒアリングを開始する").click()
+    expect(page.get_by_role("status")).to_contain_text("操作を実行しました")
+    expect(page.get_by_role("region", name=re.compile("古い順"))).to_contain_text("電話で確認")
+    check_page(page, "case after an action", axe_source)
+
+    # Erasure asks first.
+    page.goto(f"{live_stack.api}/console/privacy")
+    page.get_by_label("受付番号").fill(receipt)
+    page.get_by_role("button", name="消去の確認へ進む").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("消去の確認")
+    check_page(page, "erase confirmation", axe_source)
+    page.get_by_label("元に戻せないことを確認しました").check()
+    page.get_by_role("button", name="消去する").click()
+    expect(page.get_by_role("heading", level=1)).to_contain_text("消去しました")
+    check_page(page, "erased", axe_source)
