@@ -229,6 +229,8 @@ def test_every_other_console_page_passes_axe_at_both_widths(
         ("/console/cases", "cases"),
         (f"/console/cases/{receipt}", "case"),
         ("/console/staff", "staff list"),
+        ("/console/staff/new", "staff new"),
+        ("/console/staff/staff-b/edit", "staff edit"),
         ("/console/taxonomy", "taxonomy"),
         ("/console/report", "report"),
         ("/console/privacy", "personal-data requests"),
