@@ -1,8 +1,8 @@
 """The desk's reference data in the console: the staff list (with each person's console
 role) and the categories and support types, read fresh as GET /admin/staff and
 GET /admin/taxonomy read them. Staff may read both; admins add and edit staff members
-(core/directory.py save_staff, the rules and audit of /admin/staff). The categories and
-support types are edited through the admin API."""
+and the categories and support types (core/directory.py save_staff and save_taxonomy, the
+rules and audit of /admin/staff and /admin/taxonomy)."""
 
 from __future__ import annotations
 
@@ -194,3 +194,106 @@ def edit_staff(ctx: Ctx, staff_id: str) -> Response:
 )
 def update_staff(ctx: Ctx, staff_id: str) -> Response:
     return _save_staff(ctx, _staff_values(ctx, staff_id), create=False)
+
+
+KIND_TITLES = {"categories": "分野 / Categories", "support_types": "支援の種類 / Support types"}
+
+
+def _taxonomy_rows(ctx: Ctx, kind: str) -> list[dict[str, Any]]:
+    """The posted rows of one kind (existing rows by index, then the new row if filled)."""
+    rows = []
+    index = 0
+    while f"{kind}-{index}-id" in ctx.fields and index < 100:
+        prefix = f"{kind}-{index}"
+        rows.append(
+            {
+                "id": ctx.get(f"{prefix}-id").strip(),
+                "ja": ctx.get(f"{prefix}-ja").strip(),
+                "en": ctx.get(f"{prefix}-en").strip(),
+                "active": ctx.get(f"{prefix}-active") == "1",
+            }
+        )
+        index += 1
+    new_id = ctx.get(f"{kind}-new-id").strip()
+    if new_id or ctx.get(f"{kind}-new-ja").strip():
+        rows.append(
+            {
+                "id": new_id,
+                "ja": ctx.get(f"{kind}-new-ja").strip(),
+                "en": ctx.get(f"{kind}-new-en").strip(),
+                "active": True,
+            }
+        )
+    return rows
+
+
+def _taxonomy_form(
+    ctx: Ctx, values: dict[str, Any], errors: list[str], status: int = 200
+) -> Response:
+    return render(
+        ctx, "taxonomy_form", status, values=values, errors=errors, kind_titles=KIND_TITLES
+    )
+
+
+@page(
+    "/console/taxonomy/edit",
+    summary="分野と支援の種類を編集する画面 / Edit categories and support types",
+    role="admin",
+)
+def edit_taxonomy(ctx: Ctx) -> Response:
+    current = directory.current_taxonomy(
+        runtime.admin_store(), runtime.get_deployment(), ctx.desk.now
+    )
+    return _taxonomy_form(ctx, current.model_dump(mode="json"), [])
+
+
+@page(
+    "/console/taxonomy",
+    method="POST",
+    summary="分野と支援の種類を保存する（IDは削除不可、無効化で対応。監査記録あり） / Save "
+    "categories and support types (audited)",
+    role="admin",
+    fields=("version", "csrf"),
+    statuses=(303, 403, 409, 422),
+)
+def save_taxonomy(ctx: Ctx) -> Response:
+    from chalicelib.core.taxonomy import Taxonomy
+
+    version = ctx.get("version")
+    values: dict[str, Any] = {
+        "version": int(version) if version.isdigit() else -1,
+        "categories": _taxonomy_rows(ctx, "categories"),
+        "support_types": _taxonomy_rows(ctx, "support_types"),
+    }
+    try:
+        proposed = Taxonomy.model_validate(values)
+        _, changed = directory.save_taxonomy(
+            runtime.admin_store(),
+            ctx.user.actor,  # type: ignore[union-attr]
+            proposed,
+            deployment=runtime.get_deployment(),
+            now=ctx.desk.now,
+            settings=ctx.desk.settings,
+        )
+    except ValidationError as exc:
+        messages = []
+        for error in exc.errors(include_input=False, include_url=False):
+            loc = list(error.get("loc") or ())
+            where = KIND_TITLES.get(str(loc[0]), "") if loc else ""
+            row = f"{int(loc[1]) + 1}行目の" if len(loc) > 1 and isinstance(loc[1], int) else ""
+            field = {"id": "ID", "ja": "日本語", "en": "English"}.get(str(loc[-1]), "")
+            messages.append(
+                f"{where} {row}{field}の値が正しくありません（必須、1行、IDは半角英小文字・数字・_）。"
+            )
+        return _taxonomy_form(ctx, values, messages, 422)
+    except InvalidAdminInput as exc:
+        return _taxonomy_form(ctx, values, [error.message for error in exc.errors], 422)
+    except VersionConflict:
+        raise Refused(
+            409,
+            "ほかの方が先に更新しました",
+            "何も変更されていません。編集画面を開き直してから、もう一度保存してください。",
+        ) from None
+    if changed:
+        runtime.forget_directory()
+    return redirect(ctx, "/console/taxonomy", done="saved" if changed else "unchanged")

@@ -232,6 +232,7 @@ def test_every_other_console_page_passes_axe_at_both_widths(
         ("/console/staff/new", "staff new"),
         ("/console/staff/staff-b/edit", "staff edit"),
         ("/console/taxonomy", "taxonomy"),
+        ("/console/taxonomy/edit", "taxonomy edit"),
         ("/console/report", "report"),
         ("/console/privacy", "personal-data requests"),
     ):
