@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
+
 from chalicelib.core import console as rules
 from chalicelib.core.staff import StaffMember
 from infra.local.demo_roster import DEMO_STAFF
-from infra.local.dev import console_banner_lines
+from infra.local.dev import print_banner
 
 
 def member(**overrides: object) -> StaffMember:
@@ -56,9 +58,12 @@ def test_the_cookie_header_is_read_by_name() -> None:
     assert rules.cookie_value(header, "missing") is None
 
 
-def test_the_demo_staff_list_has_an_admin_and_a_staff_member_make_dev_names() -> None:
+def test_the_demo_staff_list_has_an_admin_and_a_staff_member_make_dev_names(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
     assert sorted(m["role"] for m in DEMO_STAFF) == ["admin", "staff"]
-    lines = "\n".join(console_banner_lines("http://127.0.0.1:8000"))
+    print_banner(8000, {}, None, "http://127.0.0.1:8002")
+    lines = capsys.readouterr().out
     assert "http://127.0.0.1:8000/console/" in lines
     for m in DEMO_STAFF:
         assert m["email"] in lines
