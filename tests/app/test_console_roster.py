@@ -139,3 +139,23 @@ def test_adding_then_deactivating_and_activating(client: Any, admin: tuple[str, 
         )
     ]
     assert actions == ["expert.create", "expert.deactivate", "expert.activate"]
+
+
+def test_what_people_typed_is_shown_escaped(
+    client: Any, admin: tuple[str, str], admin_headers: dict[str, str]
+) -> None:
+    import json
+
+    cookie, _ = admin
+    hostile = {
+        **EXPERT,
+        "expert_id": "advisor-x",
+        "display_name": "<script>alert(1)</script>",
+        "organization": '"><img src=x onerror=alert(1)>',
+    }
+    created = client.http.post("/admin/experts", headers=admin_headers, body=json.dumps(hostile))
+    assert created.status_code == 201
+    for path in ("/console/experts", "/console/experts/advisor-x"):
+        page = html(client.http.get(path, headers={"Cookie": cookie}))
+        assert "<script>alert(1)</script>" not in page and "<img src=x" not in page
+        assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page

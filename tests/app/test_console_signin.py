@@ -190,3 +190,14 @@ def test_the_staff_api_stores_each_members_console_role(
         "console-admin": "admin",
         "console-staff": "staff",
     }
+
+
+def test_cookies_are_secure_on_an_https_stage(
+    client: Any, members: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PUBLIC_BASE_URL", "https://desk.example.jp/api")
+    page = client.http.get("/console/signin")
+    set_cookie = page.headers["Set-Cookie"]
+    assert "Secure" in set_cookie and "Path=/api/console" in set_cookie
+    # Links and the stylesheet follow the stage's path too.
+    assert 'href="/api/console/static/console.css"' in html(page)

@@ -26,7 +26,7 @@ except ImportError:  # pragma: no cover - depends on the environment
     )
 
 from tests.browser.conftest import DESKTOP, LiveStack, OpenPage
-from tests.browser.test_form_browser import assert_no_horizontal_scroll, run_axe
+from tests.browser.test_form_browser import assert_no_horizontal_scroll, run_axe, tab_to
 
 if TYPE_CHECKING:
     from playwright.sync_api import Page
@@ -192,9 +192,22 @@ def test_sign_in_edit_csv_and_audit_as_one_person(
 def test_a_staff_session_is_refused_the_roster_edit(
     live_stack: LiveStack, open_page: OpenPage, axe_source: str
 ) -> None:
+    # By keyboard only: Tab to each control, type, Enter.
     page = open_page(viewport=DESKTOP)
-    sign_in(page, live_stack, STAFF, None)
+    seen = set(LINK.findall("\n".join(m.text for m in live_stack.sent_mail())))
+    page.goto(f"{live_stack.api}/console/")
+    tab_to(page, "email")
+    page.keyboard.type(STAFF)
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("メールを確認してください")
+    page.goto(mailed_link(live_stack, STAFF, seen))
+    tab_to(page, "signin-button")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("管理コンソール")
     check_page(page, "staff home", axe_source)
+    tab_to(page, "nav-experts")
+    page.keyboard.press("Enter")
+    expect(page.get_by_role("heading", level=1)).to_contain_text("専門家名簿")
     page.goto(f"{live_stack.api}/console/experts/advisor-b")
     expect(page.get_by_role("link", name="編集する")).to_have_count(0)
     check_page(page, "expert (staff)", axe_source)
