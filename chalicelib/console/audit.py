@@ -12,7 +12,6 @@ from chalice.app import Response
 from chalicelib import runtime
 from chalicelib.console.web import Ctx, page, render
 from chalicelib.core.receipt import JST
-from chalicelib.core.rostercsv import BY_FIELD
 
 MONTH = re.compile(r"^20\d{2}-(0[1-9]|1[0-2])$")
 START = re.compile(r"^20\d{2}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{6}Z#[0-9a-f]{32}$")
@@ -47,6 +46,8 @@ def action_label(action: str) -> str:
 
 
 def field_label(name: str) -> str:
+    from chalicelib.core.rostercsv import BY_FIELD
+
     column = BY_FIELD.get(name)
     return column.label if column else name
 

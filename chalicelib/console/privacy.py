@@ -10,7 +10,6 @@ from chalice.app import Response
 
 from chalicelib import runtime
 from chalicelib.console.web import Ctx, page, render
-from chalicelib.core import privacy_admin
 from chalicelib.core.errors import NotFound
 from chalicelib.core.receipt import JST, is_valid_receipt_number
 
@@ -59,6 +58,8 @@ def privacy_form(ctx: Ctx) -> Response:
     statuses=(200, 403, 404, 422),
 )
 def export(ctx: Ctx) -> Response:
+    from chalicelib.core import privacy_admin  # only these requests use it (cold start)
+
     receipt, email, error = _who(ctx)
     if error:
         return _form(ctx, error, 422)
@@ -94,6 +95,8 @@ def export(ctx: Ctx) -> Response:
     statuses=(200, 403, 404, 422),
 )
 def erase(ctx: Ctx) -> Response:
+    from chalicelib.core import privacy_admin
+
     receipt, email, error = _who(ctx)
     if error:
         return _form(ctx, error, 422)

@@ -14,7 +14,6 @@ from chalice.app import Response
 
 from chalicelib import runtime
 from chalicelib.console.web import Ctx, page, render
-from chalicelib.core import monthly
 from chalicelib.core.receipt import JST
 
 MONTH = re.compile(r"^(20\d\d)-(0[1-9]|1[0-2])$")
@@ -37,6 +36,8 @@ def _month(ctx: Ctx) -> tuple[str, str]:
     statuses=(200, 422),
 )
 def report_page(ctx: Ctx) -> Response:
+    from chalicelib.core import monthly  # only report requests read it (cold start)
+
     month, error = _month(ctx)
     report = monthly.monthly_report(runtime.case_store(), month, ctx.desk.deployment)
     charts: list[Any] = []
@@ -59,6 +60,8 @@ def report_page(ctx: Ctx) -> Response:
     statuses=(200,),
 )
 def report_csv(ctx: Ctx) -> Response:
+    from chalicelib.core import monthly
+
     month, _ = _month(ctx)
     text = monthly.monthly_csv(
         runtime.case_store(), month, ctx.desk.deployment, int(ctx.desk.now.timestamp())

@@ -20,7 +20,6 @@ from chalicelib.core.errors import (
     VersionConflict,
 )
 from chalicelib.core.roster import Expert
-from chalicelib.core.rostercsv import BY_FIELD
 
 FILTERS = ("kind", "category", "support_type", "area", "active")
 EXPERT_FIELDS = (
@@ -48,6 +47,8 @@ CONFLICT = (
 
 
 def field_label(name: str) -> str:
+    from chalicelib.core.rostercsv import BY_FIELD
+
     column = BY_FIELD.get(name)
     return column.label if column else name
 

@@ -10,12 +10,20 @@ the roster as it then is, and applies nothing if any row is wrong.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from chalice.app import Response
 
 from chalicelib import runtime
 from chalicelib.console.web import MULTIPART, Ctx, Refused, page, render
-from chalicelib.core import access, roster_admin, roster_import, rostercsv
+from chalicelib.core import access, roster_admin
 from chalicelib.core.receipt import JST
+
+if TYPE_CHECKING:
+    from chalicelib.core import roster_import
+
+# The CSV and import modules are imported inside the views: only admins' CSV requests
+# use them (cold start of every function).
 
 MAX_CSV_CHARS = 1_048_576
 ACTION_LABELS = {"create": "新規", "update": "更新", "unchanged": "変更なし"}
@@ -31,6 +39,8 @@ def _audit_expiry(ctx: Ctx) -> int:
     role="admin",
 )
 def download(ctx: Ctx) -> Response:
+    from chalicelib.core import rostercsv
+
     roster = runtime.roster_store().list_all()
     now = ctx.desk.now
     entry = access.audit_entry(
@@ -63,6 +73,8 @@ def upload_form(ctx: Ctx) -> Response:
 
 
 def _plan(ctx: Ctx, text: str, *, dry_run: bool) -> roster_import.ImportResult:
+    from chalicelib.core import roster_import, rostercsv
+
     known = rostercsv.KnownIds.of(*roster_admin.known_ids(runtime.directory()))
     parsed = rostercsv.parse_roster(text, known=known, model=roster_admin.ExpertIn)
     return roster_import.import_roster(
@@ -77,6 +89,8 @@ def _plan(ctx: Ctx, text: str, *, dry_run: bool) -> roster_import.ImportResult:
 
 
 def _result(ctx: Ctx, text: str, result: roster_import.ImportResult) -> Response:
+    from chalicelib.core import roster_import, rostercsv
+
     message, message_en = roster_import.summary_messages(result)
     return render(
         ctx,
@@ -104,6 +118,8 @@ def _result(ctx: Ctx, text: str, result: roster_import.ImportResult) -> Response
     statuses=(200, 403, 413, 422),
 )
 def upload(ctx: Ctx) -> Response:
+    from chalicelib.core import rostercsv
+
     upload = ctx.files.get("file")
     if upload is None or not upload.data:
         return render(

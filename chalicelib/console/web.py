@@ -15,8 +15,6 @@ import logging
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from email.parser import BytesParser
-from email.policy import HTTP
 from typing import Any
 from urllib.parse import parse_qs, urlencode, urlsplit
 
@@ -284,6 +282,10 @@ def parse_form(request: Request) -> tuple[dict[str, list[str]], dict[str, Upload
         text = raw.decode("utf-8", errors="replace")
         return parse_qs(text, keep_blank_values=True), {}
     # The standard library's MIME parser reads multipart/form-data (RFC 7578 is MIME).
+    # Imported here: only uploads need it (cold start of every function).
+    from email.parser import BytesParser
+    from email.policy import HTTP
+
     message = BytesParser(policy=HTTP).parsebytes(
         b"Content-Type: " + content_type.encode("latin-1") + b"\r\n\r\n" + raw
     )
