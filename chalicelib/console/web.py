@@ -355,7 +355,8 @@ def page(
                     raise Refused(403, *NOT_ALLOWED)
                 response = view(ctx, *args, **kwargs)
             except SignedOut as exc:
-                response = redirect(ctx, "/console/signin", reason=exc.reason)
+                reason = {"reason": exc.reason} if exc.reason != "none" else {}
+                response = redirect(ctx, "/console/signin", **reason)
                 response.headers["Set-Cookie"] = expired_cookie(desk, rules.SESSION_COOKIE)
                 return response
             except Refused as exc:
