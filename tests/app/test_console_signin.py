@@ -201,3 +201,22 @@ def test_cookies_are_secure_on_an_https_stage(
     assert "Secure" in set_cookie and "Path=/api/console" in set_cookie
     # Links and the stylesheet follow the stage's path too.
     assert 'href="/api/console/static/console.css"' in html(page)
+
+
+def test_a_post_from_another_origin_changes_nothing_even_with_the_token(
+    client: Any, members: None, mailbox: Any
+) -> None:
+    from urllib.parse import urlencode
+
+    cookie, csrf = sign_in(client, mailbox, STAFF_ADDRESS)
+    refused = client.http.post(
+        "/console/signout",
+        headers={
+            "Content-Type": "application/x-www-form-urlencoded",
+            "Cookie": cookie,
+            "Origin": "https://evil.example",
+        },
+        body=urlencode({"csrf": csrf}),
+    )
+    assert refused.status_code == 403
+    assert client.http.get("/console", headers={"Cookie": cookie}).status_code == 200
