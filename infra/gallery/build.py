@@ -25,6 +25,7 @@ from chalicelib.core.settings import settings_from
 from chalicelib.intake.i18n import LANGUAGES
 from chalicelib.runtime import load_deployment
 from infra.gallery.checks import all_problems
+from infra.gallery.console import console_pages
 from infra.gallery.mails import (
     MAIL_BASE_URL,
     GalleryError,
@@ -141,8 +142,12 @@ def screenshots(
 
 def _shown_path(url: str) -> str:
     path = urlsplit(url).path
-    # Signed tokens stay out of the gallery's text.
-    return "/actions/{token}" if path.startswith("/actions/") else path
+    # Signed tokens and sign-in secrets stay out of the gallery's text.
+    if path.startswith("/actions/"):
+        return "/actions/{token}"
+    if path.startswith("/console/signin/"):
+        return "/console/signin/{token}"
+    return path
 
 
 def write_mail_files(folder: Path, samples: list[RenderedSample]) -> list[MailShot]:
@@ -249,6 +254,11 @@ def build(folder: Path, *, log: Callable[[str], object] = print) -> Gallery:
         page = _new_page(browser, block="**/form/static/form.js")
         pages = all_form_pages(page, stack.api, settings, capture)
         pages += action_pages(page, receipt_on(pages, "form-done-ja"), settings, capture)
+        page.context.close()
+        page = _new_page(browser, block=None)
+        pages += console_pages(
+            page, stack.api, stack.moto, receipt_on(pages, "form-done-ja"), capture
+        )
         page.context.close()
         seconds["pages"] = time.monotonic() - mark
         mark = time.monotonic()
