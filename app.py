@@ -13,6 +13,7 @@ from chalicelib.admin.routes.reports import bp as admin_reports_bp
 from chalicelib.admin.routes.roster_csv import bp as admin_roster_csv_bp
 from chalicelib.admin.routes.staff import bp as admin_staff_bp
 from chalicelib.admin.routes.taxonomy import bp as admin_taxonomy_bp
+from chalicelib.console.routes import bp as console_bp
 from chalicelib.http.health import bp as health_bp
 from chalicelib.http.middleware import bp as middleware_bp
 from chalicelib.intake.form import bp as form_bp
@@ -55,6 +56,9 @@ app.register_blueprint(schedule_jobs_bp)
 app.register_blueprint(ses_events_bp)
 app.register_blueprint(requester_bp)
 app.register_blueprint(survey_bp)
+app.register_blueprint(console_bp)
+# The console's CSV upload (multipart) reaches the function as bytes: Shift_JIS survives.
+app.api.binary_types.append("multipart/form-data")
 
 # Lambda's root logger stops at WARNING; the desk's own modules log ids at INFO.
 logging.getLogger("chalicelib").setLevel(logging.INFO)

@@ -11,6 +11,7 @@ that every route of the app is in the document, and schemathesis
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Mapping
 from functools import lru_cache
 from typing import Annotated, Any, Literal
@@ -20,8 +21,8 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import runtime
 from chalicelib.admin.auth import ROUTES, RouteDoc
-from chalicelib.admin.cases import ADMIN_ACTIONS
 from chalicelib.admin.routes.access import AUDIT_TARGETS
+from chalicelib.core.case_admin import ADMIN_ACTIONS
 from chalicelib.core.consultation import ConsultationCreate, ConsultationReceipt
 from chalicelib.core.deployment import Deployment
 from chalicelib.http.errors import json_response
@@ -644,6 +645,75 @@ def admin_operations(
     return operations
 
 
+CONSOLE_STATUS = {
+    200: "The page",
+    303: "Done, or no session: on to the next page (sign-in when signed out)",
+    403: "Role not allowed, or a post without a valid CSRF token (nothing changed): a page",
+    404: "No such target: a page",
+    409: "Someone changed it first: a page",
+    410: "The sign-in link is invalid, used or expired: a page",
+    413: "Too large: a page",
+    422: "The form again with each field's error",
+    429: "Too many sign-in requests: a page",
+    503: "Busy; nothing changed: a page",
+}
+
+
+def console_operations() -> list[Operation]:
+    """The console's HTML pages (console/web.py registers each with its role and form)."""
+    from chalicelib.console.routes import PAGES
+
+    operations = []
+    for doc in PAGES:
+        statuses = sorted({*doc.statuses, 303, 503} | ({403} if doc.method == "post" else set()))
+        replies = tuple(
+            Reply(status, CONSOLE_STATUS[status], (Body(HTML, schema=TEXT_SCHEMA),))
+            if status != 303
+            else Reply(303, CONSOLE_STATUS[303], (), {"Location": "The next page"})
+            for status in statuses
+        )
+        request: tuple[Body, ...] = ()
+        if doc.content_type:
+            schema = {
+                "type": "object",
+                "properties": {name: TEXT_SCHEMA for name in doc.fields},
+                "additionalProperties": TEXT_SCHEMA,
+            }
+            request = (Body(doc.content_type, schema=schema),)
+        operations.append(
+            Operation(
+                doc.path,
+                doc.method,
+                doc.summary,
+                ("console",),
+                replies=(*replies, UNSUPPORTED) if request else replies,
+                request=request,
+                path_params={
+                    name: {"type": "string", "maxLength": 128}
+                    for name in re.findall(r"{(\w+)}", doc.path)
+                },
+                extensions={
+                    "x-role": doc.role or "none",
+                    "x-session": "cookie dxd_console (HttpOnly, SameSite=Strict; docs/console.md)",
+                },
+            )
+        )
+    operations.append(
+        Operation(
+            "/console/static/{name}",
+            "GET",
+            "The console's stylesheet",
+            ("console",),
+            path_params={"name": {"type": "string", "enum": ["console.css"]}},
+            replies=(
+                Reply(200, "The file", (Body("text/css", schema=TEXT_SCHEMA),)),
+                Reply(404, "No such file", (Body(PLAIN, schema=TEXT_SCHEMA),)),
+            ),
+        )
+    )
+    return operations
+
+
 @lru_cache(maxsize=8)
 def _document(
     admin_types: tuple[tuple[tuple[str, str], tuple[str, ...]], ...],
@@ -654,6 +724,7 @@ def _document(
         public_operations()
         + requester_operations()
         + admin_operations(list(ROUTES), {key: list(types) for key, types in admin_types})
+        + console_operations()
     )
     document = build_document(
         operations,

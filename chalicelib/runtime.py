@@ -26,6 +26,7 @@ if TYPE_CHECKING:
     from chalicelib.storage.addresses import AddressStore
     from chalicelib.storage.admin import AdminStore
     from chalicelib.storage.cases import CaseStore
+    from chalicelib.storage.console import ConsoleStore
     from chalicelib.storage.mailer import SesMailer
     from chalicelib.storage.outbox import OutboxStore
     from chalicelib.storage.privacy import PrivacyStore
@@ -178,6 +179,13 @@ def survey_store() -> SurveyStore:
 
     settings = get_settings()
     return SurveyStore(dynamodb(), settings.table_name, settings.retention())
+
+
+def console_store() -> ConsoleStore:
+    from chalicelib.storage.console import ConsoleStore
+
+    settings = get_settings()
+    return ConsoleStore(dynamodb(), settings.table_name, settings.retention())
 
 
 def mailer() -> SesMailer:

@@ -6,8 +6,12 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
-from chalicelib.core.roster import Expert, ExpertKind, ExpertProfile
-from chalicelib.core.taxonomy import ID_PATTERN as TAXONOMY_ID_PATTERN
+from chalicelib.core.roster import Expert, ExpertProfile
+
+# The input model and the list filters live with the roster rules (the console uses them too).
+from chalicelib.core.roster_admin import ExpertFilters, ExpertId, ExpertIn
+
+__all__ = ["ExpertFilters", "ExpertId", "ExpertIn"]
 
 
 class AdminModel(BaseModel):
@@ -15,17 +19,6 @@ class AdminModel(BaseModel):
     should not pay for the admin API's schemas."""
 
     model_config = ConfigDict(defer_build=True)
-
-
-ExpertId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
-
-
-class ExpertIn(Expert):
-    """An expert as an admin sends it (unknown fields refused; the roster's shape otherwise)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-    expert_id: ExpertId
 
 
 class ExpertOut(AdminModel):
@@ -50,17 +43,6 @@ class ExpertStaffOut(AdminModel):
 class ExpertStaffList(AdminModel):
     experts: list[ExpertStaffOut]
     count: int
-
-
-class ExpertFilters(AdminModel):
-    model_config = ConfigDict(extra="forbid", defer_build=True)
-
-    kind: ExpertKind | None = None
-    category: Annotated[str | None, Field(pattern=TAXONOMY_ID_PATTERN)] = None
-    support_type: Annotated[str | None, Field(pattern=TAXONOMY_ID_PATTERN)] = None
-    # A municipality id of the deployment (e.g. 24201, or "outside").
-    area: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")] = None
-    active: Literal["true", "false", "all"] = "all"
 
 
 class Changed(AdminModel):

@@ -126,6 +126,11 @@ class Settings(BaseModel):
     # The follow-up mail some months after 完了; FOLLOWUP_ENABLED=false turns it off.
     followup_enabled: bool = True
     followup_after_months: PositiveInt = 3
+    # The console (/console/): sign-in links, sessions, sign-in mails per address and hour.
+    console_link_minutes: PositiveInt = 15
+    console_idle_minutes: PositiveInt = 30
+    console_session_hours: PositiveInt = 8
+    console_signin_per_hour: PositiveInt = 5
 
     @field_validator("mail_domain")
     @classmethod

@@ -22,6 +22,8 @@ STAFF_ID_PATTERN = r"^[a-z0-9][a-z0-9_-]{0,63}$"
 _EMAIL_SHAPE = r"^[^@\s]+@[^@\s]+$"
 
 Source = Literal["stored", "environment"]
+# What a member may do in the console (/console/): core/access.py's roles.
+StaffRole = Literal["admin", "staff"]
 
 
 class StaffMember(BaseModel):
@@ -38,6 +40,8 @@ class StaffMember(BaseModel):
     # May drive cases by replying to case mail and through the links in it.
     may_act_by_email: bool = True
     active: bool = True
+    # The console's role for this person (signed in by mail): admins edit, staff read.
+    role: StaffRole = "staff"
 
 
 def _unique(addresses: Iterable[str]) -> tuple[str, ...]:

@@ -25,6 +25,8 @@ table or a Query on an index; nothing on a request path scans.
 | SES event record    | SESEVENT#<sha256 of event id>| SESEVENT           |                                        |                                       |
 | requester's case    | REQUESTER#<requester digest> | CASE#<receipt>     |                                        |                                       |
 | survey record       | CASE#<receipt>             | SURVEY               | SURVEY#PENDING / <ended>#<receipt> (*) | FOLLOWUP#PENDING / <ended>#<receipt> (**) |
+| console sign-in link | SIGNIN#<sha256 of secret> | SIGNIN               |                                        |                                       |
+| console session     | SESSION#<sha256 of id>     | SESSION              |                                        |                                       |
 
 (*) only while the mail is PENDING or SENDING: the outbox index is sparse; on a
 survey record, only until it is answered or reminded once.
@@ -54,6 +56,9 @@ DESK-DIGEST-2026-11-26): the
 sender threads and keys every message by its receipt number, and
 `message_key` files these under their own DESK# partition, one per run, so
 their deterministic message ids make a second run of the same day a no-op.
+
+Console sign-in links and sessions (core/console.py) are keyed by the
+SHA-256 of their secret: the table never holds a usable link or session id.
 
 Access patterns:
 - a case by receipt number, with its timeline, mail and assignments: Query pk=CASE#<receipt>
@@ -253,3 +258,11 @@ def survey_pending_index(ended_at: str, receipt_number: str) -> dict[str, str]:
 def followup_pending_index(ended_at: str, receipt_number: str) -> dict[str, str]:
     """Sparse gsi2 entry of a closed case whose follow-up is not yet sent."""
     return {"gsi2pk": FOLLOWUP_PENDING_PARTITION, "gsi2sk": f"{ended_at}#{receipt_number}"}
+
+
+def signin_key(link_digest: str) -> dict[str, str]:
+    return {"pk": f"SIGNIN#{link_digest}", "sk": "SIGNIN"}
+
+
+def session_key(session_digest: str) -> dict[str, str]:
+    return {"pk": f"SESSION#{session_digest}", "sk": "SESSION"}

@@ -26,6 +26,7 @@ from chalicelib.intake.i18n import LANGUAGES
 from chalicelib.runtime import load_deployment
 from infra.gallery.charts import write_chart_pages
 from infra.gallery.checks import all_problems
+from infra.gallery.console import console_pages
 from infra.gallery.mails import (
     MAIL_BASE_URL,
     GalleryError,
@@ -156,8 +157,8 @@ def _shown_path(url: str) -> str:
     if url.startswith("file:"):
         return "/".join(urlsplit(url).path.split("/")[-2:])  # charts/report.html
     path = urlsplit(url).path
-    # Signed tokens stay out of the gallery's text.
-    for prefix in ("/actions/", "/survey/", "/followup/"):
+    # Signed tokens and sign-in secrets stay out of the gallery's text.
+    for prefix in ("/actions/", "/survey/", "/followup/", "/console/signin/"):
         if path.startswith(prefix):
             return prefix + "{token}"
     return path
@@ -275,6 +276,11 @@ def build(folder: Path, *, log: Callable[[str], object] = print) -> Gallery:
             capture,
         )
         pages += survey_pages(page, receipt_on(pages, "form-done-ja"), settings, capture)
+        page.context.close()
+        page = _new_page(browser, block=None)
+        pages += console_pages(
+            page, stack.api, stack.moto, receipt_on(pages, "form-done-ja"), capture
+        )
         page.context.close()
         seconds["pages"] = time.monotonic() - mark
         mark = time.monotonic()

@@ -597,6 +597,26 @@ def mail_templates() -> list[str]:
     )
 
 
+def _console_signin_sample(settings: Settings, desk: DeskStaff) -> MailSample:
+    """The console's sign-in mail (console/signin.py builds the same context)."""
+    message = OutgoingMessage(
+        template="console_signin",
+        to=(desk.notify_to[0],),
+        context={
+            "url": f"{settings.base_url()}/console/signin/{'x' * 43}",
+            "minutes": settings.console_link_minutes,
+            "display_name": "職員A",
+        },
+    )
+    return MailSample(
+        "console_signin",
+        "console_signin",
+        "管理コンソールへのサインイン用リンク",
+        message,
+        desk_receipt_number("signin", NOW.date().isoformat()),
+    )
+
+
 def mail_samples(settings: Settings, deployment: Deployment) -> list[MailSample]:
     """A sample of every mail template (some in two variants); fails on a template without one."""
     desk = DeskStaff.from_addresses(settings.staff_notify_to)
@@ -608,6 +628,7 @@ def mail_samples(settings: Settings, deployment: Deployment) -> list[MailSample]
         *_reply_samples(received, desk),
         *_requester_samples(in_progress, desk, settings, deployment),
         *_survey_samples(in_progress, desk),
+        _console_signin_sample(settings, desk),
     ]
     missing = sorted(set(mail_templates()) - {sample.template for sample in samples})
     if missing:

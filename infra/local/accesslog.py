@@ -10,8 +10,8 @@ from urllib.parse import parse_qsl, urlencode
 MASK = "[token]"
 
 # Path prefixes whose next segment is always a secret (signed action links, the
-# requester's page), but for the fixed pages named beside them.
-_SECRET_SEGMENT_AFTER = frozenset({"actions", "my"})
+# requester's page, console sign-in links), but for the fixed pages named beside them.
+_SECRET_SEGMENT_AFTER = frozenset({"actions", "my", "signin"})
 _NOT_SECRET = frozenset({"lookup"})
 # Query parameters that carry secrets whatever their length.
 _SECRET_QUERY_NAMES = re.compile(r"token|signature|sig|key|secret", re.IGNORECASE)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import datetime
 from typing import Any
 
 # The entries keep their short demo names (label, role, email); the Expert
@@ -96,3 +97,52 @@ def seed(dynamodb: Any, table_name: str, roster: list[dict[str, Any]] = ROSTER) 
     for expert in roster:
         store.put(Expert.model_validate(expert))
     return len(roster)
+
+
+# The demo staff list: the local stage's STAFF_NOTIFY_TO addresses, one console admin and
+# one staff member, so a newcomer signs in to /console/ through the dev mailbox.
+DEMO_STAFF: tuple[dict[str, Any], ...] = (
+    {
+        "staff_id": "staff-a",
+        "display_name": "職員A",
+        "email": "staff-a@dx-desk.example.jp",
+        "role": "admin",
+    },
+    {
+        "staff_id": "staff-b",
+        "display_name": "職員B",
+        "email": "staff-b@dx-desk.example.jp",
+        "role": "staff",
+    },
+)
+
+
+def seed_staff(dynamodb: Any, table_name: str, now: datetime) -> int:
+    """Store the demo staff list (audited as "system"); members already stored are kept."""
+    from chalicelib.admin.access import SYSTEM
+    from chalicelib.core import access
+    from chalicelib.core.errors import AlreadyExists
+    from chalicelib.core.staff import StaffMember
+    from chalicelib.storage.admin import AdminStore
+
+    store = AdminStore(dynamodb, table_name)
+    for data in DEMO_STAFF:
+        member = StaffMember.model_validate(data)
+        entry = access.audit_entry(
+            SYSTEM,
+            action="staff.create",
+            target_type="staff",
+            target_id=member.staff_id,
+            at=now,
+            fields=sorted(member.model_dump()),
+        )
+        try:
+            store.save_staff(
+                member.model_dump(),
+                create=True,
+                audit=entry,
+                audit_expires=int(now.timestamp()) + 365 * 86400,
+            )
+        except AlreadyExists:
+            continue
+    return len(DEMO_STAFF)

@@ -146,15 +146,18 @@ def start_moto(port: int) -> Any:
 
 def create_resources(environ: Mapping[str, str]) -> int:
     """Table, sending identity and demo roster; returns the number of experts seeded."""
+    from datetime import UTC, datetime
+
     import boto3
 
-    from infra.local.demo_roster import seed
+    from infra.local.demo_roster import seed, seed_staff
     from infra.local.resources import create_buckets, create_tables
 
     dynamodb = boto3.client("dynamodb")
     create_tables(dynamodb, dict(environ))
     create_buckets(boto3.client("s3"), environ)
     verify_sender_where_supported(boto3.client("sesv2"), environ)
+    seed_staff(dynamodb, environ["TABLE_NAME"], datetime.now(UTC))
     return seed(dynamodb, environ["TABLE_NAME"])
 
 
@@ -227,8 +230,8 @@ def register_local_admin(local: LocalAdmin) -> None:
     """Store the token's digest with role admin, audited as a bootstrap (as after a deploy)."""
     from chalicelib import runtime
     from chalicelib.admin.access import bootstrap_token
-    from chalicelib.admin.roster import audit_expiry
     from chalicelib.core.errors import VersionConflict
+    from chalicelib.core.roster_admin import audit_expiry
     from chalicelib.runtime import get_settings
 
     now = runtime.now()
@@ -259,6 +262,17 @@ def admin_banner_lines(api: str, local: LocalAdmin) -> list[str]:
         f"                                         {source}",
         f'  例 / example: curl -H "Authorization: Bearer {shown}" {api}/admin/me',
         f"  CLI: DX_DESK_URL={api} DX_DESK_TOKEN={shown} dx-desk-admin roster export roster.csv",
+    ]
+
+
+def console_banner_lines(api: str) -> list[str]:
+    from infra.local.demo_roster import DEMO_STAFF
+
+    signin = ", ".join(f"{m['email']}（{m['role']}）" for m in DEMO_STAFF)
+    return [
+        f"  管理コンソール / console:              {api}/console/",
+        f"    サインイン用アドレス / sign in as:   {signin}",
+        "    リンクはメールボックスに届きます / the sign-in link arrives in the mailbox",
     ]
 
 
@@ -341,6 +355,7 @@ def print_banner(
     ]
     if mailbox_url:
         lines.append(f"  メールボックス（開発用） / mailbox:    {mailbox_url}/")
+    lines += console_banner_lines(api)
     if local_admin:
         lines += admin_banner_lines(api, local_admin)
     if moto_url:

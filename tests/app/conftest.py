@@ -45,3 +45,28 @@ def staff_headers(aws: dict[str, Any]) -> dict[str, str]:
         valid_days=7300,
     )
     return bearer(STAFF_TOKEN)
+
+
+# The console's fixtures: the roster of two experts, and an admin or staff session.
+
+
+@pytest.fixture
+def roster(client: Any, admin_headers: dict[str, str]) -> None:
+    from tests.app.console_helpers import add_experts, add_members
+
+    add_members(client, admin_headers)
+    add_experts(client, admin_headers)
+
+
+@pytest.fixture
+def admin(client: Any, roster: None, mailbox: Any) -> tuple[str, str]:
+    from tests.app.console_helpers import ADMIN_ADDRESS, sign_in
+
+    return sign_in(client, mailbox, ADMIN_ADDRESS)
+
+
+@pytest.fixture
+def staff(client: Any, roster: None, mailbox: Any) -> tuple[str, str]:
+    from tests.app.console_helpers import STAFF_ADDRESS, sign_in
+
+    return sign_in(client, mailbox, STAFF_ADDRESS)

@@ -12,8 +12,8 @@ import boto3
 import pytest
 
 from chalicelib import runtime
-from chalicelib.admin import cases as cases_admin
 from chalicelib.core import access as admin
+from chalicelib.core import case_admin as cases_admin
 from chalicelib.core.actiontoken import link_for
 from chalicelib.core.errors import StoreBusy, VersionConflict
 from chalicelib.core.lifecycle import Action

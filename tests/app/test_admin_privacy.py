@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from chalicelib import runtime
-from chalicelib.admin import privacy
 from chalicelib.core import privacy as privacy_rules
+from chalicelib.core import privacy_admin as privacy
 from chalicelib.core.access import Actor
 from chalicelib.core.case import OutgoingMessage, month_of
 from chalicelib.core.timefmt import iso

@@ -11,8 +11,8 @@ from typing import Any
 import pytest
 
 from chalicelib import runtime
-from chalicelib.admin.rostercsv import BOM
 from chalicelib.core.roster import Expert
+from chalicelib.core.rostercsv import BOM
 from infra.local.demo_roster import ROSTER
 
 FIXTURES = Path(__file__).resolve().parent.parent / "fixtures" / "roster"

@@ -177,7 +177,7 @@ def test_every_change_is_audited_by_field_name_without_the_address(
     assert [(r["action"], r["fields"]) for r in records] == [
         (
             "staff.create",
-            ["active", "display_name", "email", "may_act_by_email", "notify", "staff_id"],
+            ["active", "display_name", "email", "may_act_by_email", "notify", "role", "staff_id"],
         ),
         ("staff.update", ["email", "notify"]),
         ("staff.deactivate", ["active"]),
@@ -214,9 +214,14 @@ def test_a_staff_token_reads_the_list_but_cannot_change_it(
             "value_error",
         ),
         (
-            {**member("staff-x", "staff-x@dx-desk.example.jp"), "role": "admin"},
-            "role",
+            {**member("staff-x", "staff-x@dx-desk.example.jp"), "password": "x"},
+            "password",
             "extra_forbidden",
+        ),
+        (
+            {**member("staff-x", "staff-x@dx-desk.example.jp"), "role": "owner"},
+            "role",
+            "literal_error",
         ),
     ],
 )

@@ -109,6 +109,30 @@ def test_every_state_of_the_form_in_every_language(gallery: Built) -> None:
             assert (page["status"], page["html_lang"]) == (status, HTML_LANG[lang]), name
 
 
+CONSOLE_PAGES = {
+    "signin": 200,
+    "signin-sent": 200,
+    "signin-link": 200,
+    "home": 200,
+    "experts": 200,
+    "expert": 200,
+    "expert-edit": 200,
+    "expert-new": 200,
+    "import": 200,
+    "audit": 200,
+    "cases": 200,
+    "staff": 200,
+    "staff-new": 200,
+    "taxonomy": 200,
+    "taxonomy-edit": 200,
+    "report": 200,
+    "privacy": 200,
+    "case": 200,
+    "import-errors": 422,
+    "expert-edit-errors": 422,
+}
+
+
 def test_every_action_link_page(gallery: Built) -> None:
     pages = by_name(gallery.manifest["pages"])
     shown = {name: page["status"] for name, page in pages.items() if page["group"] == "actions"}
@@ -141,6 +165,14 @@ def test_every_survey_page(gallery: Built) -> None:
     }
     assert (pages["survey-en"]["html_lang"], pages["survey-easy"]["html_lang"]) == ("en", "ja")
     assert {pages[name]["path"] for name in shown} == {"/survey/{token}"}
+
+
+def test_every_console_page(gallery: Built) -> None:
+    pages = by_name(gallery.manifest["pages"])
+    shown = {name: page["status"] for name, page in pages.items() if page["group"] == "console"}
+    assert shown == {f"console-{state}": status for state, status in CONSOLE_PAGES.items()}
+    # The sign-in link's secret stays out of the gallery.
+    assert pages["console-signin-link"]["path"] == "/console/signin/{token}"
 
 
 def test_every_mail_template_with_its_files(gallery: Built) -> None:

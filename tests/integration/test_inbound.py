@@ -281,8 +281,8 @@ def test_a_reply_about_an_erased_case_is_quarantined(
     replied_case: tuple[str, EmailMessage], mailbox: Any
 ) -> None:
     """After a personal-data erasure, a reply must not add notes about the requester again."""
-    from chalicelib.admin import privacy
     from chalicelib.admin.access import SYSTEM
+    from chalicelib.core import privacy_admin as privacy
 
     receipt, original = replied_case
     privacy.erase_requester(

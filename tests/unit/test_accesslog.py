@@ -32,6 +32,11 @@ def test_an_action_link_token_is_masked_however_it_looks() -> None:
     assert mask_path("/prod/actions/a1.k1.eyJ.xyz?x=1") == f"/prod/actions/{MASK}?x=1"
 
 
+def test_a_console_sign_in_link_is_masked_but_the_sign_in_page_is_not() -> None:
+    assert mask_path("/console/signin/abcdef") == f"/console/signin/{MASK}"
+    assert mask_path("/console/signin") == "/console/signin"
+
+
 @pytest.mark.parametrize(
     "target",
     [

@@ -11,10 +11,10 @@ from typing import Any
 
 import pytest
 
-from chalicelib.admin import cases as cases_admin
-from chalicelib.admin.cases import CaseFilter, InvalidCursor, decode_cursor, plan
+from chalicelib.core import case_admin as cases_admin
 from chalicelib.core import report
 from chalicelib.core.case import change_tally, lead_bucket
+from chalicelib.core.case_admin import CaseFilter, InvalidCursor, decode_cursor, plan
 from chalicelib.core.deployment import Label
 from chalicelib.core.errors import InvalidAdminInput
 from chalicelib.core.receipt import JST
@@ -230,7 +230,7 @@ def test_a_formula_like_label_is_neutralised_in_the_csv() -> None:
     assert all(not cell.startswith("=") for cell in parsed)
 
 
-# -- list plans and cursors (admin/cases.py; pure) -----------------------
+# -- list plans and cursors (core/case_admin.py; pure) -----------------------
 
 TODAY = date(2026, 11, 26)
 

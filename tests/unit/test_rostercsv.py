@@ -8,12 +8,12 @@ from typing import Any
 
 import pytest
 
-from chalicelib.admin import roster_import, rostercsv
-from chalicelib.admin.rostercsv import BOM, COLUMNS, KnownIds, escape_cell, export_roster
 from chalicelib.admin.schemas import ExpertIn
+from chalicelib.core import roster_import, rostercsv
 from chalicelib.core.access import Actor
 from chalicelib.core.errors import StoreBusy
 from chalicelib.core.roster import Expert
+from chalicelib.core.rostercsv import BOM, COLUMNS, KnownIds, escape_cell, export_roster
 from chalicelib.core.settings import settings_from
 from infra.local.demo_roster import ROSTER
 from tests.conftest import NOW, local_stage_env

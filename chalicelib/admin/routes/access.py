@@ -44,7 +44,7 @@ def who_am_i(actor: admin.Actor) -> Response:
     response=TokenIssued,
 )
 def issue_token(actor: admin.Actor) -> Response:
-    from chalicelib.admin.roster import audit_expiry
+    from chalicelib.core.roster_admin import audit_expiry
 
     request: TokenIn = parse_body(bp.current_request, TokenIn)
     now = runtime.now()
@@ -96,7 +96,7 @@ def list_tokens(actor: admin.Actor) -> Response:
     response=TokenList,
 )
 def revoke_token(actor: admin.Actor, token_id: str) -> Response:
-    from chalicelib.admin.roster import audit_expiry
+    from chalicelib.core.roster_admin import audit_expiry
 
     now = runtime.now()
     entry = admin.audit_entry(

@@ -10,9 +10,9 @@ from chalice.app import Blueprint, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib import runtime
-from chalicelib.admin import cases as cases_admin
 from chalicelib.admin.auth import ADMIN_HEADERS, admin_route, ok, parse_body, parse_query
 from chalicelib.admin.schemas import ExpertId
+from chalicelib.core import case_admin as cases_admin
 from chalicelib.core import lifecycle
 from chalicelib.core.access import Actor
 from chalicelib.core.case import Case, Status

@@ -28,22 +28,15 @@ bp = Blueprint(__name__)
 
 
 def _known_ids() -> tuple[list[str], list[str], list[str]]:
-    # The current taxonomy's active entries: a deactivated category or support
-    # type is given to no expert any more (stored profiles keep it until an
-    # admin next saves them, which then has to leave it out).
-    directory = runtime.directory()
-    return (
-        directory.taxonomy.active_ids("categories"),
-        directory.taxonomy.active_ids("support_types"),
-        list(directory.deployment.municipalities),
-    )
+    from chalicelib.core import roster_admin
+
+    return roster_admin.known_ids(runtime.directory())
 
 
 def _validated(expert: Expert) -> Expert:
-    from chalicelib.admin import roster as roster_admin
+    from chalicelib.core import roster_admin
 
-    roster_admin.check_references(expert, *_known_ids())
-    return Expert.model_validate(expert.model_dump())
+    return roster_admin.validated(expert, runtime.directory())
 
 
 def _out(entry: RosterEntry) -> ExpertOut:
@@ -61,15 +54,9 @@ def _staff_out(entry: RosterEntry) -> ExpertStaffOut:
 
 
 def _matches(expert: Expert, filters: ExpertFilters) -> bool:
-    if filters.kind and expert.kind != filters.kind:
-        return False
-    if filters.category and filters.category not in expert.categories:
-        return False
-    if filters.support_type and filters.support_type not in expert.support_types:
-        return False
-    if filters.area and expert.areas and filters.area not in expert.areas:
-        return False
-    return filters.active == "all" or expert.active == (filters.active == "true")
+    from chalicelib.core import roster_admin
+
+    return roster_admin.matches(expert, filters)
 
 
 @admin_route(
@@ -105,7 +92,7 @@ def list_experts(actor: Actor) -> Response:
     response=ExpertOut,
 )
 def create_expert(actor: Actor) -> Response:
-    from chalicelib.admin import roster as roster_admin
+    from chalicelib.core import roster_admin
 
     expert = _validated(parse_body(bp.current_request, ExpertIn))
     roster_admin.save_expert(
@@ -147,7 +134,7 @@ def read_expert(actor: Actor, expert_id: str) -> Response:
     response=Changed,
 )
 def update_expert(actor: Actor, expert_id: str) -> Response:
-    from chalicelib.admin import roster as roster_admin
+    from chalicelib.core import roster_admin
 
     expert = _validated(parse_body(bp.current_request, ExpertIn))
     if expert.expert_id != expert_id:
@@ -172,7 +159,7 @@ def update_expert(actor: Actor, expert_id: str) -> Response:
     response=ExpertOut,
 )
 def deactivate_expert(actor: Actor, expert_id: str) -> Response:
-    from chalicelib.admin import roster as roster_admin
+    from chalicelib.core import roster_admin
 
     expert = roster_admin.set_active(
         runtime.roster_store(), actor, expert_id, False, now=runtime.now(), settings=get_settings()
@@ -189,7 +176,7 @@ def deactivate_expert(actor: Actor, expert_id: str) -> Response:
     response=ExpertOut,
 )
 def activate_expert(actor: Actor, expert_id: str) -> Response:
-    from chalicelib.admin import roster as roster_admin
+    from chalicelib.core import roster_admin
 
     expert = roster_admin.set_active(
         runtime.roster_store(), actor, expert_id, True, now=runtime.now(), settings=get_settings()

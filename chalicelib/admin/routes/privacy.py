@@ -115,7 +115,7 @@ def _store() -> PrivacyStore:
     response=RequesterExport,
 )
 def export_requester(actor: Actor) -> Response:
-    from chalicelib.admin import privacy
+    from chalicelib.core import privacy_admin as privacy
 
     request: RequesterIn = parse_body(bp.current_request, RequesterIn)
     result = privacy.export_requester(
@@ -139,7 +139,7 @@ def export_requester(actor: Actor) -> Response:
     response=ErasureResult,
 )
 def erase_requester(actor: Actor) -> Response:
-    from chalicelib.admin import privacy
+    from chalicelib.core import privacy_admin as privacy
 
     request: EraseIn = parse_body(bp.current_request, EraseIn)
     result = privacy.erase_requester(

@@ -3,7 +3,7 @@
 Both are admin-only: the file carries the experts' contact addresses
 (personal data), and staff may not export personal data. Each export is
 audited ("roster.export", with the row count). The format is described in
-admin/rostercsv.py and docs/api.md "Roster CSV".
+core/rostercsv.py and docs/api.md "Roster CSV".
 """
 
 from __future__ import annotations
@@ -29,7 +29,7 @@ from chalicelib.core.receipt import JST
 from chalicelib.runtime import get_settings
 
 if TYPE_CHECKING:
-    from chalicelib.admin import roster_import
+    from chalicelib.core import roster_import
 
 bp = Blueprint(__name__)
 
@@ -129,32 +129,10 @@ def _csv_text() -> str | Response:
     return text
 
 
-def _messages(result: roster_import.ImportResult) -> tuple[str, str]:
-    counts = result.counts()
-    numbers = (
-        f"新規 {counts['create']} 件、更新 {counts['update']} 件、変更なし {counts['unchanged']} 件"
-    )
-    numbers_en = (
-        f"{counts['create']} to create, {counts['update']} to update, "
-        f"{counts['unchanged']} unchanged"
-    )
-    keep = "CSVにない専門家は削除も無効化もされません（無効化は個別に行います）。"
-    keep_en = "Experts missing from the file are neither deleted nor deactivated."
-    if result.errors:
-        return (
-            f"{len(result.errors)} 件の誤りがあるため、何も変更していません。各行のメッセージを確認してください。",
-            f"{len(result.errors)} error(s): nothing was changed. See the message for each row.",
-        )
-    if result.applied:
-        return f"反映しました: {numbers}。{keep}", f"Applied: {numbers_en}. {keep_en}"
-    return (
-        f"確認のみ（まだ変更していません）: {numbers}。{keep}",
-        f"Dry run (nothing changed yet): {numbers_en}. {keep_en}",
-    )
-
-
 def _result_body(result: roster_import.ImportResult) -> dict[str, Any]:
-    message, message_en = _messages(result)
+    from chalicelib.core.roster_import import summary_messages
+
+    message, message_en = summary_messages(result)
     body: dict[str, Any] = {
         "dry_run": result.dry_run,
         "applied": result.applied,
@@ -179,8 +157,8 @@ def _result_body(result: roster_import.ImportResult) -> dict[str, Any]:
     summary="The whole roster as CSV for Excel (UTF-8 with BOM; contains contact addresses)",
 )
 def export_roster(actor: admin.Actor) -> Response:
-    from chalicelib.admin import rostercsv
-    from chalicelib.admin.roster import audit_expiry
+    from chalicelib.core import rostercsv
+    from chalicelib.core.roster_admin import audit_expiry
 
     roster = runtime.roster_store().list_all()
     now = runtime.now()
@@ -216,7 +194,7 @@ def export_roster(actor: admin.Actor) -> Response:
     content_types=[CSV_TYPE, "application/json"],
 )
 def import_roster(actor: admin.Actor) -> Response:
-    from chalicelib.admin import roster_import, rostercsv
+    from chalicelib.core import roster_import, rostercsv
 
     query: ImportQuery = parse_query(bp.current_request, ImportQuery)
     text = _csv_text()

@@ -8,10 +8,10 @@ DIRECTORY_CACHE_SECONDS everywhere else.
 
 from __future__ import annotations
 
-from typing import Annotated, Literal
+from typing import Literal
 
 from chalice.app import Blueprint, Response
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict
 
 from chalicelib import runtime
 from chalicelib.admin.auth import admin_route, ok, parse_body
@@ -19,30 +19,17 @@ from chalicelib.admin.schemas import Changed
 from chalicelib.core import directory
 from chalicelib.core import staff as staff_rules
 from chalicelib.core.access import Actor
-from chalicelib.core.consultation import Email
 from chalicelib.core.errors import FieldError, InvalidAdminInput
-from chalicelib.core.staff import STAFF_ID_PATTERN, StaffMember
-from chalicelib.core.taxonomy import one_line
+from chalicelib.core.staff import StaffMember
+
+# The input model lives in core (the console's staff form uses it too).
+from chalicelib.core.staff_input import StaffIn
 from chalicelib.runtime import get_settings
 
 bp = Blueprint(__name__)
 
 # Every Lambda function imports this module and only an admin request uses it:
 # the models build their validators on first use (defer_build, cold start).
-
-
-class StaffIn(BaseModel):
-    """A staff member as an admin sends it (unknown fields refused)."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
-
-    staff_id: Annotated[str, Field(pattern=STAFF_ID_PATTERN)]
-    # A role label such as "職員A" (shown in lists and the audit log's targets).
-    display_name: Annotated[str, one_line(64)]
-    email: Email
-    notify: bool = True
-    may_act_by_email: bool = True
-    active: bool = True
 
 
 class StaffOut(BaseModel):

@@ -1,15 +1,77 @@
-"""Roster edits by admins: each change is validated, diffed and audited in one write."""
+"""Roster edits by admins: each change is validated, diffed and audited in one write.
+
+Shared by the admin API (admin/) and the console (console/), so both apply
+the same rules: the input model, the list filters, the known ids, the save.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterable
 from datetime import datetime, timedelta
-from typing import Any, Protocol
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol
+
+from pydantic import BaseModel, ConfigDict, Field
 
 from chalicelib.core import access as admin
 from chalicelib.core.errors import AlreadyExists, FieldError, InvalidAdminInput, NotFound
-from chalicelib.core.roster import Expert
+from chalicelib.core.roster import Expert, ExpertKind
 from chalicelib.core.settings import Settings
+from chalicelib.core.taxonomy import ID_PATTERN as TAXONOMY_ID_PATTERN
+
+if TYPE_CHECKING:
+    from chalicelib.core.directory import Directory
+
+ExpertId = Annotated[str, Field(pattern=r"^[a-z0-9][a-z0-9_-]{0,63}$")]
+
+
+class ExpertIn(Expert):
+    """An expert as an admin sends it (unknown fields refused; the roster's shape otherwise)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid", defer_build=True)
+
+    expert_id: ExpertId
+
+
+class ExpertFilters(BaseModel):
+    """The roster list's filters (the API's query, the console's filter form)."""
+
+    model_config = ConfigDict(extra="forbid", defer_build=True)
+
+    kind: ExpertKind | None = None
+    category: Annotated[str | None, Field(pattern=TAXONOMY_ID_PATTERN)] = None
+    support_type: Annotated[str | None, Field(pattern=TAXONOMY_ID_PATTERN)] = None
+    # A municipality id of the deployment (e.g. 24201, or "outside").
+    area: Annotated[str | None, Field(pattern=r"^[A-Za-z0-9_-]{1,32}$")] = None
+    active: Literal["true", "false", "all"] = "all"
+
+
+def matches(expert: Expert, filters: ExpertFilters) -> bool:
+    if filters.kind and expert.kind != filters.kind:
+        return False
+    if filters.category and filters.category not in expert.categories:
+        return False
+    if filters.support_type and filters.support_type not in expert.support_types:
+        return False
+    if filters.area and expert.areas and filters.area not in expert.areas:
+        return False
+    return filters.active == "all" or expert.active == (filters.active == "true")
+
+
+def known_ids(directory: Directory) -> tuple[list[str], list[str], list[str]]:
+    """The ids an expert may name: the current taxonomy's active categories and support
+    types (a deactivated one is given to no expert any more: stored profiles keep it until
+    an admin next saves them, which then has to leave it out), and the municipalities."""
+    return (
+        directory.taxonomy.active_ids("categories"),
+        directory.taxonomy.active_ids("support_types"),
+        list(directory.deployment.municipalities),
+    )
+
+
+def validated(expert: Expert, directory: Directory) -> Expert:
+    """The expert as stored, once its categories, support types and areas are known ids."""
+    check_references(expert, *known_ids(directory))
+    return Expert.model_validate(expert.model_dump())
 
 
 class RosterAdminStore(Protocol):

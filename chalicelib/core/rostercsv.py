@@ -377,7 +377,7 @@ def parse_roster(
     """Every row validated (as `model`, an Expert or a stricter subclass), errors per row.
 
     Blank rows are skipped (they keep their number). Nothing here decides
-    what changes: see admin/roster_import.py.
+    what changes: see core/roster_import.py.
     """
     text = text.removeprefix(BOM)
     rows: list[ParsedRow] = []
@@ -486,3 +486,16 @@ def _row(
     if errors:
         return None, errors
     return ParsedRow(number, expert), []
+
+
+def decode_upload(raw: bytes) -> str | None:
+    """An uploaded file as text: UTF-8 (with or without a BOM), else Shift_JIS (cp932, what
+    Excel's plain "CSV" writes), as dx-desk-admin reads it; None when it is neither."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp932")
+    except UnicodeDecodeError:
+        return None

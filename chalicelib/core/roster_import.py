@@ -23,16 +23,16 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal, Protocol
 
-from chalicelib.admin.roster import (
+from chalicelib.core import access as admin
+from chalicelib.core.errors import DeskError
+from chalicelib.core.roster import Expert
+from chalicelib.core.roster_admin import (
     RosterAdminStore,
     audit_expiry,
     changed_fields,
     save_expert,
 )
-from chalicelib.admin.rostercsv import Parsed, RowError
-from chalicelib.core import access as admin
-from chalicelib.core.errors import DeskError
-from chalicelib.core.roster import Expert
+from chalicelib.core.rostercsv import Parsed, RowError
 from chalicelib.core.settings import Settings
 
 log = logging.getLogger(__name__)
@@ -161,4 +161,29 @@ def _summary(
             "updated": done.get("update", 0),
             "complete": complete,
         },
+    )
+
+
+def summary_messages(result: ImportResult) -> tuple[str, str]:
+    """What an import (or its dry run) did, in Japanese and English (the API and the console)."""
+    counts = result.counts()
+    numbers = (
+        f"新規 {counts['create']} 件、更新 {counts['update']} 件、変更なし {counts['unchanged']} 件"
+    )
+    numbers_en = (
+        f"{counts['create']} to create, {counts['update']} to update, "
+        f"{counts['unchanged']} unchanged"
+    )
+    keep = "CSVにない専門家は削除も無効化もされません（無効化は個別に行います）。"
+    keep_en = "Experts missing from the file are neither deleted nor deactivated."
+    if result.errors:
+        return (
+            f"{len(result.errors)} 件の誤りがあるため、何も変更していません。各行のメッセージを確認してください。",
+            f"{len(result.errors)} error(s): nothing was changed. See the message for each row.",
+        )
+    if result.applied:
+        return f"反映しました: {numbers}。{keep}", f"Applied: {numbers_en}. {keep_en}"
+    return (
+        f"確認のみ（まだ変更していません）: {numbers}。{keep}",
+        f"Dry run (nothing changed yet): {numbers_en}. {keep_en}",
     )

@@ -15,10 +15,10 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Protocol
 
-from chalicelib.admin.roster import audit_expiry
 from chalicelib.core import access as admin
 from chalicelib.core import privacy
 from chalicelib.core.errors import NotFound, VersionConflict
+from chalicelib.core.roster_admin import audit_expiry
 from chalicelib.core.settings import Settings
 from chalicelib.core.timefmt import iso
 
