@@ -1,14 +1,13 @@
 """The monthly report in the console: the month's figures as tables (core/monthly.py, the
 same read as /admin/reports and the monthly mail) and the anonymous CSV of its cases.
 
-Charts: `charts` below is where the server-rendered SVG charts of the report go (one
-Markup each, drawn from `report.body`); the page shows them above the tables when given.
+Charts: the twelve months up to the report's month, drawn on the server as SVG with
+their data tables (core/report_charts.py, templates/charts/_charts.html): no script.
 """
 
 from __future__ import annotations
 
 import re
-from typing import Any
 
 from chalice.app import Response
 
@@ -39,8 +38,9 @@ def report_page(ctx: Ctx) -> Response:
     from chalicelib.core import monthly  # only report requests read it (cold start)
 
     month, error = _month(ctx)
-    report = monthly.monthly_report(runtime.case_store(), month, ctx.desk.deployment)
-    charts: list[Any] = []
+    store = runtime.case_store()
+    report = monthly.monthly_report(store, month, ctx.desk.deployment)
+    charts = monthly.report_charts(store, month, ctx.desk.deployment, int(ctx.desk.now.timestamp()))
     return render(
         ctx,
         "report",

@@ -35,7 +35,11 @@ from chalicelib.http.request import client_id, header
 
 log = logging.getLogger(__name__)
 
-STATIC_TYPES = {"console.css": "text/css; charset=utf-8"}
+# name → (file under templates/, type): the console's styles and the report charts' styles.
+STATIC_FILES = {
+    "console.css": ("static/console.css", "text/css; charset=utf-8"),
+    "charts.css": ("charts/charts.css", "text/css; charset=utf-8"),
+}
 MAX_ADDRESS = 254
 
 REASONS = {
@@ -260,7 +264,7 @@ def signout(ctx: Ctx) -> Response:
 def console_static(name: str) -> Response:
     from chalicelib.templating import template_dir
 
-    if name not in STATIC_TYPES:
+    if name not in STATIC_FILES:
         return Response(
             body="Not found",
             status_code=404,
@@ -270,10 +274,10 @@ def console_static(name: str) -> Response:
             },
         )
     return Response(
-        body=(template_dir() / "static" / name).read_text(encoding="utf-8"),
+        body=(template_dir() / STATIC_FILES[name][0]).read_text(encoding="utf-8"),
         status_code=200,
         headers={
-            "Content-Type": STATIC_TYPES[name],
+            "Content-Type": STATIC_FILES[name][1],
             "Cache-Control": "no-store",
             "X-Content-Type-Options": "nosniff",
         },

@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 from chalicelib.core import report as report_rules
 from chalicelib.core import report_charts as report_charts_rules
+from chalicelib.core import survey as survey_rules
 from chalicelib.core.deployment import Deployment
 
 
@@ -88,13 +89,15 @@ def report_charts(
     Reads each month's counters (one Query each) and its cases' milestone
     stamps only (report_charts.LEAD_ATTRIBUTES: no personal data), for the
     lead-time medians and 90th percentiles the counters cannot give.
-    `satisfaction` is {month: (top_two, responses)} from the survey, if any.
+    `satisfaction` is {month: (top_two, responses)}; by default the survey's counters.
     """
     months = report_charts_rules.months_ending(month)
     counters = {m: store.month_counters(m) for m in months}
     cases = {
         m: store.month_cases(m, report_charts_rules.LEAD_ATTRIBUTES, now_epoch) for m in months
     }
+    if satisfaction is None:
+        satisfaction = survey_rules.satisfaction_by_month(counters)
     return report_charts_rules.report_charts(
         month, counters, cases, labels_of(deployment), satisfaction
     )

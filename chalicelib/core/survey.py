@@ -487,6 +487,19 @@ def _group(counters: Mapping[str, int], dimension: str, item_id: str) -> dict[st
     }
 
 
+def satisfaction_by_month(
+    counters: Mapping[str, Mapping[str, Any]],
+) -> dict[str, tuple[int, int]]:
+    """{month: (answers in the top two, answers)} for the report's satisfaction chart, from
+    each month's counters; months without an answer are left out (the chart shows a gap)."""
+    found = {}
+    for month, counted in counters.items():
+        responses = int(counted.get("survey:responses", 0))
+        if responses:
+            found[month] = (int(counted.get("survey:satisfied", 0)), responses)
+    return found
+
+
 def _ids(counters: Mapping[str, int], dimension: str) -> list[str]:
     found = set()
     marker = f":{dimension}:"

@@ -217,3 +217,14 @@ def test_the_survey_mail_carries_only_what_it_shows() -> None:
     assert mail.context["case"]["name"] == "相談者A"
     (reminder,) = survey.reminder_messages({**before, "status": "closed"})
     assert "message" not in reminder.context["case"] and "phone" not in reminder.context["case"]
+
+
+def test_the_satisfaction_chart_reads_each_months_answers_and_skips_months_without() -> None:
+    from chalicelib.core.survey import satisfaction_by_month
+
+    counters = {
+        "2026-10": {"cases": 4},
+        "2026-11": {"survey:responses": 4, "survey:satisfied": 3, "survey:invited": 6},
+        "2026-12": {"survey:responses": 1},
+    }
+    assert satisfaction_by_month(counters) == {"2026-11": (3, 4), "2026-12": (0, 1)}
