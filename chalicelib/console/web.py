@@ -251,6 +251,31 @@ def load_user(request: Request, desk: Desk) -> ConsoleUser:
     )
 
 
+def _unsaved_page(ctx: Ctx, reason: str) -> Response:
+    """A form sent after the session ended (idle over lunch, say) changes nothing, and the
+    person gets back what they typed to copy after signing in again: never a bare redirect
+    that throws their work away. Tokens are left out; a chosen file must be chosen again."""
+    try:
+        fields, files = parse_form(ctx.request)
+    except Refused:
+        fields, files = {}, {}
+    typed = [
+        (name, value)
+        for name, values in fields.items()
+        if name != rules.CSRF_FIELD and not name.endswith("token")
+        for value in values
+        if value.strip()
+    ]
+    return render(
+        ctx,
+        "unsaved",
+        401,
+        reason=reason,
+        typed=typed,
+        files=sorted(files),
+    )
+
+
 # -- forms ------------------------------------------------------------------------
 
 
@@ -355,9 +380,13 @@ def page(
                     raise Refused(403, *NOT_ALLOWED)
                 response = view(ctx, *args, **kwargs)
             except SignedOut as exc:
-                reason = {"reason": exc.reason} if exc.reason != "none" else {}
-                response = redirect(ctx, "/console/signin", **reason)
+                if method == "POST":
+                    response = _unsaved_page(ctx, exc.reason)
+                else:
+                    reason = {"reason": exc.reason} if exc.reason != "none" else {}
+                    response = redirect(ctx, "/console/signin", **reason)
                 response.headers["Set-Cookie"] = expired_cookie(desk, rules.SESSION_COOKIE)
+                response.headers["Cache-Control"] = "no-store"
                 return response
             except Refused as exc:
                 response = message_page(ctx, exc.status, exc.heading, exc.message)

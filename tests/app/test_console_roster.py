@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import html as _html
+from datetime import timedelta
 from typing import Any
+
+import pytest
 
 from chalicelib import runtime
 from tests.app.console_helpers import (
@@ -159,3 +163,25 @@ def test_what_people_typed_is_shown_escaped(
         page = html(client.http.get(path, headers={"Cookie": cookie}))
         assert "<script>alert(1)</script>" not in page and "<img src=x" not in page
         assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page
+
+
+def test_an_edit_sent_after_the_session_went_idle_changes_nothing_and_gives_back_what_was_typed(
+    client: Any, admin: tuple[str, str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    cookie, csrf = admin
+    later = runtime.now() + timedelta(minutes=45)  # the form left open over lunch
+    monkeypatch.setattr(runtime, "now", lambda: later)
+    note = "10月から木曜日は不在。\n連絡は事務局経由で。"
+    sent = post_form(
+        client,
+        "/console/experts/advisor-t1",
+        form_of(EXPERT, csrf, display_name="アドバイザーT（改）", conflict_notes=note),
+        cookie,
+    )
+    assert sent.status_code == 401
+    page = html(sent)
+    assert "保存されていません" in page and "何も変更されていません" in page
+    assert "アドバイザーT（改）" in page and _html.escape(note) in page
+    assert csrf not in page  # the form's token is not shown back
+    assert "Max-Age=0" in sent.headers["Set-Cookie"] and sent.headers["Cache-Control"] == "no-store"
+    assert stored("advisor-t1").display_name == "アドバイザーT"
