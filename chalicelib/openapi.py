@@ -648,6 +648,7 @@ def admin_operations(
 CONSOLE_STATUS = {
     200: "The page",
     303: "Done, or no session: on to the next page (sign-in when signed out)",
+    401: "Posted after the session ended: nothing changed; what was typed, to copy",
     403: "Role not allowed, or a post without a valid CSRF token (nothing changed): a page",
     404: "No such target: a page",
     409: "Someone changed it first: a page",
@@ -665,7 +666,8 @@ def console_operations() -> list[Operation]:
 
     operations = []
     for doc in PAGES:
-        statuses = sorted({*doc.statuses, 303, 503} | ({403} if doc.method == "post" else set()))
+        posted = {403} | ({401} if doc.role else set()) if doc.method == "post" else set()
+        statuses = sorted({*doc.statuses, 303, 503} | posted)
         replies = tuple(
             Reply(status, CONSOLE_STATUS[status], (Body(HTML, schema=TEXT_SCHEMA),))
             if status != 303
