@@ -19,7 +19,7 @@ from chalicelib.core import retention
 from chalicelib.core.case import OutgoingMessage
 from chalicelib.core.errors import StoreBusy
 from chalicelib.storage import keys
-from chalicelib.storage.cases import _message_item
+from chalicelib.storage.cases import message_item
 from chalicelib.storage.dynamo import (
     TableStore,
     error_code,
@@ -166,7 +166,7 @@ class AddressStore(TableStore):
                 {
                     "Put": {
                         "TableName": self._table,
-                        "Item": to_item(_message_item(receipt_number, notice, at, mail_expires_at)),
+                        "Item": to_item(message_item(receipt_number, notice, at, mail_expires_at)),
                     }
                 }
             )

@@ -56,7 +56,7 @@ from chalicelib.storage.dynamo import (
 DynamoDBClient = Any
 
 
-def _message_item(
+def message_item(
     receipt: str, message: OutgoingMessage, at: str, expires_at: int
 ) -> dict[str, Any]:
     """An outgoing mail as the outbox stores it: PENDING and due at once."""
@@ -177,7 +177,7 @@ class CaseStore(TableStore):
                 {
                     "Put": {
                         "TableName": self._table,
-                        "Item": to_item(_message_item(receipt, message, created, mail_expires_at)),
+                        "Item": to_item(message_item(receipt, message, created, mail_expires_at)),
                     }
                 }
             )
@@ -439,7 +439,7 @@ class CaseStore(TableStore):
                     "Put": {
                         "TableName": self._table,
                         "Item": to_item(
-                            _message_item(receipt, message, event["at"], mail_expires_at)
+                            message_item(receipt, message, event["at"], mail_expires_at)
                         ),
                     }
                 }
@@ -818,7 +818,7 @@ class CaseStore(TableStore):
             try:
                 self._client.put_item(
                     TableName=self._table,
-                    Item=to_item(_message_item(receipt_number, message, now, expires_at)),
+                    Item=to_item(message_item(receipt_number, message, now, expires_at)),
                     # Not enqueued before (the id says which day and recipient).
                     ConditionExpression="attribute_not_exists(pk)",
                 )

@@ -15,7 +15,7 @@ from chalicelib.core import retention
 from chalicelib.core.case import OutgoingMessage
 from chalicelib.core.console import SessionRecord
 from chalicelib.storage import keys
-from chalicelib.storage.cases import _message_item
+from chalicelib.storage.cases import message_item
 from chalicelib.storage.dynamo import (
     TableStore,
     error_code,
@@ -84,7 +84,7 @@ class ConsoleStore(TableStore):
                     "Put": {
                         "TableName": self._table,
                         "Item": to_item(
-                            _message_item(receipt_number, message, now, mail_expires_at)
+                            message_item(receipt_number, message, now, mail_expires_at)
                         ),
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }

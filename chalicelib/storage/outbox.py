@@ -27,7 +27,7 @@ from chalicelib.core.outbox import Claim
 from chalicelib.core.timefmt import parse_iso
 from chalicelib.storage import keys
 from chalicelib.storage.addresses import undeliverable_among
-from chalicelib.storage.cases import _message_item
+from chalicelib.storage.cases import message_item
 from chalicelib.storage.dynamo import TableStore, error_code, from_item, is_live, to_item, values
 
 # The low-level boto3 DynamoDB client (untyped here: no stub package on purpose).
@@ -149,7 +149,7 @@ class OutboxStore(TableStore):
         """
         at, expires_at = fanout["created_at"], int(fanout["expires_at"])
         stored = [
-            _message_item(fanout["receipt_number"], message, at, expires_at) for message in messages
+            message_item(fanout["receipt_number"], message, at, expires_at) for message in messages
         ]
         try:
             self._client.transact_write_items(
@@ -279,7 +279,7 @@ class OutboxStore(TableStore):
                 "Put": {
                     "TableName": self._table,
                     "Item": to_item(
-                        _message_item(message["receipt_number"], notice, at, expires_at)
+                        message_item(message["receipt_number"], notice, at, expires_at)
                     ),
                 }
             }

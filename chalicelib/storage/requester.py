@@ -17,7 +17,7 @@ from chalicelib.core.case import OutgoingMessage
 from chalicelib.core.errors import CaseNotOpen, LinkAlreadyUsed, RateLimited, StoreBusy
 from chalicelib.core.lifecycle import OPEN
 from chalicelib.storage import keys
-from chalicelib.storage.cases import _message_item
+from chalicelib.storage.cases import message_item
 from chalicelib.storage.dynamo import (
     TableStore,
     error_code,
@@ -98,7 +98,7 @@ class RequesterStore(TableStore):
                 "Put": {
                     "TableName": self._table,
                     "Item": to_item(
-                        _message_item(receipt_number, message, event["at"], mail_expires_at)
+                        message_item(receipt_number, message, event["at"], mail_expires_at)
                     ),
                 }
             }
@@ -148,7 +148,7 @@ class RequesterStore(TableStore):
                 "Put": {
                     "TableName": self._table,
                     "Item": to_item(
-                        _message_item(receipt_number, message, event["at"], mail_expires_at)
+                        message_item(receipt_number, message, event["at"], mail_expires_at)
                     ),
                 }
             },

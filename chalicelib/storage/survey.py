@@ -11,7 +11,7 @@ from chalicelib.core import survey as rules
 from chalicelib.core.case import OutgoingMessage
 from chalicelib.core.errors import StoreBusy
 from chalicelib.storage import keys
-from chalicelib.storage.cases import CaseStore, _message_item
+from chalicelib.storage.cases import CaseStore, message_item
 from chalicelib.storage.dynamo import (
     error_code,
     from_item,
@@ -135,7 +135,7 @@ class SurveyStore(CaseStore):
                     "Put": {
                         "TableName": self._table,
                         "Item": to_item(
-                            _message_item(receipt, message, event["at"], mail_expires_at)
+                            message_item(receipt, message, event["at"], mail_expires_at)
                         ),
                     }
                 }
@@ -243,7 +243,7 @@ class SurveyStore(CaseStore):
                 {
                     "Put": {
                         "TableName": self._table,
-                        "Item": to_item(_message_item(receipt, message, at, mail_expires_at)),
+                        "Item": to_item(message_item(receipt, message, at, mail_expires_at)),
                         # One reminder / follow-up per case, ever.
                         "ConditionExpression": "attribute_not_exists(pk)",
                     }
