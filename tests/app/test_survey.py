@@ -9,6 +9,7 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import quote
 
 import boto3
 import pytest
@@ -513,3 +514,20 @@ def test_the_daily_scheduled_run_sends_the_reminder(
     counts = run_daily(desk(_business_day_after(runtime.now(), 10)))
     assert counts["survey_reminders_due"] == 1 and counts["survey_reminders_enqueued"] == 1
     assert "followups_due" in counts
+
+
+def test_an_over_long_comment_is_kept_whole_with_its_message_never_cut_by_the_page(
+    client: Any, mailbox: Any, roster: None
+) -> None:
+    """No maxlength on the box (a browser would cut a paste silently, counting UTF-16 units):
+    the server names the limit and gives back every character typed."""
+    receipt, _, path = closed_with_link(mailbox)
+    page = client.http.get(path).body.decode()
+    assert "maxlength" not in page
+    comment = "😀助かりました。" * 300  # 2,400 characters
+    body = f"satisfaction=4&progress=moved&comment={quote(comment)}"
+    response = client.http.post(path, headers=FORM, body=body)
+    assert response.status_code == 422
+    html = response.body.decode()
+    assert "2000文字以内" in html and f"{comment}</textarea>" in html
+    assert "answered_at" not in survey_record(receipt)
