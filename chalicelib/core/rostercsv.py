@@ -351,6 +351,19 @@ def _header(cells: list[str]) -> tuple[list[Column | None], list[RowError]]:
                 )
             )
         mapped.append(column)
+    if not any(mapped):
+        # Not a roster file at all (another spreadsheet, or the header row deleted): one
+        # message that says what to do, not one per missing and unknown column.
+        return mapped, [
+            _error(
+                1,
+                None,
+                "no_roster_header",
+                "1行目に名簿の見出しがありません。名簿CSVをダウンロードして編集し、"
+                "1行目の見出しはそのまま残してください。",
+                "row 1 has no roster header: edit the downloaded roster CSV and keep its header row",
+            )
+        ]
     for each in COLUMNS:
         if each not in mapped:
             errors.append(

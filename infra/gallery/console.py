@@ -7,7 +7,9 @@ must show), as for the form's pages.
 
 from __future__ import annotations
 
+import csv
 import email
+import io
 import json
 import re
 import time
@@ -26,8 +28,6 @@ ADMIN = "staff-a@dx-desk.example.jp"  # the demo staff list's admin (infra/local
 LINK = re.compile(r"http://127\.0\.0\.1:\d+/console/signin/[A-Za-z0-9_-]+")
 MAIL_SECONDS = 20.0
 # A file with a header row only: its dry run shows the error table.
-HEADER_ONLY_CSV = "専門家ID [expert_id]\r\n".encode()
-
 # (path, name, what the page shows, words it must show)
 PAGES: tuple[tuple[str, str, str, str], ...] = (
     ("/console/experts", "experts", "専門家名簿（絞り込み）", "専門家名簿"),
@@ -102,8 +102,19 @@ def console_pages(page: Page, api: str, moto: str, receipt: str, capture: Captur
     _expect(page, status, 200, receipt, "経過")
     shot("case", "案件の詳細（経過と操作）", status)
 
+    # The downloaded roster with one row mistyped, as an admin editing in Excel might.
+    exported = page.request.get(f"{api}/console/experts.csv").body().decode("utf-8-sig")
+    rows = list(csv.reader(io.StringIO(exported, newline="")))
+    rows[1][rows[0].index("同時対応件数 [capacity]")] = "たくさん"
+    out = io.StringIO(newline="")
+    csv.writer(out, dialect="excel").writerows(rows)
+    edited = out.getvalue()
     status = _goto(page, f"{api}/console/import")
-    upload: FilePayload = {"name": "roster.csv", "mimeType": "text/csv", "buffer": HEADER_ONLY_CSV}
+    upload: FilePayload = {
+        "name": "roster.csv",
+        "mimeType": "text/csv",
+        "buffer": edited.encode("utf-8-sig"),
+    }
     page.set_input_files("#f-file", files=upload)
     status = _press(page, "main form button[type=submit]")
     _expect(page, status, 422, "誤りのある行")

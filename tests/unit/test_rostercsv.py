@@ -158,6 +158,11 @@ def test_header_problems_are_file_errors_on_row_1() -> None:
     assert codes(twice + "\r\n") == {(1, "expert_id", "duplicate_column")}
     assert codes("") == {(1, "", "empty")}
     assert codes(BOM + HEADER + "\r\n\r\n") == {(2, "", "no_rows")}
+    # Another spreadsheet altogether (or the header row deleted): one message, not one per
+    # column, that says what to do.
+    other = "氏名,電話,メモ\r\nA,059-000-0000,x\r\n"
+    assert codes(other) == {(1, "", "no_roster_header")}
+    assert codes(line()) == {(1, "", "no_roster_header")}
 
 
 def test_rows_are_numbered_as_excel_shows_them() -> None:
