@@ -191,8 +191,9 @@ def test_app_py_only_creates_the_app_and_registers_blueprints() -> None:
         and isinstance(node.value, ast.Call)
         and isinstance(node.value.func, ast.Attribute)
     ]
-    # append: one binary media type (app.api.binary_types) for the console's CSV upload.
-    assert set(calls) <= {"register_blueprint", "setLevel", "append"}
+    # append: one binary media type (app.api.binary_types) for the console's CSV upload;
+    # disable/freeze/enable: no garbage collection while the modules load (cold start).
+    assert set(calls) <= {"register_blueprint", "setLevel", "append", "disable", "freeze", "enable"}
 
 
 def test_importing_the_app_builds_no_client_and_loads_no_renderer() -> None:
@@ -904,3 +905,22 @@ def test_each_function_writes_only_its_own_logs(function: str) -> None:
             f":log-group:/aws/lambda/${{AWS::StackName}}-{logical_id}-*:*"
         }
     ]
+
+
+def test_importing_the_app_collects_no_garbage_and_leaves_collection_on() -> None:
+    """The cold-start rule in app.py: no collection while the modules load, and collection
+    back on (with the loaded objects frozen) once the app is built."""
+    script = (
+        "import gc\n"
+        "import app\n"
+        "print(gc.isenabled(), gc.get_freeze_count() > 10000, gc.get_stats()[2]['collections'])\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
+        env={"PATH": ""},
+    )
+    assert result.stdout.split() == ["True", "True", "0"]
