@@ -172,10 +172,6 @@ def add_information(token: str) -> Response:
             writes=runtime.requester_store(),
             desk=runtime.desk(),
         )
-    except OriginNotAllowed:
-        return _result(403, lang, settings, 2, "forbidden_heading", "forbidden_text")
-    except BodyTooLarge:
-        return _result(413, lang, settings, 2, "too_large_heading", "too_large_text")
     except service.InputInvalid as exc:
         # The page again, with the message beside the box and what was typed kept.
         words = Words(lang)
@@ -187,20 +183,45 @@ def add_information(token: str) -> Response:
             typed=fields.get("text", ""),
             depth=2,
         )
-    except TokenRefused as exc:
+    except NOTHING_DONE as exc:
+        return _nothing_done(exc, token, lang, settings, fields)
+    _log("add", case["receipt_number"])
+    return _result(200, lang, settings, 2, "added_heading", "added_text", token=token)
+
+
+# What an action post (add, withdraw) that changed nothing can meet, and its one answer.
+NOTHING_DONE = (
+    OriginNotAllowed,
+    BodyTooLarge,
+    TokenRefused,
+    CaseNotFound,
+    LinkAlreadyUsed,
+    CaseNotOpen,
+    lifecycle.IllegalTransition,
+    VersionConflict,
+    StoreBusy,
+)
+
+
+def _nothing_done(
+    exc: Exception, token: str, lang: str, settings: Settings, fields: dict[str, str]
+) -> Response:
+    """The page for an add or withdraw post that changed nothing, and why, in one place."""
+    if isinstance(exc, OriginNotAllowed):
+        return _result(403, lang, settings, 2, "forbidden_heading", "forbidden_text")
+    if isinstance(exc, BodyTooLarge):
+        return _result(413, lang, settings, 2, "too_large_heading", "too_large_text")
+    if isinstance(exc, TokenRefused):
         if exc.problem is TokenProblem.EXPIRED and fields.get("act"):
             return _stale(token, lang, settings, exc)
         return _refused(exc, lang, settings, 2)
-    except CaseNotFound:
+    if isinstance(exc, CaseNotFound):
         return _result(404, lang, settings, 2, "expired_heading", "expired_text")
-    except LinkAlreadyUsed as exc:
+    if isinstance(exc, LinkAlreadyUsed):
         return _already(token, lang, settings, exc)
-    except CaseNotOpen:
+    if isinstance(exc, CaseNotOpen | lifecycle.IllegalTransition):
         return _not_open(token, lang, settings)
-    except StoreBusy:
-        return _result(503, lang, settings, 2, "busy_heading", "busy_text", token=token)
-    _log("add", case["receipt_number"])
-    return _result(200, lang, settings, 2, "added_heading", "added_text", token=token)
+    return _result(503, lang, settings, 2, "busy_heading", "busy_text", token=token)
 
 
 def _stale(token: str, lang: str, settings: Settings, exc: TokenRefused) -> Response:
@@ -309,10 +330,6 @@ def withdraw(token: str) -> Response:
             roster=runtime.roster_store(),
             desk=runtime.desk(),
         )
-    except OriginNotAllowed:
-        return _result(403, lang, settings, 2, "forbidden_heading", "forbidden_text")
-    except BodyTooLarge:
-        return _result(413, lang, settings, 2, "too_large_heading", "too_large_text")
     except service.InputInvalid as exc:
         words = Words(lang)
         return _page(
@@ -328,18 +345,8 @@ def withdraw(token: str) -> Response:
             errors={e.field: words.error(e) for e in exc.errors},
             typed=fields.get("reason", ""),
         )
-    except TokenRefused as exc:
-        if exc.problem is TokenProblem.EXPIRED and fields.get("act"):
-            return _stale(token, lang, settings, exc)
-        return _refused(exc, lang, settings, 2)
-    except CaseNotFound:
-        return _result(404, lang, settings, 2, "expired_heading", "expired_text")
-    except LinkAlreadyUsed as exc:
-        return _already(token, lang, settings, exc)
-    except lifecycle.IllegalTransition:
-        return _not_open(token, lang, settings)
-    except (VersionConflict, StoreBusy):
-        return _result(503, lang, settings, 2, "busy_heading", "busy_text", token=token)
+    except NOTHING_DONE as exc:
+        return _nothing_done(exc, token, lang, settings, fields)
     _log("withdraw", done.case["receipt_number"])
     return _result(200, lang, settings, 2, "withdrawn_heading", "withdrawn_text", token=token)
 
