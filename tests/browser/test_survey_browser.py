@@ -15,6 +15,7 @@ from tests.browser.conftest import DESKTOP, LiveStack, OpenPage
 from tests.browser.test_form_browser import (
     STAFF,
     assert_no_horizontal_scroll,
+    expect,
     run_axe,
     screenshot,
 )
@@ -109,13 +110,13 @@ def test_answered_without_javascript_once_with_errors_first(
     page = open_page(viewport=PHONE)
     page.goto(url)
     page.locator("button[type=submit]").click()
-    assert page.locator("#error-summary").is_visible()
+    # expect waits for the answer page (an assert right after the press raced the navigation).
+    expect(page.locator("#error-summary")).to_be_visible()
     run_axe(page, axe_source, "survey with errors")
     plain = open_page(js=False)
     plain.goto(url)
     _answer_by_keyboard(plain)
-    plain.wait_for_load_state()
-    assert "ご回答ありがとうございました" in plain.locator("h1").inner_text()
+    expect(plain.locator("h1")).to_contain_text("ご回答ありがとうございました")
     plain.goto(url)
     assert "すでにご回答いただいています" in plain.locator("h1").inner_text()
     assert plain.locator("form").count() == 0
